@@ -1,0 +1,8 @@
+"""Run the control instance: ``python -m control_instance`` (settings from ``MCSIM_CONTROL_*``)."""
+
+from control_instance.app import create_app
+from control_instance.settings import ControlSettings
+from services.runner import run_service
+
+if __name__ == "__main__":
+    run_service(ControlSettings, create_app)

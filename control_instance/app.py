@@ -1,0 +1,25 @@
+"""The control instance's FastAPI app: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from control_instance.settings import ControlSettings
+from services.app_factory import new_service_app
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: ControlSettings | None = None, *, http_client: httpx.AsyncClient | None = None
+) -> FastAPI:
+    """Build the control instance; nothing starts until the app's lifespan runs."""
+    settings = settings or ControlSettings()
+    return new_service_app(
+        settings,
+        title="mcsim control instance",
+        description="Authors, previews, publishes and monitors transactional templates.",
+        migrations="control_instance:migrations",
+        http_client=http_client,
+    )

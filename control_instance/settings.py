@@ -1,0 +1,32 @@
+"""Settings of the control instance (environment prefix ``MCSIM_CONTROL_``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.settings import ServiceSettings
+
+__all__ = ["ControlSettings"]
+
+
+class ControlSettings(ServiceSettings):
+    """The control instance: authoring, publishing, monitoring and archiving."""
+
+    model_config = SettingsConfigDict(env_prefix="MCSIM_CONTROL_", extra="ignore")
+    service_name: ClassVar[str] = "control"
+
+    port: int = Field(8070, ge=1, le=65535, description="TCP port the HTTP server listens on.")
+    execution_urls: list[str] = Field(
+        default_factory=list,
+        description="Execution instances registered at first start (JSON list of URLs).",
+    )
+    load_balancer_url: str | None = Field(
+        None, description="Public URL of the execution cell's load balancer."
+    )
+    midsourcing_url: str = Field(
+        "http://127.0.0.1:8090", description="Base URL of the mid-sourcing server."
+    )
+    demo: bool = Field(False, description="Create the demo workspace at start-up.")

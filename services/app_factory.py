@@ -1,0 +1,105 @@
+"""Build a service's FastAPI app: lifespan with database and HTTP client, errors, health.
+
+Each service's ``create_app`` calls :func:`new_service_app` and then adds its own routers. The
+lifespan opens the database (migrating it to the newest revision), creates the outbound
+``httpx.AsyncClient`` unless one was injected, runs the service's own start-up hook, and undoes
+all of it on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from services.db import Database
+from services.http import create_http_client
+from services.settings import ServiceSettings
+from services.version import VERSION
+from services.web import HealthReport, install_common
+
+__all__ = ["ServiceHook", "new_service_app"]
+
+log = logging.getLogger("mcsim.app")
+
+#: A service's own start-up work; it gets the app once the database and client are ready.
+ServiceHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def new_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    migrations: str | None,
+    http_client: httpx.AsyncClient | None = None,
+    hook: ServiceHook | None = None,
+    instance_id: Callable[[FastAPI], int | None] | None = None,
+    client_factory: Callable[[], httpx.AsyncClient] = create_http_client,
+) -> FastAPI:
+    """Return a FastAPI app with mcsim's lifespan, error handling, logging and ``/health``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db: Database | None = None
+        if migrations is not None:
+            db = Database(settings.resolved_database_url(), schema=settings.database_schema)
+            revision = await run_in_threadpool(db.upgrade, migrations)
+            log.info(
+                "database ready",
+                extra={"database": db.describe(), "revision": revision},
+            )
+        client = http_client or client_factory()
+        app.state.db = db
+        app.state.http = client
+        try:
+            async with hook(app) if hook else nullcontext():
+                log.info(
+                    "%s started", settings.service_name, extra={"url": settings.resolved_public_url}
+                )
+                yield
+        finally:
+            if http_client is None:
+                await client.aclose()
+            if db is not None:
+                db.dispose()
+            log.info("%s stopped", settings.service_name)
+
+    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app.state.settings = settings
+    install_common(app)
+    app.include_router(_health_router(settings, instance_id))
+    return app
+
+
+def _health_router(
+    settings: ServiceSettings, instance_id: Callable[[FastAPI], int | None] | None
+) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", response_model=HealthReport)
+    async def health(request: Request, response: Response) -> HealthReport:
+        """Report the service, its instance id, version and whether its database answers."""
+        db: Database | None = request.app.state.db
+        if db is None:
+            database = "none"
+        else:
+            database = "ok" if await run_in_threadpool(db.ping) else "unreachable"
+        healthy = database != "unreachable"
+        if not healthy:
+            response.status_code = 503
+        return HealthReport(
+            status="ok" if healthy else "degraded",
+            service=settings.service_name,
+            instance_id=instance_id(request.app) if instance_id else None,
+            version=VERSION,
+            database=database,
+            uptime_s=round(time.monotonic() - request.app.state.started_at, 3),
+        )
+
+    return router

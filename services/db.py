@@ -1,0 +1,254 @@
+"""Database layer: engines, session factories and Alembic migrations for every service.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout; transactions that write
+can ask for ``BEGIN IMMEDIATE`` so that two writers never deadlock on a lock upgrade.
+PostgreSQL runs through psycopg 3; a service may keep its tables in its own schema so that
+several services share one database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from services.errors import McsimError
+
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "NAMING_CONVENTION",
+    "make_metadata",
+    "service_meta_table",
+    "normalize_url",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(McsimError):
+    """The database cannot be opened or does not match this version of mcsim."""
+
+    status_code = 503
+    error = "database_unavailable"
+
+
+def normalize_url(url: str) -> str:
+    """Return ``url`` with PostgreSQL URLs pointed at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    """One service's database: an engine, session factories and its migrations."""
+
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+        self.url = make_url(normalize_url(url))
+        self.schema = schema if self.is_postgres else None
+        if self.schema is not None and not _SCHEMA_NAME.match(self.schema):
+            raise DatabaseError(
+                f"invalid database schema name {self.schema!r}",
+                detail="use lower-case letters, digits and underscores",
+            )
+        self.engine = self._create_engine(pool_size)
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        writer = self.engine.execution_options(mcsim_begin="IMMEDIATE")
+        self._write_sessions = sessionmaker(bind=writer, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Return whether this database is SQLite."""
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        """Return whether this database is PostgreSQL."""
+        return self.url.get_backend_name() == "postgresql"
+
+    def describe(self) -> str:
+        """Return the URL without its password, for logs and messages."""
+        shown = self.url.render_as_string(hide_password=True)
+        return f"{shown} (schema {self.schema})" if self.schema else shown
+
+    def _create_engine(self, pool_size: int) -> Engine:
+        if self.is_sqlite:
+            return self._create_sqlite_engine()
+        connect_args: dict[str, Any] = {"connect_timeout": 5}
+        if self.schema:
+            connect_args["options"] = f"-csearch_path={self.schema}"
+        return create_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+        )
+
+    def _create_sqlite_engine(self) -> Engine:
+        database = self.url.database or ""
+        in_memory = database in {"", ":memory:"} or database.startswith("file::memory:")
+        if not in_memory:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            self.url,
+            connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
+            poolclass=StaticPool if in_memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            mode = connection.get_execution_options().get("mcsim_begin", "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    def session(self) -> Session:
+        """Return a new session; use it as ``with db.session() as s, s.begin(): …``."""
+        return self._sessions()
+
+    def write_session(self) -> Session:
+        """Return a session whose transaction takes the write lock at once (SQLite)."""
+        return self._write_sessions()
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Session]:
+        """Yield a session inside one transaction that commits on success."""
+        with self.write_session() if write else self.session() as session, session.begin():
+            yield session
+
+    def ping(self) -> bool:
+        """Return whether the database answers a round trip."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "unreachable"
+            return False
+        return True
+
+    def ensure_schema(self) -> None:
+        """Create this service's PostgreSQL schema when it is missing."""
+        if not self.schema:
+            return
+        bare = create_engine(self.url, connect_args={"connect_timeout": 5})
+        try:
+            with bare.begin() as connection:
+                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        finally:
+            bare.dispose()
+
+    def upgrade(self, migrations: str) -> str:
+        """Bring the database to the newest revision of ``migrations`` and return it.
+
+        ``migrations`` is a package path such as ``"execution_instance:migrations"``. A
+        database written by a newer mcsim (an unknown revision) is refused, untouched.
+        """
+        try:
+            self.ensure_schema()
+            config = self._alembic_config(migrations)
+            script = ScriptDirectory.from_config(config)
+            with self.engine.begin() as connection:
+                if self.is_postgres:
+                    # Replicas sharing one database must not migrate it at the same time.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(74382001)"))
+                current = self._current_revision(connection)
+                if current is not None and current not in {
+                    rev.revision for rev in script.walk_revisions()
+                }:
+                    raise DatabaseError(
+                        f"the database {self.describe()} was written by a newer mcsim "
+                        f"(revision {current})",
+                        detail="upgrade mcsim, or point it at another data directory",
+                    )
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                head = self._current_revision(connection)
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            raise DatabaseError(
+                f"cannot open the database {self.describe()}: {exc}",
+                detail=type(exc).__name__,
+            ) from exc
+        return head or ""
+
+    def current_revision(self) -> str | None:
+        """Return the Alembic revision the database is at, or None when it is empty."""
+        with self.engine.connect() as connection:
+            return self._current_revision(connection)
+
+    def _current_revision(self, connection: Connection) -> str | None:
+        options = {"version_table_schema": self.schema} if self.schema else {}
+        context = MigrationContext.configure(connection, opts=options)
+        return context.get_current_revision()
+
+    def _alembic_config(self, migrations: str) -> Config:
+        config = Config()
+        config.set_main_option("script_location", migrations)
+        config.attributes["schema"] = self.schema
+        return config
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def make_metadata() -> MetaData:
+    """Return a MetaData with mcsim's constraint naming convention."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def service_meta_table(metadata: MetaData) -> Table:
+    """Define ``service_meta``: key/value facts every service keeps about itself."""
+    return Table(
+        "service_meta",
+        metadata,
+        Column("key", String(64), primary_key=True),
+        Column("value", String(1024), nullable=False),
+        Column("updated_at", DateTime(timezone=True), server_default=func.now()),
+    )

@@ -1,0 +1,146 @@
+"""Structured logging: one JSON object a line, with the request id of the request being served."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["RequestLogMiddleware", "configure_logging", "request_id"]
+
+request_id: ContextVar[str | None] = ContextVar("mcsim_request_id", default=None)
+
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """Format a record as one JSON object: time, level, logger, message, request id, extras."""
+
+    def __init__(self, service: str, instance: str | None) -> None:
+        super().__init__()
+        self.service = service
+        self.instance = instance
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as a JSON line."""
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if self.instance is not None:
+            entry["instance"] = self.instance
+        rid = request_id.get()
+        if rid:
+            entry["request_id"] = rid
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """Format a record for people: time, level, service, message and extras."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s " + service + " %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one readable line."""
+        line = super().format(record)
+        extras = {
+            k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")
+        }
+        rid = request_id.get()
+        if rid:
+            extras["request_id"] = rid
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return line
+
+
+def configure_logging(
+    *, service: str, level: str = "INFO", fmt: str = "json", instance: str | None = None
+) -> None:
+    """Send every log line of the process to stderr in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter: logging.Formatter = (
+        JsonFormatter(service, instance) if fmt == "json" else TextFormatter(service)
+    )
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Requests are logged once, by RequestLogMiddleware.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class RequestLogMiddleware:
+    """Give every request an id (``X-Request-Id``, kept when the caller sends one) and log it."""
+
+    def __init__(self, app: ASGIApp, *, logger_name: str = "mcsim.http") -> None:
+        self.app = app
+        self.log = logging.getLogger(logger_name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request with its id set, then log method, path, status and duration."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_request_id(scope) or uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self.log.info(
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id.reset(token)
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            # Keep ids that are safe to log; anything else gets a fresh one.
+            if 0 < len(text) <= 128 and text.isprintable():
+                return text
+    return None

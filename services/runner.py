@@ -1,0 +1,52 @@
+"""Run one service as a process: ``python -m <service>`` calls :func:`run_service`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from services.logging_setup import configure_logging
+from services.settings import ServiceSettings
+
+__all__ = ["run_service"]
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def run_service(
+    settings_class: type[S],
+    create_app: Callable[[S], FastAPI],
+    *,
+    instance: Callable[[S], str | None] | None = None,
+) -> None:
+    """Read the settings from the environment, configure logging and serve the app."""
+    try:
+        settings = settings_class()
+    except ValidationError as exc:
+        prefix = settings_class.model_config.get("env_prefix", "")
+        print(f"{settings_class.service_name}: invalid settings ({prefix}*):", file=sys.stderr)
+        for error in exc.errors():
+            name = prefix + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"  {name}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(
+        service=settings.service_name,
+        level=settings.log_level,
+        fmt=settings.log_format.value,
+        instance=instance(settings) if instance else None,
+    )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
