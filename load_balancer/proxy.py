@@ -73,9 +73,7 @@ class Proxy:
             return _failure(UpstreamTimeout(f"backend {backend} did not answer in time"), exc)
         except httpx.TransportError as exc:
             return _failure(UpstreamUnavailable(f"backend {backend} cannot be reached"), exc)
-        response_headers = {
-            k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP
-        }
+        response_headers = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
         return StreamingResponse(
             _body(answer),
             status_code=answer.status_code,

@@ -38,12 +38,12 @@ from sqlalchemy.pool import StaticPool
 from services.errors import McsimError
 
 __all__ = [
+    "NAMING_CONVENTION",
     "Database",
     "DatabaseError",
-    "NAMING_CONVENTION",
     "make_metadata",
-    "service_meta_table",
     "normalize_url",
+    "service_meta_table",
 ]
 
 NAMING_CONVENTION = {

@@ -25,7 +25,9 @@ def create_http_client(
         transport=transport,
         base_url=base_url,
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
         headers={"user-agent": "mcsim", **(headers or {})},
         follow_redirects=False,
     )

@@ -63,7 +63,9 @@ class TextFormatter(logging.Formatter):
         """Return the record as one readable line."""
         line = super().format(record)
         extras = {
-            k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")
+            k: v
+            for k, v in vars(record).items()
+            if k not in _STANDARD_ATTRS and not k.startswith("_")
         }
         rid = request_id.get()
         if rid:
@@ -139,7 +141,7 @@ class RequestLogMiddleware:
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             # Keep ids that are safe to log; anything else gets a fresh one.
             if 0 < len(text) <= 128 and text.isprintable():
                 return text
