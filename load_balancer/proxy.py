@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from services.errors import McsimError, UpstreamTimeout, UpstreamUnavailable
+from services.logging_setup import request_id
 from services.web import error_response
 
 __all__ = ["Proxy"]
@@ -52,7 +53,12 @@ class Proxy:
     async def forward(self, request: Request) -> Response:
         """Send ``request`` to the next backend and stream the answer to the caller."""
         backend = self.pick()
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in _HOP_BY_HOP and k.lower() != "x-request-id"
+        ]
+        headers.append(("x-request-id", request_id.get() or ""))
         client_host = request.client.host if request.client else ""
         forwarded_for = request.headers.get("x-forwarded-for")
         headers.append(

@@ -1,0 +1,229 @@
+"""The database layer on SQLite and, when MCSIM_TEST_POSTGRES_URL is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from services.db import Database, DatabaseError
+from tests.conftest import POSTGRES_URL, DatabaseTarget
+
+SERVICES = ["execution_instance", "control_instance", "midsourcing"]
+
+
+def open_db(target: DatabaseTarget) -> Database:
+    return Database(target.url, schema=target.schema)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("package", SERVICES)
+def test_upgrade_creates_the_service_tables_and_is_idempotent(
+    database_target: DatabaseTarget, package: str
+) -> None:
+    db = open_db(database_target)
+    try:
+        first = db.upgrade(f"{package}:migrations")
+        assert first
+        assert db.current_revision() == first
+        tables = inspect(db.engine).get_table_names(schema=db.schema)
+        assert "service_meta" in tables
+        assert "alembic_version" in tables
+        # A second start on the same data is a no-op, not an error.
+        assert db.upgrade(f"{package}:migrations") == first
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_database_from_a_newer_mcsim_is_refused_untouched(
+    database_target: DatabaseTarget,
+) -> None:
+    db = open_db(database_target)
+    try:
+        db.upgrade("execution_instance:migrations")
+        with db.transaction(write=True) as session:
+            session.execute(text("UPDATE alembic_version SET version_num = 'zz999'"))
+        with pytest.raises(DatabaseError, match="newer mcsim") as caught:
+            db.upgrade("execution_instance:migrations")
+        assert "zz999" in caught.value.message
+        assert db.current_revision() == "zz999"
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_transactions_commit_on_success_and_roll_back_on_error(
+    database_target: DatabaseTarget,
+) -> None:
+    db = open_db(database_target)
+    try:
+        db.upgrade("midsourcing:migrations")
+        with db.transaction(write=True) as session:
+            session.execute(text("INSERT INTO service_meta (key, value) VALUES ('a', '1')"))
+        with pytest.raises(RuntimeError), db.transaction(write=True) as session:
+            session.execute(text("INSERT INTO service_meta (key, value) VALUES ('b', '2')"))
+            raise RuntimeError("use case failed")
+        with db.transaction() as session:
+            keys = session.execute(text("SELECT key FROM service_meta ORDER BY key")).scalars()
+            assert list(keys) == ["a"]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_ping_reports_a_reachable_database(database_target: DatabaseTarget) -> None:
+    db = open_db(database_target)
+    try:
+        assert db.ping() is True
+    finally:
+        db.dispose()
+
+
+def test_ping_reports_an_unreachable_postgres_without_raising() -> None:
+    db = Database("postgresql://postgres@127.0.0.1:1/none")
+    try:
+        assert db.ping() is False
+    finally:
+        db.dispose()
+
+
+def test_an_unreachable_database_fails_upgrade_with_a_clear_message() -> None:
+    db = Database("postgresql://postgres:secret@127.0.0.1:1/none")
+    try:
+        with pytest.raises(DatabaseError, match="cannot open the database") as caught:
+            db.upgrade("control_instance:migrations")
+        assert "secret" not in caught.value.message
+    finally:
+        db.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'deep' / 'folder' / 'x.sqlite3'}")
+    try:
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+        assert (tmp_path / "deep" / "folder" / "x.sqlite3").exists()
+    finally:
+        db.dispose()
+
+
+def test_sqlite_writers_wait_for_each_other_instead_of_failing(tmp_path: Path) -> None:
+    """Concurrent read-then-write transactions must serialize, not raise 'database is locked'."""
+    db = Database(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    db.upgrade("execution_instance:migrations")
+    with db.transaction(write=True) as session:
+        session.execute(text("INSERT INTO service_meta (key, value) VALUES ('n', '0')"))
+    errors: list[BaseException] = []
+
+    def bump() -> None:
+        try:
+            for _ in range(25):
+                with db.transaction(write=True) as session:
+                    value = session.execute(
+                        text("SELECT value FROM service_meta WHERE key = 'n'")
+                    ).scalar_one()
+                    session.execute(
+                        text("UPDATE service_meta SET value = :v WHERE key = 'n'"),
+                        {"v": str(int(value) + 1)},
+                    )
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        with db.transaction() as session:
+            value = session.execute(text("SELECT value FROM service_meta WHERE key='n'"))
+            assert value.scalar_one() == "100"
+    finally:
+        db.dispose()
+
+
+def test_schema_names_are_validated() -> None:
+    with pytest.raises(DatabaseError, match="invalid database schema name"):
+        Database("postgresql://postgres@127.0.0.1/test", schema='x"; DROP TABLE y; --')
+
+
+def test_postgres_urls_use_psycopg_3() -> None:
+    db = Database("postgresql://postgres@127.0.0.1:5432/test", schema="abc")
+    try:
+        assert db.url.drivername == "postgresql+psycopg"
+        assert db.schema == "abc"
+        assert "abc" in db.describe()
+    finally:
+        db.dispose()
+
+
+@pytest.mark.skipif(POSTGRES_URL is None, reason="needs MCSIM_TEST_POSTGRES_URL")
+def test_services_in_separate_schemas_do_not_see_each_other(tmp_path: Path) -> None:
+    assert POSTGRES_URL is not None
+    a = Database(POSTGRES_URL, schema=f"t_{uuid.uuid4().hex[:12]}")
+    b = Database(POSTGRES_URL, schema=f"t_{uuid.uuid4().hex[:12]}")
+    try:
+        a.upgrade("execution_instance:migrations")
+        b.upgrade("execution_instance:migrations")
+        with a.transaction(write=True) as session:
+            session.execute(text("INSERT INTO service_meta (key, value) VALUES ('only', 'a')"))
+        with b.transaction() as session:
+            assert session.execute(text("SELECT count(*) FROM service_meta")).scalar_one() == 0
+    finally:
+        for db in (a, b):
+            with db.engine.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{db.schema}" CASCADE'))
+            db.dispose()
+
+
+def _write_migrations(folder: Path, revisions: list[tuple[str, str | None, str]]) -> str:
+    """Write an Alembic folder whose revisions each run one SQL statement."""
+    (folder / "versions").mkdir(parents=True)
+    (folder / "env.py").write_text(
+        "from sqlalchemy import MetaData\n"
+        "from services.migrations_env import run_migrations\n"
+        "run_migrations(MetaData())\n"
+    )
+    for revision, down, sql in revisions:
+        (folder / "versions" / f"{revision}.py").write_text(
+            textwrap.dedent(
+                f"""
+                from alembic import op
+                revision = {revision!r}
+                down_revision = {down!r}
+                branch_labels = None
+                depends_on = None
+                def upgrade():
+                    op.execute({sql!r})
+                """
+            )
+        )
+    return str(folder)
+
+
+@pytest.mark.postgres
+def test_a_newer_mcsim_upgrades_an_older_data_directory_keeping_its_data(
+    database_target: DatabaseTarget, tmp_path: Path
+) -> None:
+    first = ("r1", None, "CREATE TABLE thing (id INTEGER PRIMARY KEY, name VARCHAR(20))")
+    second = ("r2", "r1", "ALTER TABLE thing ADD COLUMN colour VARCHAR(20) DEFAULT 'blue'")
+    old = _write_migrations(tmp_path / "old", [first])
+    new = _write_migrations(tmp_path / "new", [first, second])
+    db = open_db(database_target)
+    try:
+        assert db.upgrade(old) == "r1"
+        with db.transaction(write=True) as session:
+            session.execute(text("INSERT INTO thing (id, name) VALUES (1, 'kept')"))
+        assert db.upgrade(new) == "r2"
+        with db.transaction() as session:
+            row = session.execute(text("SELECT name, colour FROM thing")).one()
+        assert tuple(row) == ("kept", "blue")
+    finally:
+        db.dispose()
