@@ -1,0 +1,1 @@
+"""Authentication building blocks shared by the services: passwords, tokens, zones, throttling."""
