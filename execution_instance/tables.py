@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import datetime
 
-from services.db import make_metadata, service_meta_table
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "service_meta"]
+from services.db import UtcDateTime, make_metadata, service_meta_table
+
+__all__ = ["Base", "Event", "EventType", "Operator", "SessionToken", "TechnicalToken", "service_meta"]
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+EventId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -16,3 +22,85 @@ class Base(DeclarativeBase):
 
 
 service_meta = service_meta_table(Base.metadata)
+
+
+class EventType(Base):
+    """An event type published to this instance (Campaign's ``eventType`` enumeration)."""
+
+    __tablename__ = "event_types"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Event(Base):
+    """One received event, real-time or batch (one table, so that every pk is one plId)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    queue: Mapped[int] = mapped_column(SmallInteger)  # 0 real time, 1 batch
+    event_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(SmallInteger, default=0)
+    wished_channel: Mapped[int] = mapped_column(SmallInteger, default=0)
+    email: Mapped[str | None] = mapped_column(String(320))
+    mobile_phone: Mapped[str | None] = mapped_column(String(32))
+    push_token: Mapped[str | None] = mapped_column(String(4096))
+    mobile_app: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    origin: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(64))
+    email_format: Mapped[int] = mapped_column(SmallInteger, default=0)
+    scheduled: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expiration: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    document: Mapped[str] = mapped_column(Text)  # the event element as received, ctx included
+    source: Mapped[str] = mapped_column(String(8))  # soap or rest
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processing_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    failure_reason: Mapped[int | None] = mapped_column(SmallInteger)
+    error_text: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_events_claim", "status", "queue", "next_attempt_at"),
+        Index("ix_events_idempotency_key", "idempotency_key", unique=True),
+        Index("ix_events_created_at", "created_at"),
+    )
+
+
+class Operator(Base):
+    """An operator allowed to call this instance (``mc`` by default), with its argon2 hash."""
+
+    __tablename__ = "operators"
+
+    login: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SessionToken(Base):
+    """A session opened by ``xtk:session#Logon``; tokens are stored by SHA-256 digest."""
+
+    __tablename__ = "session_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    security_digest: Mapped[str] = mapped_column(String(64))
+    login: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class TechnicalToken(Base):
+    """A bearer token for server-to-server calls (Campaign v8.5 IMS technical accounts)."""
+
+    __tablename__ = "technical_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255))
+    login: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

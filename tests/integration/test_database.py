@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import textwrap
 import threading
 import uuid
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from services.db import Database, DatabaseError
@@ -35,6 +38,25 @@ def test_upgrade_creates_the_service_tables_and_is_idempotent(
         assert "alembic_version" in tables
         # A second start on the same data is a no-op, not an error.
         assert db.upgrade(f"{package}:migrations") == first
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("package", SERVICES)
+def test_migrations_build_exactly_the_tables_the_code_declares(
+    database_target: DatabaseTarget, package: str
+) -> None:
+    """A table or column added to tables.py without a migration fails here."""
+    metadata = importlib.import_module(f"{package}.tables").Base.metadata
+    db = open_db(database_target)
+    try:
+        db.upgrade(f"{package}:migrations")
+        with db.engine.connect() as connection:
+            options = {"include_schemas": False}
+            context = MigrationContext.configure(connection, opts=options)
+            differences = compare_metadata(context, metadata)
+        assert differences == []
     finally:
         db.dispose()
 
