@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from execution_instance.routes import ping
+from execution_instance.routes import ping, wsdl
 from execution_instance.settings import ExecutionSettings
 from services.app_factory import new_service_app
 
@@ -26,4 +26,5 @@ def create_app(
         instance_id=lambda _app: settings.instance_id,
     )
     app.include_router(ping.router)
+    app.include_router(wsdl.router)
     return app
