@@ -1,0 +1,1 @@
+"""The ``mcsim`` command: start, supervise and inspect the whole stack."""

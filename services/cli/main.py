@@ -1,0 +1,255 @@
+"""The ``mcsim`` command line: ``mcsim up``, ``mcsim status``, ``mcsim version``."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.cli.display import make_console
+from services.cli.plan import MAX_INSTANCES, StackOptions
+from services.cli.status import run_status
+from services.cli.supervisor import SupervisorSettings
+from services.cli.up import print_plan, run_up
+from services.settings import Environment, LogFormat
+from services.version import VERSION
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="mcsim",
+    help="mcsim — a local emulator of the Adobe Campaign Message Center.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+class LogLevel(enum.StrEnum):
+    """Log levels the services accept."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+_PORTS = "Ports"
+_STORAGE = "Storage"
+
+Host = Annotated[
+    str,
+    typer.Option(
+        envvar="MCSIM_HOST", help="Address every service binds to.", rich_help_panel=_PORTS
+    ),
+]
+LbPort = Annotated[
+    int,
+    typer.Option(
+        envvar="MCSIM_LB_PORT",
+        min=1,
+        max=65535,
+        help="Port of the load balancer.",
+        rich_help_panel=_PORTS,
+    ),
+]
+ControlPort = Annotated[
+    int,
+    typer.Option(
+        envvar="MCSIM_CONTROL_PORT",
+        min=1,
+        max=65535,
+        help="Port of the control instance.",
+        rich_help_panel=_PORTS,
+    ),
+]
+MidPort = Annotated[
+    int,
+    typer.Option(
+        envvar="MCSIM_MID_PORT",
+        min=1,
+        max=65535,
+        help="Port of the mid-sourcing server.",
+        rich_help_panel=_PORTS,
+    ),
+]
+ExecBasePort = Annotated[
+    int,
+    typer.Option(
+        envvar="MCSIM_EXEC_BASE_PORT",
+        min=1,
+        max=65535,
+        help="Execution instance k listens on this port + k - 1.",
+        rich_help_panel=_PORTS,
+    ),
+]
+Instances = Annotated[
+    int,
+    typer.Option(
+        envvar="MCSIM_INSTANCES",
+        min=1,
+        max=MAX_INSTANCES,
+        help="Number of execution instances (instance ids 1..N).",
+        rich_help_panel=_PORTS,
+    ),
+]
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        envvar="MCSIM_DATA_DIR",
+        file_okay=False,
+        help="Folder for SQLite files, logs and stack.json.",
+        rich_help_panel=_STORAGE,
+    ),
+]
+
+
+@app.command()
+def up(
+    host: Host = "127.0.0.1",
+    lb_port: LbPort = 8080,
+    control_port: ControlPort = 8070,
+    mid_port: MidPort = 8090,
+    exec_base_port: ExecBasePort = 8081,
+    instances: Instances = 2,
+    data_dir: DataDir = Path(".mcsim"),
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MCSIM_DATABASE_URL",
+            rich_help_panel=_STORAGE,
+            help="PostgreSQL URL shared by every service, each in its own schema "
+            "(default: one SQLite file per service under the data dir).",
+        ),
+    ] = None,
+    schema_prefix: Annotated[
+        str,
+        typer.Option(
+            envvar="MCSIM_SCHEMA_PREFIX",
+            rich_help_panel=_STORAGE,
+            help="With --database-url: schemas are PREFIX_control, PREFIX_mid, PREFIX_exec_1, …",
+        ),
+    ] = "mcsim",
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo/--no-demo",
+            envvar="MCSIM_DEMO",
+            help="Create the demo workspace (event types, published templates, seeds).",
+        ),
+    ] = True,
+    environment: Annotated[
+        Environment,
+        typer.Option(
+            envvar="MCSIM_ENVIRONMENT",
+            case_sensitive=False,
+            help="Environment of every service (development credentials are refused "
+            "in production).",
+        ),
+    ] = Environment.DEVELOPMENT,
+    startup_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="MCSIM_STARTUP_TIMEOUT",
+            min=1,
+            help="Seconds to wait until every service answers GET /health.",
+        ),
+    ] = 30.0,
+    stop_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="MCSIM_STOP_TIMEOUT",
+            min=0,
+            help="Seconds a service gets to stop after SIGTERM before SIGKILL.",
+        ),
+    ] = 10.0,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option(
+            envvar="MCSIM_LOG_LEVEL", case_sensitive=False, help="Log level of every service."
+        ),
+    ] = LogLevel.INFO,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            envvar="MCSIM_LOG_FORMAT",
+            case_sensitive=False,
+            help="Format of the services' log files.",
+        ),
+    ] = LogFormat.JSON,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the processes, ports and environment variables as JSON; start nothing.",
+        ),
+    ] = False,
+) -> None:
+    """Start the whole stack as processes and supervise it until Ctrl-C."""
+    options = StackOptions(
+        host=host,
+        lb_port=lb_port,
+        control_port=control_port,
+        mid_port=mid_port,
+        exec_base_port=exec_base_port,
+        instances=instances,
+        data_dir=data_dir.expanduser().resolve(),
+        database_url=database_url or None,
+        schema_prefix=schema_prefix,
+        demo=demo,
+        environment=environment,
+        log_level=log_level.value,
+        log_format=log_format,
+    )
+    console, err_console = make_console(), make_console(stderr=True)
+    if dry_run:
+        raise typer.Exit(print_plan(options, console=console, err_console=err_console))
+    settings = SupervisorSettings(startup_timeout=startup_timeout, stop_timeout=stop_timeout)
+    code = run_up(options, settings, console=console, err_console=err_console)
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(
+    data_dir: DataDir = Path(".mcsim"),
+    host: Host = "127.0.0.1",
+    lb_port: LbPort = 8080,
+    control_port: ControlPort = 8070,
+    mid_port: MidPort = 8090,
+    exec_base_port: ExecBasePort = 8081,
+    instances: Instances = 2,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for each service's answer.")
+    ] = 3.0,
+) -> None:
+    """Print the health of every service of a running stack (exit 1 when one is down).
+
+    The services are read from DATA_DIR/stack.json; without it, the ports options say where
+    to look.
+    """
+    fallback = StackOptions(
+        host=host,
+        lb_port=lb_port,
+        control_port=control_port,
+        mid_port=mid_port,
+        exec_base_port=exec_base_port,
+        instances=instances,
+    )
+    code = run_status(data_dir.expanduser(), fallback, console=make_console(), timeout=timeout)
+    raise typer.Exit(code)
+
+
+@app.command()
+def version() -> None:
+    """Print the version of mcsim."""
+    typer.echo(f"mcsim {VERSION}")
+
+
+def main() -> None:
+    """Run the ``mcsim`` command."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
