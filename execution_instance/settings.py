@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.settings import ServiceSettings
+from services.auth.zones import SecurityZone, default_zones
+from services.settings import Environment, ServiceSettings
 
-__all__ = ["ExecutionSettings"]
+__all__ = ["DEV_OPERATOR", "DEV_TECHNICAL_TOKEN", "ExecutionSettings"]
+
+#: Development credentials (DESIGN §6.2); refused when the environment is production.
+DEV_OPERATOR = ("mc", "mc")
+DEV_TECHNICAL_TOKEN = "mcsim-dev-token"  # noqa: S105 - documented development token
 
 
 class ExecutionSettings(ServiceSettings):
@@ -26,6 +31,63 @@ class ExecutionSettings(ServiceSettings):
         "http://127.0.0.1:8090", description="Base URL of the mid-sourcing server."
     )
     organization: str = Field("acme", description="Organization name in REST API paths.")
+    operators: dict[str, str] = Field(
+        default_factory=dict,
+        description='Operators seeded at start, JSON {"login": "password"}. In development an '
+        'empty value means {"mc": "mc"}.',
+    )
+    technical_tokens: list[str] = Field(
+        default_factory=list,
+        description="Bearer technical tokens seeded at start (JSON list). In development an "
+        'empty value means ["mcsim-dev-token"].',
+    )
+    event_types: list[str] = Field(
+        default_factory=list,
+        description="Event types known at start (JSON list); the control instance publishes more.",
+    )
+    security_zones: list[SecurityZone] = Field(
+        default_factory=default_zones,
+        description="Security zones (JSON list of {name, networks, allow_user_password, "
+        "allow_empty_password, session_token_only}). Callers outside every zone are refused.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Networks whose X-Forwarded-For header is believed (the load balancer).",
+    )
+    session_ttl_seconds: int = Field(
+        86_400, ge=1, description="Lifetime of Logon session and security tokens (24 h)."
+    )
+    password_cache_seconds: int = Field(
+        600, ge=0, description="How long a verified login/password is remembered (sessionCacheSec)."
+    )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest accepted request body (413 beyond)."
+    )
+    max_ctx_bytes: int = Field(64 * 1024, ge=1, description="Largest accepted <ctx> of one event.")
+    max_events_per_call: int = Field(1000, ge=1, description="Most events in one PushEvents call.")
+    max_xml_depth: int = Field(64, ge=8, description="Deepest accepted XML nesting.")
+    queue_warning: int = Field(
+        100, ge=1, description="Pending events above which mcPing.jsp reports an error line."
+    )
+    queue_hard_limit: int = Field(
+        100_000, ge=1, description="Pending events above which new events are refused (503)."
+    )
+
+    @model_validator(mode="after")
+    def _development_credentials(self) -> ExecutionSettings:
+        development = self.environment is Environment.DEVELOPMENT
+        if development and not self.operators:
+            self.operators = {DEV_OPERATOR[0]: DEV_OPERATOR[1]}
+        if development and not self.technical_tokens:
+            self.technical_tokens = [DEV_TECHNICAL_TOKEN]
+        if self.environment is Environment.PRODUCTION:
+            if self.operators.get(DEV_OPERATOR[0]) == DEV_OPERATOR[1]:
+                raise ValueError("the development operator mc/mc is refused in production")
+            if DEV_TECHNICAL_TOKEN in self.technical_tokens:
+                raise ValueError(
+                    f"the development token {DEV_TECHNICAL_TOKEN} is refused in production"
+                )
+        return self
 
     def default_sqlite_name(self) -> str:
         """Return one SQLite file per instance id, so several instances share a data dir."""

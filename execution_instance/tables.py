@@ -9,7 +9,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.db import UtcDateTime, make_metadata, service_meta_table
 
-__all__ = ["Base", "Event", "EventType", "Operator", "SessionToken", "TechnicalToken", "service_meta"]
+__all__ = [
+    "Base",
+    "Event",
+    "EventType",
+    "Operator",
+    "SessionToken",
+    "TechnicalToken",
+    "service_meta",
+]
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 EventId = BigInteger().with_variant(Integer(), "sqlite")

@@ -1,0 +1,146 @@
+"""Use cases of event intake: know the event types, refuse work when full, store events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from execution_instance.intake.channels import EventStatus
+from execution_instance.intake.documents import EventIn
+from execution_instance.intake.writer import EventWriter
+from execution_instance.tables import Event, EventType
+from services.db import Database
+from services.errors import Overloaded
+
+__all__ = ["IntakeService", "pl_id", "split_pl_id"]
+
+_REFRESH_SECONDS = 1.0
+
+
+def pl_id(instance_id: int, pk: int) -> int:
+    """Return Campaign's event id: the instance id in the high byte, the pk below."""
+    return (instance_id << 56) | pk
+
+
+def split_pl_id(value: int) -> tuple[int, int]:
+    """Return (instance id, pk) of an event id."""
+    return value >> 56, value & ((1 << 56) - 1)
+
+
+class IntakeService:
+    """Accept validated events into the queues of one execution instance."""
+
+    def __init__(
+        self,
+        db: Database,
+        writer: EventWriter,
+        *,
+        instance_id: int,
+        queue_warning: int,
+        queue_hard_limit: int,
+    ) -> None:
+        self.db = db
+        self.writer = writer
+        self.instance_id = instance_id
+        self.queue_warning = queue_warning
+        self.queue_hard_limit = queue_hard_limit
+        self._types: frozenset[str] = frozenset()
+        self._types_at = -1.0
+        self._pending = 0
+        self._pending_at = -1.0
+
+    # -- event types ------------------------------------------------------------------------
+    def known_types(self) -> frozenset[str]:
+        """Return the event types published to this instance (re-read every second)."""
+        if time.monotonic() - self._types_at > _REFRESH_SECONDS:
+            with self.db.transaction() as session:
+                self._types = frozenset(session.execute(select(EventType.name)).scalars())
+            self._types_at = time.monotonic()
+        return self._types
+
+    def add_event_types(self, names: Sequence[tuple[str, str]]) -> None:
+        """Make event types known (name, label); existing ones keep their creation date."""
+        now = datetime.now(UTC)
+        with self.db.transaction(write=True) as session:
+            for name, label in names:
+                row = session.get(EventType, name)
+                if row is None:
+                    session.add(EventType(name=name, label=label, created_at=now))
+                else:
+                    row.label = label
+        self._types_at = -1.0
+
+    def remove_event_type(self, name: str) -> bool:
+        """Forget an event type; its queued events stay and fail routing."""
+        with self.db.transaction(write=True) as session:
+            row = session.get(EventType, name)
+            if row is not None:
+                session.delete(row)
+        self._types_at = -1.0
+        return row is not None
+
+    # -- back-pressure ----------------------------------------------------------------------
+    def pending(self, *, fresh: bool = False) -> int:
+        """Return how many events wait in the queues (re-counted at most every second)."""
+        if fresh or time.monotonic() - self._pending_at > _REFRESH_SECONDS:
+            with self.db.transaction() as session:
+                count = session.execute(
+                    select(func.count())
+                    .select_from(Event)
+                    .where(Event.status == EventStatus.PENDING)
+                ).scalar_one()
+            self._pending, self._pending_at = count, time.monotonic()
+        return self._pending
+
+    def check_capacity(self, incoming: int) -> None:
+        """Refuse new events when the queue is above its hard limit."""
+        pending = self.pending()
+        if pending + incoming > self.queue_hard_limit:
+            raise Overloaded(
+                f"the event queue is full ({pending}/{self.queue_hard_limit} pending events)",
+                detail="the execution instance refuses new events until its queue drains; "
+                "retry later or on another instance",
+            )
+
+    # -- storing ----------------------------------------------------------------------------
+    async def push(
+        self, events: Sequence[EventIn], *, source: str, idempotency_key: str | None = None
+    ) -> list[int]:
+        """Store ``events`` durably in one transaction and return their plIds, in order."""
+        now = datetime.now(UTC)
+        rows = [_row(event, now=now, source=source) for event in events]
+        if idempotency_key is not None:
+            rows[0]["idempotency_key"] = idempotency_key
+        ids = await self.writer.write(rows)
+        self._pending += len(ids)
+        return [pl_id(self.instance_id, pk) for pk in ids]
+
+
+def _row(event: EventIn, *, now: datetime, source: str) -> dict[str, Any]:
+    return {
+        "queue": int(event.queue),
+        "event_type": event.event_type,
+        "status": int(EventStatus.PENDING),
+        "wished_channel": int(event.channel),
+        "email": event.email,
+        "mobile_phone": event.mobile_phone,
+        "push_token": event.push_token,
+        "mobile_app": event.mobile_app,
+        "external_id": event.external_id,
+        "origin": event.origin,
+        "language": event.language,
+        "country": event.country,
+        "email_format": event.email_format,
+        "scheduled": event.scheduled,
+        "expiration": event.expiration,
+        "document": event.document,
+        "source": source,
+        "idempotency_key": None,
+        "created_at": now,
+        "next_attempt_at": event.scheduled or now,
+        "error_count": 0,
+    }

@@ -1,0 +1,150 @@
+"""The control-plane API under ``/_mc/`` (DESIGN §3.7), used by the control instance.
+
+Authenticated with the execution-instance account (HTTP Basic, ``mc`` and its password) or a
+bearer technical token, from a security zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from execution_instance.deps import StateDep, client_address
+from execution_instance.security.service import Caller, Credentials
+from services.errors import AuthenticationFailed, InvalidRequest, NotFound
+from services.version import VERSION
+
+__all__ = ["router"]
+
+
+async def provide_caller(request: Request, state: StateDep) -> Caller:
+    """Authenticate a control-plane call (Basic or Bearer) and return the caller."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    address = client_address(request, state)
+    if scheme.lower() == "bearer" and value.strip():
+        credentials = Credentials(address=address, bearer=value.strip())
+    elif scheme.lower() == "basic":
+        try:
+            login, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthenticationFailed("the Basic credentials are not valid base64") from None
+        credentials = Credentials(address=address, body_token=f"{login}/{password}")
+    else:
+        raise AuthenticationFailed(
+            "the control plane needs HTTP Basic (the mc account) or a bearer technical token"
+        )
+    return await run_in_threadpool(state.security.authenticate, credentials)
+
+
+router = APIRouter(prefix="/_mc", tags=["control plane"], dependencies=[Depends(provide_caller)])
+
+
+class InstanceInfo(BaseModel):
+    """What the control instance learns when it tests the connection."""
+
+    instance_id: int
+    version: str
+    public_url: str
+    event_types: list[str]
+    pending_events: int
+
+
+class EventTypeIn(BaseModel):
+    """An event type to publish."""
+
+    label: str = Field("", max_length=255)
+
+
+class OperatorIn(BaseModel):
+    """An operator's new password."""
+
+    password: str = Field(max_length=1024)
+
+
+class TechnicalTokenIn(BaseModel):
+    """A technical token to accept, and the operator it acts as."""
+
+    token: str = Field(min_length=16, max_length=1024)
+    label: str = Field("", max_length=255)
+    login: str = Field("mc", min_length=1, max_length=64)
+
+
+@router.get("/info", response_model=InstanceInfo)
+async def info(state: StateDep) -> InstanceInfo:
+    """Describe this instance: id, version, public URL, event types and queue depth."""
+    types = await run_in_threadpool(state.intake.known_types)
+    pending = await run_in_threadpool(state.intake.pending, fresh=True)
+    return InstanceInfo(
+        instance_id=state.settings.instance_id,
+        version=VERSION,
+        public_url=state.settings.resolved_public_url,
+        event_types=sorted(types),
+        pending_events=pending,
+    )
+
+
+@router.get("/event-types", response_model=list[str])
+async def list_event_types(state: StateDep) -> list[str]:
+    """List the event types published to this instance."""
+    return sorted(await run_in_threadpool(state.intake.known_types))
+
+
+@router.put("/event-types/{name}", status_code=204)
+async def put_event_type(name: str, body: EventTypeIn, state: StateDep) -> Response:
+    """Publish an event type (idempotent)."""
+    _check_name(name)
+    await run_in_threadpool(state.intake.add_event_types, [(name, body.label)])
+    return Response(status_code=204)
+
+
+@router.delete("/event-types/{name}", status_code=204)
+async def delete_event_type(name: str, state: StateDep) -> Response:
+    """Unpublish an event type."""
+    if not await run_in_threadpool(state.intake.remove_event_type, name):
+        raise NotFound(f"no event type {name!r} on this instance")
+    return Response(status_code=204)
+
+
+@router.put("/operators/{login}", status_code=204)
+async def put_operator(login: str, body: OperatorIn, state: StateDep) -> Response:
+    """Create an operator or set its password."""
+    _check_name(login)
+    await run_in_threadpool(state.security.set_operator, login=login, password=body.password)
+    return Response(status_code=204)
+
+
+@router.delete("/operators/{login}", status_code=204)
+async def delete_operator(login: str, state: StateDep) -> Response:
+    """Delete an operator and end its sessions."""
+    if not await run_in_threadpool(state.security.remove_operator, login=login):
+        raise NotFound(f"no operator {login!r} on this instance")
+    return Response(status_code=204)
+
+
+@router.post("/technical-tokens", status_code=204)
+async def add_technical_token(body: TechnicalTokenIn, state: StateDep) -> Response:
+    """Accept a bearer technical token."""
+    await run_in_threadpool(
+        state.security.set_technical_token, token=body.token, label=body.label, login=body.login
+    )
+    return Response(status_code=204)
+
+
+@router.post("/technical-tokens/revoke", status_code=204)
+async def revoke_technical_token(body: TechnicalTokenIn, state: StateDep) -> Response:
+    """Stop accepting a bearer technical token."""
+    if not await run_in_threadpool(state.security.remove_technical_token, token=body.token):
+        raise NotFound("no such technical token on this instance")
+    return Response(status_code=204)
+
+
+def _check_name(name: str) -> None:
+    if not (0 < len(name) <= 64) or not all(c.isalnum() or c in "_-." for c in name):
+        raise InvalidRequest(
+            f"{name!r} is not a valid name: use 1-64 letters, digits, '_', '-' or '.'",
+            field="name",
+        )

@@ -1,0 +1,1 @@
+"""Who may call this execution instance: operators, sessions, technical tokens, zones."""

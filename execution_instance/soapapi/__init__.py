@@ -1,0 +1,1 @@
+"""The SOAP methods of an execution instance (xtk:session, nms:rtEvent, nms:batchEvent)."""

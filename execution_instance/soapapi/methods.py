@@ -1,0 +1,152 @@
+"""Each SOAP method of the execution instance: authenticate, validate, call one use case.
+
+Blocking work (database reads, argon2, XML validation) runs in the thread pool in one hop;
+storing events goes through the group-commit writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+from starlette.concurrency import run_in_threadpool
+
+from execution_instance.intake.channels import Queue
+from execution_instance.intake.dates import format_xtk
+from execution_instance.intake.documents import EventIn, read_event, read_event_collection
+from execution_instance.security.service import Credentials
+from execution_instance.state import ExecutionState
+from services.errors import InvalidRequest
+from services.soap.envelope import Output, SoapCall, SoapReply, render_response
+from services.version import VERSION
+
+__all__ = ["METHODS", "CallContext", "Handler"]
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a method needs besides the call: the instance and the caller's credentials."""
+
+    state: ExecutionState
+    credentials: Credentials
+
+
+Handler = Callable[[SoapCall, CallContext], Awaitable[SoapReply]]
+
+
+def _reply(call: SoapCall, *outputs: Output) -> SoapReply:
+    return render_response(call.service, call.method, outputs, version=call.version)
+
+
+async def logon(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
+    login, password = call.text(1).strip(), call.text(2)
+    if not login:
+        raise InvalidRequest("strLogin is empty", field="strLogin")
+    state = context.state
+    opened = await run_in_threadpool(
+        state.security.logon, address=context.credentials.address, login=login, password=password
+    )
+    ttl = str(state.settings.session_ttl_seconds)
+    info = etree.Element("sessionInfo")
+    etree.SubElement(
+        info,
+        "serverInfo",
+        buildNumber="mcsim",
+        buildVersion=VERSION,
+        instanceName=f"mcsim_exec{state.settings.instance_id}",
+        securityTimeOut=ttl,
+        sessionTimeOut=ttl,
+        serverDate=format_xtk(datetime.now(UTC)),
+    )
+    user = etree.SubElement(
+        info, "userInfo", login=opened.login, locale="en", timezone="UTC", loginId="0"
+    )
+    etree.SubElement(user, "login-right", right="messageCenter")
+    return _reply(
+        call,
+        Output.string("pstrSessionToken", opened.session_token),
+        Output.xml("pSessionInfo", info),
+        Output.string("pstrSecurityToken", opened.security_token),
+    )
+
+
+async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logoff(sessiontoken)``: close the caller's session."""
+    credentials = context.credentials
+    security = context.state.security
+    await run_in_threadpool(security.authenticate, credentials)
+    token = credentials.cookie_token or credentials.body_token.strip()
+    if token.startswith("___"):
+        await run_in_threadpool(security.logoff, token=token)
+    return _reply(call)
+
+
+async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetServerTime()``: anonymous, but only from a security zone."""
+    context.state.security.zone_of(context.credentials.address)
+    return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
+
+
+def _queue(call: SoapCall) -> Queue:
+    return Queue.BATCH if call.service == "nms:batchEvent" else Queue.REALTIME
+
+
+def _prepare_one(call: SoapCall, context: CallContext) -> list[EventIn]:
+    state = context.state
+    state.security.authenticate(context.credentials)
+    state.intake.check_capacity(1)
+    element = call.document(1)
+    if element is None:
+        raise InvalidRequest(
+            "the event is missing: the second parameter (domEvent) must hold "
+            f"<{_queue(call).element} type=… ><ctx/></{_queue(call).element}>",
+            field="domEvent",
+        )
+    known = state.intake.known_types()
+    return [read_event(element, queue=_queue(call), known_types=known, limits=state.limits)]
+
+
+def _prepare_many(call: SoapCall, context: CallContext) -> list[EventIn]:
+    state = context.state
+    state.security.authenticate(context.credentials)
+    if len(call.params) < 2:
+        raise InvalidRequest(
+            "the events are missing: the second parameter (domEventCollection) must hold them",
+            field="domEventCollection",
+        )
+    events = read_event_collection(
+        call.params[1],
+        queue=_queue(call),
+        known_types=state.intake.known_types(),
+        limits=state.limits,
+    )
+    state.intake.check_capacity(len(events))
+    return events
+
+
+async def push_event(call: SoapCall, context: CallContext) -> SoapReply:
+    """``PushEvent(sessiontoken, domEvent)`` → ``plId``, once the event is committed."""
+    events = await run_in_threadpool(_prepare_one, call, context)
+    (event_id,) = await context.state.intake.push(events, source="soap")
+    return _reply(call, Output.long("plId", event_id))
+
+
+async def push_events(call: SoapCall, context: CallContext) -> SoapReply:
+    """``PushEvents(sessiontoken, domEventCollection)`` → one ``plId`` per event, in order."""
+    events = await run_in_threadpool(_prepare_many, call, context)
+    ids = await context.state.intake.push(events, source="soap")
+    return _reply(call, *(Output.long("plId", event_id) for event_id in ids))
+
+
+METHODS: dict[tuple[str, str], Handler] = {
+    ("xtk:session", "Logon"): logon,
+    ("xtk:session", "Logoff"): logoff,
+    ("xtk:session", "GetServerTime"): get_server_time,
+    ("nms:rtEvent", "PushEvent"): push_event,
+    ("nms:rtEvent", "PushEvents"): push_events,
+    ("nms:batchEvent", "PushEvent"): push_event,
+    ("nms:batchEvent", "PushEvents"): push_events,
+}
