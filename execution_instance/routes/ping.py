@@ -27,3 +27,22 @@ async def ping(request: Request) -> PlainTextResponse:
     if not await run_in_threadpool(db.ping):
         return PlainTextResponse("Error\nThe database cannot be reached.\n", status_code=503)
     return PlainTextResponse(f"OK\n{xtk_now()}\n")
+
+
+@router.get("/nl/jsp/mcPing.jsp", response_class=PlainTextResponse)
+async def mc_ping(request: Request) -> PlainTextResponse:
+    """Report the Message Center queue: ``<pending>/<threshold> pending events``."""
+    state = request.app.state.execution
+    pending: int = await run_in_threadpool(state.intake.pending, fresh=True)
+    warning, hard = state.settings.queue_warning, state.settings.queue_hard_limit
+    counts = f"{pending}/{warning} pending events"
+    if pending > hard:
+        text = (
+            f"Error\n{xtk_now()}\n{counts}\nThe queue is full ({hard}): new events are refused.\n"
+        )
+        return PlainTextResponse(text, status_code=503)
+    if pending > warning:
+        return PlainTextResponse(
+            f"Error\n{xtk_now()}\n{counts}\nThe queue is above its threshold.\n"
+        )
+    return PlainTextResponse(f"Ok\n{xtk_now()}\n{counts}\n")

@@ -26,7 +26,8 @@ __all__ = [
 
 def list_operators(session: Session) -> dict[str, str]:
     """Return every operator's login and password hash."""
-    return dict(session.execute(select(Operator.login, Operator.password_hash)).tuples().all())
+    rows = session.execute(select(Operator.login, Operator.password_hash)).all()
+    return {login: password_hash for login, password_hash in rows}
 
 
 def upsert_operator(session: Session, *, login: str, password_hash: str, now: datetime) -> None:
@@ -46,8 +47,8 @@ def delete_operator(session: Session, *, login: str) -> bool:
 
 def list_technical_tokens(session: Session) -> dict[str, str]:
     """Return every technical token's digest and operator login."""
-    rows = session.execute(select(TechnicalToken.digest, TechnicalToken.login)).tuples().all()
-    return dict(rows)
+    rows = session.execute(select(TechnicalToken.digest, TechnicalToken.login)).all()
+    return {digest: login for digest, login in rows}
 
 
 def upsert_technical_token(
