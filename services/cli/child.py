@@ -126,7 +126,9 @@ def readable_log_lines(lines: list[str]) -> list[str]:
         if entry is None or "msg" not in entry:
             out.append(line)
             continue
-        out.append(f"{str(entry.get('level', '')).upper():<7} {entry['msg']}")
+        first, *rest = str(entry["msg"]).splitlines() or [""]
+        out.append(f"{str(entry.get('level', '')).upper():<7} {first}")
+        out.extend("    " + part for part in rest)
         exc = entry.get("exc")
         if isinstance(exc, str):
             out.extend("    " + part for part in exc.splitlines())

@@ -149,7 +149,8 @@ class Supervisor:
             while pending:
                 if self._stop.is_set():
                     return _Outcome.STOPPED
-                for child in pending:
+                # Any child started so far, not only this stage's, must still run.
+                for child in (c for c in self.children if c.process is not None):
                     code = child.poll()
                     if code is not None:
                         self._report_start_failure(
@@ -180,7 +181,7 @@ class Supervisor:
                             f"{self.settings.startup_timeout:g} s (last try: {answer})",
                         )
                     return _Outcome.FAILED
-                waiting = ", ".join(child.plan.label for child in pending)
+                waiting = ", ".join(child.name for child in pending)
                 left = max(0.0, deadline - time.monotonic())
                 progress.update(f"waiting for {waiting} ({left:.0f} s left)")
                 await self._sleep(self.settings.poll_interval)

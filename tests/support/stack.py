@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 HOST = "127.0.0.1"
+_LOW_PORT, _HIGH_PORT = 20000, 32700
 
 
 @dataclass(frozen=True)
@@ -77,30 +79,29 @@ class StackPorts:
 
 
 def free_ports(instances: int = 2) -> StackPorts:
-    """Return free loopback ports for a stack; the execution instances' ports are consecutive."""
-    for _attempt in range(50):
-        held: list[socket.socket] = []
+    """Return free loopback ports for a stack; the execution instances' ports are consecutive.
+
+    The ports are drawn below Linux's ephemeral range (32768+), so that no outbound connection
+    can take one of them between this check and the moment the services bind them.
+    """
+    rng = random.SystemRandom()
+    for _attempt in range(100):
+        base = rng.randrange(_LOW_PORT, _HIGH_PORT - instances - 3)
+        wanted = list(range(base, base + instances + 3))
+        if all(_bindable(port) for port in wanted):
+            lb, control, mid, *execs = wanted
+            return StackPorts(lb, control, mid, execs[0], instances)
+    raise RuntimeError(f"no block of {instances + 3} free ports found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            singles = [_bind(0, held) for _ in range(3)]
-            base = _bind(0, held)
-            if all(_bind(base + k, held) for k in range(1, instances)):
-                return StackPorts(singles[0], singles[1], singles[2], base, instances)
-        finally:
-            for sock in held:
-                sock.close()
-    raise RuntimeError(f"no block of {instances} free consecutive ports found")
-
-
-def _bind(port: int, held: list[socket.socket]) -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((HOST, port))
-    except OSError:
-        sock.close()
-        return 0
-    held.append(sock)
-    bound: int = sock.getsockname()[1]
-    return bound
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def pid_alive(pid: int) -> bool:
