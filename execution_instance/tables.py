@@ -66,6 +66,7 @@ class Event(Base):
     document: Mapped[str] = mapped_column(Text)  # the event element as received, ctx included
     source: Mapped[str] = mapped_column(String(8))  # soap or rest
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_digest: Mapped[str | None] = mapped_column(String(64))  # of an idempotent POST
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
     processing_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

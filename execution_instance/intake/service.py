@@ -108,13 +108,20 @@ class IntakeService:
 
     # -- storing ----------------------------------------------------------------------------
     async def push(
-        self, events: Sequence[EventIn], *, source: str, idempotency_key: str | None = None
+        self,
+        events: Sequence[EventIn],
+        *,
+        source: str,
+        idempotency: tuple[str, str] | None = None,
     ) -> list[int]:
-        """Store ``events`` durably in one transaction and return their plIds, in order."""
+        """Store ``events`` durably in one transaction and return their plIds, in order.
+
+        ``idempotency`` is an (Idempotency-Key, request digest) pair kept on the first event.
+        """
         now = datetime.now(UTC)
         rows = [_row(event, now=now, source=source) for event in events]
-        if idempotency_key is not None:
-            rows[0]["idempotency_key"] = idempotency_key
+        if idempotency is not None:
+            rows[0]["idempotency_key"], rows[0]["request_digest"] = idempotency
         ids = await self.writer.write(rows)
         self._pending += len(ids)
         return [pl_id(self.instance_id, pk) for pk in ids]
@@ -140,6 +147,7 @@ def _row(event: EventIn, *, now: datetime, source: str) -> dict[str, Any]:
         "document": event.document,
         "source": source,
         "idempotency_key": None,
+        "request_digest": None,
         "created_at": now,
         "next_attempt_at": event.scheduled or now,
         "error_count": 0,

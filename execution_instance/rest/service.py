@@ -1,0 +1,240 @@
+"""Use cases of the REST transactional API: submit an event, read it back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from execution_instance.intake.channels import Channel, EventStatus, Queue
+from execution_instance.intake.dates import format_xtk
+from execution_instance.intake.documents import EventIn, read_event
+from execution_instance.intake.service import pl_id, split_pl_id
+from execution_instance.rest.ctx_mapping import ctx_to_json, json_to_ctx
+from execution_instance.security.service import Credentials
+from execution_instance.state import ExecutionState
+from execution_instance.tables import Event
+from services.errors import Conflict, InvalidRequest, NotFound
+
+__all__ = [
+    "EventRequest",
+    "StoredEvent",
+    "check_idempotency",
+    "event_resource",
+    "get_event",
+    "submit_event",
+]
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_PUSH_TOKEN_FIELDS = ("registrationToken", "registrationId", "deviceToken")
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    """A REST event submission as received."""
+
+    org: str
+    api: str
+    event_id: str
+    body: dict[str, Any]
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the REST API shows it."""
+
+    row: Event
+    replayed: bool = False
+
+
+def _event_type(state: ExecutionState, org: str, api: str, event_id: str) -> str:
+    expected_api = "mc" + state.settings.organization
+    if org != state.settings.organization or api != expected_api:
+        raise NotFound(
+            f"no transactional API at /{org}/campaign/{api}",
+            detail=f"this instance serves /{state.settings.organization}/campaign/{expected_api}/",
+        )
+    name = event_id.removeprefix("EVT")
+    if not event_id.startswith("EVT") or name not in state.intake.known_types():
+        raise NotFound(
+            f"no transactional event {event_id!r} is published",
+            detail="event IDs are EVT + the event type name, e.g. EVTPASSWORD_RESET",
+        )
+    return name
+
+
+def _channel(body: dict[str, Any]) -> Channel:
+    """Pick the channel as Campaign v8 does: email wins unless wishedChannel says otherwise."""
+    wished = body.get("wishedChannel")
+    if wished is not None:
+        try:
+            return Channel.parse(str(wished))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), field="wishedChannel") from None
+    if body.get("mobilePhone") and not body.get("email"):
+        return Channel.SMS
+    return Channel.EMAIL
+
+
+def _element(event_type: str, body: dict[str, Any]) -> etree._Element:
+    ctx = body.get("ctx")
+    if not isinstance(ctx, dict):
+        raise InvalidRequest("ctx is required and must be a JSON object", field="ctx")
+    element = etree.Element("rtEvent", type=event_type, wishedChannel=str(int(_channel(body))))
+    for name in (
+        "email",
+        "mobilePhone",
+        "externalId",
+        "scheduled",
+        "expiration",
+        *_PUSH_TOKEN_FIELDS,
+    ):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest(f"{name} must be a string", field=name)
+        element.set(name, value)
+    app = body.get("mobileApp")
+    if isinstance(app, dict) and isinstance(app.get("uuid"), str):
+        etree.SubElement(element, "mobileApp", uuid=app["uuid"])
+    element.append(json_to_ctx(ctx))
+    return element
+
+
+def _digest(event_id: str, body: dict[str, Any]) -> str:
+    canonical = json.dumps([event_id, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _prepare(state: ExecutionState, request: EventRequest, credentials: Credentials) -> EventIn:
+    state.security.authenticate(credentials)
+    event_type = _event_type(state, request.org, request.api, request.event_id)
+    element = _element(event_type, request.body)
+    state.intake.check_capacity(1)
+    return read_event(element, queue=Queue.REALTIME, known_types={event_type}, limits=state.limits)
+
+
+def _find_idempotent(state: ExecutionState, key: str) -> Event | None:
+    with state.db.transaction() as session:
+        return session.execute(
+            select(Event).where(Event.idempotency_key == key)
+        ).scalar_one_or_none()
+
+
+def _release_stale_key(state: ExecutionState, key: str) -> None:
+    with state.db.transaction(write=True) as session:
+        session.execute(
+            update(Event).where(Event.idempotency_key == key).values(idempotency_key=None)
+        )
+
+
+def _replay(existing: Event, digest: str) -> StoredEvent:
+    if existing.request_digest != digest:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request",
+            detail="use a new key for a new event",
+            field="Idempotency-Key",
+        )
+    return StoredEvent(existing, replayed=True)
+
+
+def check_idempotency(state: ExecutionState, key: str, digest: str) -> StoredEvent | None:
+    """Return the event a key already created (within 24 h), or None to create one."""
+    existing = _find_idempotent(state, key)
+    if existing is None:
+        return None
+    if existing.created_at < datetime.now(UTC) - IDEMPOTENCY_WINDOW:
+        _release_stale_key(state, key)
+        return None
+    return _replay(existing, digest)
+
+
+async def submit_event(
+    state: ExecutionState, request: EventRequest, credentials: Credentials
+) -> StoredEvent:
+    """Validate and store one REST event; a repeated Idempotency-Key returns the first one."""
+    event = await run_in_threadpool(_prepare, state, request, credentials)
+    idempotency = None
+    if request.idempotency_key is not None:
+        digest = _digest(request.event_id, request.body)
+        earlier = await run_in_threadpool(check_idempotency, state, request.idempotency_key, digest)
+        if earlier is not None:
+            return earlier
+        idempotency = (request.idempotency_key, digest)
+    try:
+        (event_pl_id,) = await state.intake.push([event], source="rest", idempotency=idempotency)
+    except IntegrityError:
+        assert idempotency is not None  # only the idempotency key is unique
+        raced = await run_in_threadpool(_find_idempotent, state, idempotency[0])
+        if raced is None:
+            raise
+        return _replay(raced, idempotency[1])
+    return StoredEvent(await run_in_threadpool(_load, state, event_pl_id))
+
+
+def _load(state: ExecutionState, event_pl_id: int) -> Event:
+    _, pk = split_pl_id(event_pl_id)
+    with state.db.transaction() as session:
+        row = session.get(Event, pk)
+    if row is None:
+        raise NotFound(f"no event {event_pl_id}")
+    return row
+
+
+def get_event(
+    state: ExecutionState, *, org: str, api: str, event_id: str, pkey: str, credentials: Credentials
+) -> StoredEvent:
+    """Return the event behind an ``href``, with its current status."""
+    state.security.authenticate(credentials)
+    event_type = _event_type(state, org, api, event_id)
+    if not pkey.isdigit():
+        raise NotFound(f"{pkey!r} is not an event PKey")
+    instance, pk = split_pl_id(int(pkey))
+    if instance != state.settings.instance_id:
+        raise NotFound(
+            f"event {pkey} is held by execution instance {instance}, "
+            f"not by instance {state.settings.instance_id}",
+            detail="read it through the load balancer, which routes it to its instance",
+        )
+    with state.db.transaction() as session:
+        row = session.get(Event, pk)
+    if row is None or row.event_type != event_type:
+        raise NotFound(f"no event {pkey} for {event_id}")
+    return StoredEvent(row)
+
+
+def event_resource(state: ExecutionState, stored: StoredEvent) -> dict[str, Any]:
+    """Return the JSON the REST API shows for an event (v8 echoes the submitted values)."""
+    row = stored.row
+    settings = state.settings
+    document = etree.fromstring(row.document)
+    ctx = document.find("ctx")
+    pkey = str(pl_id(settings.instance_id, row.id))
+    api = "mc" + settings.organization
+    return {
+        "PKey": pkey,
+        "href": f"{api}/EVT{row.event_type}/{pkey}",
+        "serverUrl": settings.resolved_public_url,
+        "status": EventStatus(row.status).rest_name,
+        "type": row.event_type,
+        "email": row.email or "",
+        "mobilePhone": row.mobile_phone or "",
+        "wishedChannel": row.wished_channel,
+        "externalId": row.external_id or "",
+        "scheduled": format_xtk(row.scheduled) if row.scheduled else None,
+        "expiration": format_xtk(row.expiration) if row.expiration else None,
+        "created": format_xtk(row.created_at),
+        "processed": format_xtk(row.processed_at) if row.processed_at else None,
+        "failureReason": row.failure_reason,
+        "error": row.error_text,
+        "ctx": ctx_to_json(ctx) if ctx is not None else {},
+    }

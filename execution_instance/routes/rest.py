@@ -1,0 +1,129 @@
+"""The REST transactional API: ``POST /{org}/campaign/{api}/{eventID}`` and ``GET {href}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from execution_instance.deps import StateDep, client_address
+from execution_instance.rest import service
+from execution_instance.security.service import Credentials
+from services.bodies import read_body
+from services.errors import AuthenticationFailed, InvalidRequest
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["transactional messages"])
+
+
+class MobileApp(BaseModel):
+    """The push application of an event."""
+
+    uuid: str
+
+
+class TransactionalEventIn(BaseModel):
+    """An event as the REST API accepts it (documentation of the body; unknown keys are ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    email: str | None = Field(None, examples=["ann@example.com"])
+    mobilePhone: str | None = Field(None, examples=["+447700900123"])  # noqa: N815 - wire name
+    wishedChannel: int | None = Field(None, description="0 email, 1 SMS, 41 iOS, 42 Android")  # noqa: N815
+    scheduled: str | None = Field(None, examples=["2026-12-01 08:00:00.000Z"])
+    expiration: str | None = Field(None, examples=["2026-12-31 08:00:00.000Z"])
+    externalId: str | None = None  # noqa: N815 - wire name
+    registrationToken: str | None = None  # noqa: N815 - wire name
+    mobileApp: MobileApp | None = None  # noqa: N815 - wire name
+    ctx: dict[str, Any] = Field(examples=[{"firstName": "Ann", "resetUrl": "https://x.test/r"}])
+
+
+class TransactionalEventOut(BaseModel):
+    """An event and its current status."""
+
+    PKey: str
+    href: str
+    serverUrl: str  # noqa: N815 - wire name
+    status: str
+    type: str
+    email: str
+    mobilePhone: str  # noqa: N815 - wire name
+    wishedChannel: int  # noqa: N815 - wire name
+    externalId: str  # noqa: N815 - wire name
+    scheduled: str | None
+    expiration: str | None
+    created: str
+    processed: str | None
+    failureReason: int | None  # noqa: N815 - wire name
+    error: str | None
+    ctx: dict[str, Any]
+
+
+def _credentials(request: Request, state: StateDep) -> Credentials:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed(
+            "the REST API needs Authorization: Bearer <technical token>", field="Authorization"
+        )
+    return Credentials(address=client_address(request, state), bearer=token.strip())
+
+
+@router.post(
+    "/{org}/campaign/{api}/{event_id}",
+    status_code=201,
+    response_model=TransactionalEventOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": TransactionalEventIn.model_json_schema()}},
+        }
+    },
+)
+async def post_event(
+    org: str,
+    api: str,
+    event_id: str,
+    request: Request,
+    state: StateDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    """Send a transactional event; answer 201 with its PKey, href and status (pending)."""
+    credentials = _credentials(request, state)
+    raw = await read_body(request, max_bytes=state.settings.max_body_bytes)
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    stored = await service.submit_event(
+        state,
+        service.EventRequest(org, api, event_id, body, idempotency_key),
+        credentials,
+    )
+    headers = {"idempotent-replayed": "true"} if stored.replayed else {}
+    resource = service.event_resource(state, stored)
+    return JSONResponse(resource, status_code=201, headers=headers)
+
+
+@router.get("/{org}/campaign/{api}/{event_id}/{pkey}", response_model=TransactionalEventOut)
+async def get_event(
+    org: str, api: str, event_id: str, pkey: str, request: Request, state: StateDep
+) -> dict[str, Any]:
+    """Return an event and its current status (follow the ``href`` of the POST)."""
+    credentials = _credentials(request, state)
+    stored = await run_in_threadpool(
+        service.get_event,
+        state,
+        org=org,
+        api=api,
+        event_id=event_id,
+        pkey=pkey,
+        credentials=credentials,
+    )
+    return service.event_resource(state, stored)
