@@ -37,6 +37,8 @@ _CONTENT_TYPE_ACTION = re.compile(r";\s*action\s*=\s*(\"[^\"]*\"|[^;\s]*)", re.I
 
 
 _ENVELOPES = {f"{{{v.namespace}}}Envelope": v for v in SoapVersion}
+_HEADER_TAGS = {v: f"{{{v.namespace}}}Header" for v in SoapVersion}
+_BODY_TAGS = {v: f"{{{v.namespace}}}Body" for v in SoapVersion}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +108,7 @@ def read_call(
     version = _ENVELOPES.get(root.tag) if isinstance(root.tag, str) else None
     if version is None:
         raise MalformedXml(_invalid_message(named), detail=_not_an_envelope(root))
-    env = version.namespace
-    header = root.find(f"{{{env}}}Header")
-    body_element = root.find(f"{{{env}}}Body")
+    header, body_element = _header_and_body(root, version)
     if body_element is None:
         raise MalformedXml(_invalid_message(named), detail="the envelope has no Body element")
     method_element = _first_element(body_element)
@@ -117,6 +117,21 @@ def read_call(
     service, method = named or _method_from_body(method_element)
     params = tuple(child for child in method_element if isinstance(child.tag, str))
     return SoapCall(service, method, params, header, method_element, version)
+
+
+def _header_and_body(
+    root: etree._Element, version: SoapVersion
+) -> tuple[etree._Element | None, etree._Element | None]:
+    # One pass over the envelope's children: ElementPath's find() costs more than the parse.
+    header_tag, body_tag = _HEADER_TAGS[version], _BODY_TAGS[version]
+    header = body = None
+    for child in root:
+        if child.tag == body_tag:
+            if body is None:
+                body = child
+        elif child.tag == header_tag and header is None:
+            header = child
+    return header, body
 
 
 def _content_type_action(content_type: str | None) -> str | None:

@@ -49,6 +49,8 @@ _BYTE_ORDER_MARKS = (
 )
 # XML 1.0 Appendix F: '<?' without a byte order mark in the 16-bit encodings.
 _UNMARKED_UTF16 = ((b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"))
+_MARK_STARTS = frozenset({b"\x00", b"\xfe", b"\xff", b"<"})
+_UTF8_NAMES = frozenset({"utf-8", "utf8"})
 _DECLARED_ENCODING = re.compile(
     rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:'[^']*'|\"[^\"]*\")"
     rb"[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:'([A-Za-z][\w.-]*)'|\"([A-Za-z][\w.-]*)\")"
@@ -116,7 +118,8 @@ def parse_xml(
         raise _syntax_error(exc) from None
     if root.getroottree().docinfo.internalDTD is not None:  # unreachable after the prolog scan
         raise HostileXml("DTDs are not allowed in SOAP messages.", detail="(1:1) : DOCTYPE")
-    if state.depth_probe(max_depth)(root):
+    # Each level of nesting takes a start tag, so a document with few '<' cannot be too deep.
+    if utf8.count(b"<") > max_depth and state.depth_probe(max_depth)(root):
         raise HostileXml(
             "The XML document nests elements too deeply.",
             detail=f"elements are nested deeper than the limit of {max_depth} levels",
@@ -127,12 +130,14 @@ def parse_xml(
 def _to_utf8(data: bytes) -> bytes:
     if data.startswith(_UTF8_BOM):
         return data[len(_UTF8_BOM) :]
-    codec = _marked_codec(data)
+    codec = _marked_codec(data) if data[:1] in _MARK_STARTS else None
     if codec is None:
         match = _DECLARED_ENCODING.match(data)
         if match is None:
             return data  # no declaration: UTF-8, libxml2 checks it
         declared = (match.group(1) or match.group(2)).decode("ascii")
+        if declared.lower() in _UTF8_NAMES:
+            return data
         codec = _supported_codec(declared)
         if codec == "utf-8":
             return data
