@@ -1,0 +1,447 @@
+// mcsim personalization runtime, evaluated once in every sandbox context.
+//
+// Evaluating this file yields a setup function. Called once, it trims the global object to the
+// standard ECMAScript built-ins plus the template helpers, and returns the frozen object compiled
+// templates receive as `__mc`. Every function here is named `__mc_*`: the Python side skips
+// those frames when it looks for the template line of an error.
+//
+// XML data arrives as JSON nodes: [name, {attribute: value}, text, [child nodes]].
+(function __mc_setup(tzOffset) {
+  "use strict";
+
+  var G = globalThis;
+  var O = Object;
+  var hasOwn = O.hasOwn;
+  var apply = Reflect.apply;
+  var ownNames = O.getOwnPropertyNames;
+  var parseJSON = JSON.parse;
+  var ProxyCtor = Proxy;
+  var stringProto = String.prototype;
+  var XL = Symbol("mcsim.xml");
+  var HELPER = Symbol("mcsim.helper");
+  var NO_VALUES = O.freeze([]);
+
+  // ---- XML views (E4X-like) -------------------------------------------------------------
+
+  function __mc_readOnly() {
+    throw new TypeError("event data is read-only in templates");
+  }
+
+  function __mc_children(nodes, name) {
+    var found = [];
+    for (var i = 0; i < nodes.length; i++) {
+      var kids = nodes[i][3];
+      for (var j = 0; j < kids.length; j++) {
+        if (name === undefined || kids[j][0] === name) found.push(kids[j]);
+      }
+    }
+    return found;
+  }
+
+  function __mc_attribute(nodes, name) {
+    var value = "";
+    for (var i = 0; i < nodes.length; i++) {
+      var attributes = nodes[i][1];
+      if (hasOwn(attributes, name)) value += attributes[name];
+    }
+    return value;
+  }
+
+  function __mc_escape(text, quote) {
+    var out = String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    return quote ? out.replace(/"/g, "&quot;") : out;
+  }
+
+  function __mc_markup(node) {
+    var out = "<" + node[0];
+    var attributes = node[1];
+    for (var name in attributes) {
+      if (hasOwn(attributes, name)) {
+        out += " " + name + '="' + __mc_escape(attributes[name], true) + '"';
+      }
+    }
+    if (node[2] === "" && node[3].length === 0) return out + "/>";
+    out += ">" + __mc_escape(node[2], false);
+    for (var i = 0; i < node[3].length; i++) out += __mc_markup(node[3][i]);
+    return out + "</" + node[0] + ">";
+  }
+
+  // E4X's toString: the text of one simple element, the markup of anything else.
+  function __mc_string(nodes) {
+    if (nodes.length === 1) {
+      var node = nodes[0];
+      return node[3].length === 0 ? node[2] : __mc_markup(node);
+    }
+    if (nodes.length === 0) return "";
+    var parts = [];
+    for (var i = 0; i < nodes.length; i++) parts.push(__mc_markup(nodes[i]));
+    return parts.join("\n");
+  }
+
+  function __mc_nodes(view) {
+    return view[XL].n;
+  }
+
+  // E4X methods of XML and XMLList, called on a view (`this` is the view's proxy).
+  var METHODS = O.create(null);
+  METHODS.length = function __mc_length() {
+    return __mc_nodes(this).length;
+  };
+  METHODS.toString = function __mc_toString() {
+    return __mc_string(__mc_nodes(this));
+  };
+  METHODS.valueOf = METHODS.toString;
+  METHODS.toJSON = METHODS.toString;
+  METHODS.toXMLString = function __mc_toXMLString() {
+    var nodes = __mc_nodes(this);
+    var parts = [];
+    for (var i = 0; i < nodes.length; i++) parts.push(__mc_markup(nodes[i]));
+    return parts.join("\n");
+  };
+  METHODS.text = function __mc_text() {
+    var nodes = __mc_nodes(this);
+    var text = "";
+    for (var i = 0; i < nodes.length; i++) text += nodes[i][2];
+    return text;
+  };
+  METHODS.children = function __mc_childrenOf() {
+    return __mc_view(__mc_children(__mc_nodes(this), undefined), false);
+  };
+  METHODS.elements = function __mc_elements(name) {
+    var wanted = name === undefined || name === "*" ? undefined : String(name);
+    return __mc_view(__mc_children(__mc_nodes(this), wanted), false);
+  };
+  METHODS.child = function __mc_child(name) {
+    var nodes = __mc_nodes(this);
+    if (typeof name === "number") return __mc_view(__mc_children(nodes).slice(name, name + 1), false);
+    return __mc_view(__mc_children(nodes, String(name)), false);
+  };
+  METHODS.attribute = function __mc_attributeOf(name) {
+    return __mc_attribute(__mc_nodes(this), String(name));
+  };
+  METHODS.name = function __mc_name() {
+    var nodes = __mc_nodes(this);
+    return nodes.length ? nodes[0][0] : "";
+  };
+  METHODS.localName = METHODS.name;
+  METHODS.hasSimpleContent = function __mc_hasSimpleContent() {
+    var nodes = __mc_nodes(this);
+    return nodes.length === 0 || (nodes.length === 1 && nodes[0][3].length === 0);
+  };
+  METHODS.hasComplexContent = function __mc_hasComplexContent() {
+    var nodes = __mc_nodes(this);
+    return nodes.length === 1 && nodes[0][3].length > 0;
+  };
+
+  // String methods on simple content, as E4X allows: rtEvent.ctx.firstName.toUpperCase().
+  var STRING_METHODS = O.create(null);
+  var HTML_METHODS = " anchor big blink bold fixed fontcolor fontsize italics link small strike sub sup ";
+  ownNames(stringProto).forEach(function __mc_wrapStringMethod(name) {
+    var method = stringProto[name];
+    if (typeof method !== "function" || name === "constructor") return;
+    if (METHODS[name] !== undefined || HTML_METHODS.indexOf(" " + name + " ") >= 0) return;
+    STRING_METHODS[name] = function __mc_stringMethod() {
+      return apply(method, __mc_string(__mc_nodes(this)), arguments);
+    };
+  });
+  for (var methodName in METHODS) METHODS[methodName][HELPER] = true;
+  for (var stringName in STRING_METHODS) STRING_METHODS[stringName][HELPER] = true;
+
+  function __mc_isIndex(key) {
+    var code = key.charCodeAt(0);
+    return code >= 48 && code <= 57 && String(key >>> 0) === key;
+  }
+
+  // What view.key is, once the fast cases (attributes, indexes, event fields) are ruled out:
+  // E4X methods called through the view, child elements, String methods on simple content.
+  function __mc_lookup(nodes, key) {
+    var method = METHODS[key];
+    if (method !== undefined && (key === "toString" || key === "valueOf" || key === "toJSON")) {
+      return method;
+    }
+    var kids = __mc_children(nodes, key);
+    if (kids.length) return __mc_view(kids, false);
+    if (method !== undefined) return method;
+    var stringMethod = STRING_METHODS[key];
+    return stringMethod !== undefined ? stringMethod : EMPTY;
+  }
+
+  function __mc_toPrimitive() {
+    return __mc_string(__mc_nodes(this));
+  }
+
+  function __mc_iterator() {
+    return __mc_each(this)[Symbol.iterator]();
+  }
+
+  var HANDLER = {
+    get: function __mc_get(target, key) {
+      if (typeof key !== "string") {
+        if (key === XL) return target;
+        if (key === Symbol.toPrimitive) return __mc_toPrimitive;
+        if (key === Symbol.iterator) return __mc_iterator;
+        return undefined;
+      }
+      var nodes = target.n;
+      var first = key.charCodeAt(0);
+      if (first === 64) return __mc_attribute(nodes, key.slice(1));
+      if (first >= 48 && first <= 57 && __mc_isIndex(key)) {
+        var node = nodes[+key];
+        return node === undefined ? EMPTY : __mc_view([node], target.r);
+      }
+      // The event itself: its attributes read as Campaign fields (rtEvent.email).
+      if (target.r && hasOwn(nodes[0][1], key)) return nodes[0][1][key];
+      if (nodes.length === 0) return __mc_lookup(nodes, key);
+      var cache = target.c;
+      if (cache === undefined) {
+        cache = target.c = O.create(null);
+      } else if (hasOwn(cache, key)) {
+        return cache[key];
+      }
+      var found = __mc_lookup(nodes, key);
+      cache[key] = found;
+      return found;
+    },
+    has: function __mc_has(target, key) {
+      if (typeof key !== "string") return key === XL || key === Symbol.iterator;
+      var nodes = target.n;
+      if (key.charCodeAt(0) === 64) {
+        for (var i = 0; i < nodes.length; i++) {
+          if (hasOwn(nodes[i][1], key.slice(1))) return true;
+        }
+        return false;
+      }
+      if (__mc_isIndex(key)) return +key < nodes.length;
+      if (target.r && hasOwn(nodes[0][1], key)) return true;
+      return __mc_children(nodes, key).length > 0;
+    },
+    ownKeys: function __mc_ownKeys(target) {
+      var keys = [];
+      for (var i = 0; i < target.n.length; i++) keys.push(String(i));
+      return keys;
+    },
+    getOwnPropertyDescriptor: function __mc_descriptor(target, key) {
+      if (typeof key !== "string" || !__mc_isIndex(key) || +key >= target.n.length) return undefined;
+      return {
+        value: __mc_view([target.n[+key]], target.r),
+        writable: false,
+        enumerable: true,
+        configurable: true,
+      };
+    },
+    set: __mc_readOnly,
+    defineProperty: __mc_readOnly,
+    deleteProperty: __mc_readOnly,
+    setPrototypeOf: __mc_readOnly,
+    preventExtensions: __mc_readOnly,
+  };
+
+  // A view of a list of nodes; `c` caches what its keys resolved to (nodes never change).
+  function __mc_view(nodes, root) {
+    return new ProxyCtor({ n: nodes, r: root, c: undefined }, HANDLER);
+  }
+
+  var EMPTY = __mc_view(NO_VALUES, false);
+
+  // ---- What compiled templates call ---------------------------------------------------------
+
+  var templateThrew = false;
+
+  function __mc_event(payload) {
+    templateThrew = false;
+    return __mc_view([parseJSON(payload)], true);
+  }
+
+  // Every `throw` of a template calls this first (see e4x.py).
+  function __mc_mark() {
+    templateThrew = true;
+  }
+
+  // What leaves a render: errors as they are; a value the template threw becomes an Error
+  // named "Thrown". A bare null the template did not throw is QuickJS out of memory: kept.
+  function __mc_rethrow(error) {
+    if (error instanceof Error || !templateThrew) return error;
+    var thrown = new Error(__mc_str(error === null ? "null" : error === undefined ? "undefined" : error));
+    thrown.name = "Thrown";
+    return thrown;
+  }
+
+  // `for each (x in value)`: the values, not the keys.
+  function __mc_each(value) {
+    if (value === null || value === undefined) return NO_VALUES;
+    if (typeof value === "object") {
+      var target = value[XL];
+      if (target !== undefined) {
+        var views = [];
+        for (var i = 0; i < target.n.length; i++) views.push(__mc_view([target.n[i]], target.r));
+        return views;
+      }
+      if (Array.isArray(value)) return value;
+    }
+    var values = [];
+    var boxed = O(value);
+    for (var key in boxed) values.push(boxed[key]);
+    return values;
+  }
+
+  // What `<%= value %>` writes: missing values and E4X method lookups write nothing.
+  function __mc_str(value) {
+    if (typeof value === "string") return value;
+    if (value === undefined || value === null) return "";
+    if (typeof value === "object") {
+      var target = value[XL];
+      if (target !== undefined) return __mc_string(target.n);
+    } else if (typeof value === "function" && value[HELPER] === true) {
+      return "";
+    }
+    return String(value);
+  }
+
+  // ---- Helpers exposed to templates ---------------------------------------------------------
+
+  function escapeXMLString(value) {
+    if (value === undefined || value === null) return "";
+    return __mc_escape(__mc_str(value), true);
+  }
+
+  var DAY_NAMES = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
+  var MONTH_NAMES = [
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+  ];
+  var DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+  function __mc_dateMillis(value) {
+    if (value instanceof Date) return value.getTime();
+    if (typeof value === "number") return value;
+    var text = __mc_str(value).trim();
+    if (text === "") return NaN;
+    var match = DATE_TEXT.exec(text);
+    if (match === null) return Date.parse(text);
+    var millis = Date.UTC(+match[1], +match[2] - 1, +match[3], +(match[4] || 0), +(match[5] || 0),
+      +(match[6] || 0), match[7] ? +(match[7] + "00").slice(0, 3) : 0);
+    var zone = match[8];
+    if (zone && zone !== "Z") {
+      var sign = zone.charAt(0) === "-" ? -1 : 1;
+      var digits = zone.slice(1).replace(":", "");
+      millis -= sign * (+digits.slice(0, 2) * 60 + +digits.slice(2)) * 60000;
+    }
+    return millis;
+  }
+
+  function __mc_pad(number, width) {
+    var text = String(number);
+    while (text.length < width) text = "0" + text;
+    return text;
+  }
+
+  function __mc_isoWeek(date) {
+    var day = date.getUTCDay() || 7;
+    var thursday = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 4 - day);
+    var yearStart = Date.UTC(new Date(thursday).getUTCFullYear(), 0, 1);
+    return Math.floor((thursday - yearStart) / 86400000 / 7) + 1;
+  }
+
+  // %A and %B: three letters, the full name with "l"; names are English ("i") in any case.
+  function __mc_dayOrMonth(names, index, suffix) {
+    var name = names[index];
+    return suffix.indexOf("l") >= 0 ? name : name.slice(0, 3);
+  }
+
+  var FORMAT_CODE = /%(\d*)(?:([AB])([li]{0,2})|([YMDJWHINSP%]))/g;
+
+  // Campaign's formatDate(date, format [, timeZone]); see the package README for the codes.
+  function formatDate(value, format, timeZone) {
+    var millis = __mc_dateMillis(value);
+    if (millis !== millis) return "";
+    if (timeZone !== undefined && timeZone !== null && String(timeZone) !== "") {
+      var offset = tzOffset(String(timeZone), millis);
+      if (offset === null || offset === undefined) {
+        throw new RangeError("formatDate: unknown time zone '" + String(timeZone) + "'");
+      }
+      millis += offset * 60000;
+    }
+    var date = new Date(millis);
+    return String(format).replace(FORMAT_CODE, function __mc_formatCode(all, width, named, suffix, code) {
+      if (named === "A") return __mc_dayOrMonth(DAY_NAMES, date.getUTCDay(), suffix);
+      if (named === "B") return __mc_dayOrMonth(MONTH_NAMES, date.getUTCMonth(), suffix);
+      var size = width === "" ? 0 : +width;
+      var hour = date.getUTCHours();
+      switch (code) {
+        case "Y": {
+          var year = date.getUTCFullYear();
+          return size === 2 ? __mc_pad(year % 100, 2) : __mc_pad(year, size);
+        }
+        case "M": return __mc_pad(date.getUTCMonth() + 1, size);
+        case "D": return __mc_pad(date.getUTCDate(), size);
+        case "J": {
+          var dayOfYear = (Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()) -
+            Date.UTC(date.getUTCFullYear(), 0, 1)) / 86400000 + 1;
+          return __mc_pad(dayOfYear, size);
+        }
+        case "W": return __mc_pad(__mc_isoWeek(date), size);
+        case "H": return __mc_pad(hour, size);
+        case "I": return __mc_pad(hour % 12 === 0 ? 12 : hour % 12, size);
+        case "N": return __mc_pad(date.getUTCMinutes(), size);
+        case "S": return __mc_pad(date.getUTCSeconds(), size);
+        case "P": return hour < 12 ? "AM" : "PM";
+        default: return "%";
+      }
+    });
+  }
+
+  // ---- The global object ----------------------------------------------------------------------
+  //
+  // Standard built-ins move to a frozen prototype of the global object, so that a template's
+  // implicit globals ("total = 0" without var) are the global object's only own properties and
+  // can be removed after every render in well under a microsecond: nothing leaks from one
+  // message to the next.
+
+  var STANDARD = (
+    " AggregateError Array ArrayBuffer AsyncDisposableStack Atomics BigInt BigInt64Array" +
+    " BigUint64Array Boolean DataView Date DisposableStack Error EvalError FinalizationRegistry" +
+    " Float16Array Float32Array Float64Array Function Infinity Int16Array Int32Array Int8Array" +
+    " InternalError Iterator JSON Map Math NaN Number Object Promise Proxy RangeError" +
+    " ReferenceError Reflect RegExp Set SharedArrayBuffer String SuppressedError Symbol" +
+    " SyntaxError TypeError URIError Uint16Array Uint32Array Uint8Array Uint8ClampedArray" +
+    " WeakMap WeakRef WeakSet decodeURI decodeURIComponent encodeURI encodeURIComponent escape" +
+    " eval globalThis isFinite isNaN parseFloat parseInt undefined unescape "
+  );
+  var library = O.create(O.getPrototypeOf(G));
+  var names = ownNames(G);
+  for (var i = 0; i < names.length; i++) {
+    var descriptor = O.getOwnPropertyDescriptor(G, names[i]);
+    if (descriptor.configurable && STANDARD.indexOf(" " + names[i] + " ") >= 0) {
+      O.defineProperty(library, names[i], descriptor);
+    }
+  }
+  var helpers = { escapeXMLString: escapeXMLString, escapeXmlStr: escapeXMLString, formatDate: formatDate };
+  for (var helper in helpers) {
+    O.defineProperty(library, helper, { value: helpers[helper], writable: false, enumerable: false, configurable: false });
+  }
+  O.setPrototypeOf(G, library);
+  for (var k = 0; k < names.length; k++) {
+    if (O.getOwnPropertyDescriptor(G, names[k]).configurable) Reflect.deleteProperty(G, names[k]);
+  }
+  O.freeze(library);
+  var baseGlobals = ownNames(G).length;
+
+  // Remove what the last render added to the global object.
+  function __mc_purge() {
+    var current = ownNames(G);
+    if (current.length === baseGlobals) return;
+    for (var i = 0; i < current.length; i++) {
+      var descriptor = O.getOwnPropertyDescriptor(G, current[i]);
+      if (descriptor.configurable) Reflect.deleteProperty(G, current[i]);
+    }
+  }
+
+  return O.freeze({
+    event: __mc_event,
+    each: __mc_each,
+    str: __mc_str,
+    mark: __mc_mark,
+    rethrow: __mc_rethrow,
+    purge: __mc_purge,
+  });
+})
