@@ -1,0 +1,1 @@
+"""Benchmarks of mcsim, run as scripts (see RESULTS.md for commands and results)."""

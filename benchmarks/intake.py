@@ -1,0 +1,116 @@
+"""Intake benchmark (issue 3): SOAP PushEvent and PushEvents against one execution instance.
+
+Each round measures, side by side on the same machine, the ceiling (a bare FastAPI endpoint with
+a fixed answer, see ceiling_app.py) and an execution instance on its embedded SQLite default,
+durable (an id is returned only after its commit). Load comes from wrk.
+
+    .venv/bin/python -m benchmarks.intake --seconds 10 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.processes import free_port, process, python_module
+from benchmarks.wrk_tools import WrkResult, run_wrk
+from tests.support.soap import event_xml, push_event_envelope, push_events_envelope
+
+HEADERS_ONE = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "nms:rtEvent#PushEvent"}
+HEADERS_MANY = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "nms:rtEvent#PushEvents"}
+CTX = "<firstName>Ann</firstName><resetUrl>https://shop.example/reset?t=abc123</resetUrl>"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True, file=sys.stderr)
+
+
+def _median(results: list[WrkResult], attribute: str) -> float:
+    return statistics.median(getattr(r, attribute) for r in results)
+
+
+def main() -> None:
+    """Run the rounds and print a markdown table of medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=100, help="events per PushEvents call")
+    options = parser.parse_args()
+
+    one = push_event_envelope(event_xml(ctx=CTX)).encode()
+    many = push_events_envelope(
+        [event_xml(email=f"user{i}@example.com", ctx=CTX) for i in range(options.batch)]
+    ).encode()
+    data = Path(tempfile.mkdtemp(prefix="mcsim-bench-"))
+    ceiling_port, exec_port = free_port(), free_port()
+    env = {
+        "MCSIM_EXEC_PORT": str(exec_port),
+        "MCSIM_EXEC_DATA_DIR": str(data),
+        "MCSIM_EXEC_EVENT_TYPES": '["PASSWORD_RESET"]',
+        "MCSIM_EXEC_QUEUE_HARD_LIMIT": "100000000",
+    }
+    results: dict[str, list[WrkResult]] = {"ceiling": [], "push_event": [], "push_events": []}
+    with (
+        process(
+            python_module("benchmarks.ceiling_app", str(ceiling_port)),
+            health_url=f"http://127.0.0.1:{ceiling_port}/health",
+        ),
+        process(
+            python_module("execution_instance"),
+            health_url=f"http://127.0.0.1:{exec_port}/health",
+            env=env,
+        ),
+    ):
+        router = "/nl/jsp/soaprouter.jsp"
+        for round_number in range(1, options.rounds + 1):
+            for name, port, body, headers in (
+                ("ceiling", ceiling_port, one, HEADERS_ONE),
+                ("push_event", exec_port, one, HEADERS_ONE),
+                ("push_events", exec_port, many, HEADERS_MANY),
+            ):
+                _say(f"round {round_number}/{options.rounds}: {name} ({options.seconds} s)…")
+                result = run_wrk(
+                    f"http://127.0.0.1:{port}{router}",
+                    body=body,
+                    headers=headers,
+                    connections=options.connections,
+                    seconds=options.seconds,
+                )
+                _say(
+                    f"  {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+                    f"p99 {result.p99_ms:.1f} ms, errors {result.errors}"
+                )
+                results[name].append(result)
+    stored = (
+        sqlite3.connect(data / "execution-1.sqlite3")
+        .execute("SELECT count(*) FROM events")
+        .fetchone()[0]
+    )
+    acknowledged = sum(r.requests - r.errors for r in results["push_event"]) + options.batch * sum(
+        r.requests - r.errors for r in results["push_events"]
+    )
+    ceiling = _median(results["ceiling"], "requests_per_s")
+    single = _median(results["push_event"], "requests_per_s")
+    batch_events = _median(results["push_events"], "requests_per_s") * options.batch
+    print("| scenario | median throughput | p50 | p99 | vs ceiling |")
+    print("|---|---|---|---|---|")
+    for name, label, rate in (
+        ("ceiling", "bare FastAPI, fixed answer", ceiling),
+        ("push_event", "PushEvent, 1 event/call", single),
+        ("push_events", f"PushEvents, {options.batch} events/call (events/s)", batch_events),
+    ):
+        p50, p99 = _median(results[name], "p50_ms"), _median(results[name], "p99_ms")
+        ratio = f"{rate / ceiling:.2f}x" if name != "push_events" else "-"
+        print(f"| {label} | {rate:,.0f}/s | {p50:.1f} ms | {p99:.1f} ms | {ratio} |")
+    print(f"\nstored events: {stored:,}; acknowledged by a 2xx answer: {acknowledged:,}")
+    if stored < acknowledged:
+        raise SystemExit("an acknowledged event is missing from the database")
+
+
+if __name__ == "__main__":
+    main()
