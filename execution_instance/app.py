@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +16,22 @@ from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState
 from services.app_factory import new_service_app
 
-__all__ = ["create_app"]
+__all__ = ["REFRESH_SECONDS", "create_app"]
+
+log = logging.getLogger("mcsim.execution")
+
+#: How often the in-memory caches are re-read from the database.
+REFRESH_SECONDS = 1.0
+
+
+async def _keep_fresh(state: ExecutionState) -> None:
+    """Re-read what requests serve from memory (event types, operators, tokens, queue depth)."""
+    while True:
+        await asyncio.sleep(REFRESH_SECONDS)
+        try:
+            await run_in_threadpool(state.refresh)
+        except Exception:  # the database is down: keep serving what is known, retry
+            log.warning("cannot refresh the caches from the database", exc_info=True)
 
 
 def create_app(
@@ -35,11 +52,14 @@ def create_app(
             await run_in_threadpool(
                 state.intake.add_event_types, [(name, name) for name in settings.event_types]
             )
+        await run_in_threadpool(state.refresh)
         await state.writer.start()
+        refresher = asyncio.create_task(_keep_fresh(state), name="refresh-caches")
         app.state.execution = state
         try:
             yield
         finally:
+            refresher.cancel()
             await state.writer.stop()
 
     app = new_service_app(

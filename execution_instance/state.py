@@ -27,6 +27,11 @@ class ExecutionState:
     limits: EventLimits
     proxies: TrustedProxies
 
+    def refresh(self) -> None:
+        """Re-read from the database everything requests serve from memory."""
+        self.security.refresh()
+        self.intake.refresh()
+
     @classmethod
     def build(cls, settings: ExecutionSettings, db: Database) -> ExecutionState:
         """Wire the services of an instance together (nothing runs yet)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +16,6 @@ from services.db import Database
 from services.errors import Overloaded
 
 __all__ = ["IntakeService", "pl_id", "split_pl_id"]
-
-_REFRESH_SECONDS = 1.0
 
 
 def pl_id(instance_id: int, pk: int) -> int:
@@ -49,18 +46,26 @@ class IntakeService:
         self.queue_warning = queue_warning
         self.queue_hard_limit = queue_hard_limit
         self._types: frozenset[str] = frozenset()
-        self._types_at = -1.0
         self._pending = 0
-        self._pending_at = -1.0
 
-    # -- event types ------------------------------------------------------------------------
+    # -- what requests read from memory; refresh() re-reads it -------------------------------
+    def refresh(self) -> None:
+        """Re-read the event types and re-count pending events (every second, in a thread)."""
+        with self.db.transaction() as session:
+            self._types = frozenset(session.execute(select(EventType.name)).scalars())
+            self._pending = session.execute(
+                select(func.count()).select_from(Event).where(Event.status == EventStatus.PENDING)
+            ).scalar_one()
+
     def known_types(self) -> frozenset[str]:
-        """Return the event types published to this instance (re-read every second)."""
-        if time.monotonic() - self._types_at > _REFRESH_SECONDS:
-            with self.db.transaction() as session:
-                self._types = frozenset(session.execute(select(EventType.name)).scalars())
-            self._types_at = time.monotonic()
+        """Return the event types published to this instance."""
         return self._types
+
+    def pending(self, *, fresh: bool = False) -> int:
+        """Return how many events wait in the queues (``fresh`` re-counts them now)."""
+        if fresh:
+            self.refresh()
+        return self._pending
 
     def add_event_types(self, names: Sequence[tuple[str, str]]) -> None:
         """Make event types known (name, label); existing ones keep their creation date."""
@@ -72,7 +77,7 @@ class IntakeService:
                     session.add(EventType(name=name, label=label, created_at=now))
                 else:
                     row.label = label
-        self._types_at = -1.0
+        self.refresh()
 
     def remove_event_type(self, name: str) -> bool:
         """Forget an event type; its queued events stay and fail routing."""
@@ -80,21 +85,8 @@ class IntakeService:
             row = session.get(EventType, name)
             if row is not None:
                 session.delete(row)
-        self._types_at = -1.0
+        self.refresh()
         return row is not None
-
-    # -- back-pressure ----------------------------------------------------------------------
-    def pending(self, *, fresh: bool = False) -> int:
-        """Return how many events wait in the queues (re-counted at most every second)."""
-        if fresh or time.monotonic() - self._pending_at > _REFRESH_SECONDS:
-            with self.db.transaction() as session:
-                count = session.execute(
-                    select(func.count())
-                    .select_from(Event)
-                    .where(Event.status == EventStatus.PENDING)
-                ).scalar_one()
-            self._pending, self._pending_at = count, time.monotonic()
-        return self._pending
 
     def check_capacity(self, incoming: int) -> None:
         """Refuse new events when the queue is above its hard limit."""

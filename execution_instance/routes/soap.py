@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
 
-from execution_instance.deps import StateDep, client_address
+from execution_instance.deps import client_address, provide_state
 from execution_instance.security.service import Credentials
 from execution_instance.soapapi.methods import METHODS, CallContext
+from execution_instance.state import ExecutionState
 from services.bodies import read_body
 from services.errors import (
     AuthenticationFailed,
@@ -28,8 +29,9 @@ router = APIRouter(tags=["soap"])
 
 
 @router.post("/nl/jsp/soaprouter.jsp", include_in_schema=False)
-async def soap_router(request: Request, state: StateDep) -> Response:
+async def soap_router(request: Request) -> Response:
     """Read the envelope, find the method, run it, and answer with a response or a Fault."""
+    state = provide_state(request)  # not a Depends: this is the hot path
     version = SoapVersion.SOAP11
     call: SoapCall | None = None
     try:
@@ -58,7 +60,7 @@ async def soap_router(request: Request, state: StateDep) -> Response:
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
 
 
-def _credentials(request: Request, call: SoapCall, state: StateDep) -> Credentials:
+def _credentials(request: Request, call: SoapCall, state: ExecutionState) -> Credentials:
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from starlette.concurrency import run_in_threadpool
+
 from execution_instance.security import repository
 from execution_instance.tables import SessionToken
 from services.auth.passwords import VerificationCache, hash_password
@@ -16,6 +18,11 @@ from services.db import Database
 from services.errors import AuthenticationFailed, Forbidden, RateLimited, SessionExpired
 
 __all__ = ["Caller", "Credentials", "Logon", "SecurityService"]
+
+
+class _NeedsIO(Exception):
+    """The in-memory caches cannot answer: the check must run in a thread, with I/O."""
+
 
 DENIED = "Invalid login or password. Connection denied."
 EXPIRED = "Session has expired or is invalid. Please reconnect."
@@ -120,13 +127,22 @@ class SecurityService:
         self._loaded_at = -1.0
         return found
 
-    def _operators_now(self) -> dict[str, str]:
-        self._refresh()
+    def _operators_now(self, *, io: bool = True) -> dict[str, str]:
+        self._refresh(io=io)
         return self._operators
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Re-read operators and technical tokens (a background task calls this every second)."""
+        self._loaded_at = -1.0
+        self._refresh(io=True)
+
+    def _refresh(self, *, io: bool) -> None:
         if time.monotonic() - self._loaded_at < _CACHE_SECONDS:
             return
+        if not io:
+            if self._loaded_at < 0:
+                raise _NeedsIO
+            return  # slightly stale; the background refresh reloads it
         with self.db.transaction() as session:
             self._operators = repository.list_operators(session)
             self._tokens = repository.list_technical_tokens(session)
@@ -145,10 +161,17 @@ class SecurityService:
             raise error
         return zone
 
-    def authenticate(self, credentials: Credentials) -> Caller:
+    async def authenticate_async(self, credentials: Credentials) -> Caller:
+        """Authenticate from memory when the caches can answer, else in a worker thread."""
+        try:
+            return self.authenticate(credentials, io=False)
+        except _NeedsIO:
+            return await run_in_threadpool(self.authenticate, credentials)
+
+    def authenticate(self, credentials: Credentials, *, io: bool = True) -> Caller:
         """Return the caller, checking bearer, then session, then login/password (§3.2)."""
         zone = self.zone_of(credentials.address)
-        self._refresh()
+        self._refresh(io=io)
         if credentials.bearer is not None:
             login = self._tokens.get(token_digest(credentials.bearer))
             if login is None:
@@ -156,20 +179,24 @@ class SecurityService:
             return Caller(login=login, zone=zone.name, method="bearer")
         body = credentials.body_token.strip()
         if credentials.cookie_token:
-            return self._session_caller(credentials.cookie_token, credentials.security_token, zone)
+            return self._session_caller(
+                credentials.cookie_token, credentials.security_token, zone, io=io
+            )
         if body.startswith("___"):
-            return self._session_caller(body, None, zone)
+            return self._session_caller(body, None, zone, io=io)
         if "/" in body:
             login, _, password = body.partition("/")
-            return self._password_caller(login, password, zone, credentials.address or "")
+            return self._password_caller(login, password, zone, credentials.address or "", io=io)
         raise SessionExpired(
             EXPIRED,
             detail="no credentials: send a bearer technical token, a Logon session token, "
             "or login/password in <sessiontoken>",
         )
 
-    def _session_caller(self, token: str, security_token: str | None, zone: SecurityZone) -> Caller:
-        found = self._find_session(token)
+    def _session_caller(
+        self, token: str, security_token: str | None, zone: SecurityZone, *, io: bool
+    ) -> Caller:
+        found = self._find_session(token, io=io)
         if found is None:
             raise SessionExpired(
                 EXPIRED,
@@ -192,12 +219,14 @@ class SecurityService:
             )
         return Caller(login=login, zone=zone.name, method="session")
 
-    def _find_session(self, token: str) -> tuple[str, str] | None:
+    def _find_session(self, token: str, *, io: bool) -> tuple[str, str] | None:
         digest = token_digest(token)
         now = time.monotonic()
         cached = self._sessions.get(digest)
         if cached is not None and cached[2] > now:
             return cached[0], cached[1]
+        if not io:
+            raise _NeedsIO
         with self.db.transaction() as session:
             row = repository.get_session(session, digest=digest)
             if row is None or row.expires_at <= datetime.now(UTC):
@@ -208,7 +237,7 @@ class SecurityService:
         return login, security
 
     def _password_caller(
-        self, login: str, password: str, zone: SecurityZone, address: str
+        self, login: str, password: str, zone: SecurityZone, address: str, *, io: bool
     ) -> Caller:
         if not zone.allow_user_password:
             raise AuthenticationFailed(
@@ -221,18 +250,21 @@ class SecurityService:
                 DENIED,
                 detail=f"the security zone {zone.name!r} does not allow empty passwords",
             )
-        self._check_password(login, password, address)
+        self._check_password(login, password, address, io=io)
         return Caller(login=login, zone=zone.name, method="password")
 
-    def _check_password(self, login: str, password: str, address: str) -> None:
+    def _check_password(self, login: str, password: str, address: str, *, io: bool = True) -> None:
         wait = self.throttle.retry_after(login, address)
         if wait > 0:
             raise RateLimited(
                 "Too many failed logons. Connection denied.",
                 detail=f"retry in {wait:.0f} s",
             )
-        stored = self._operators_now().get(login)
+        stored = self._operators_now(io=io).get(login)
         empty_allowed = password == "" and stored is not None
+        remembered = stored is not None and self.passwords.remembers(login, stored, password)
+        if stored is not None and not empty_allowed and not io and not remembered:
+            raise _NeedsIO  # argon2 takes ~0.1 s: never on the event loop
         if stored is not None and (empty_allowed or self.passwords.verify(login, stored, password)):
             self.throttle.succeeded(login, address)
             return

@@ -94,9 +94,7 @@ def _queue(call: SoapCall) -> Queue:
     return Queue.BATCH if call.service == "nms:batchEvent" else Queue.REALTIME
 
 
-def _prepare_one(call: SoapCall, context: CallContext) -> list[EventIn]:
-    state = context.state
-    state.security.authenticate(context.credentials)
+def _validate_one(call: SoapCall, state: ExecutionState) -> list[EventIn]:
     state.intake.check_capacity(1)
     element = call.document(1)
     if element is None:
@@ -109,9 +107,7 @@ def _prepare_one(call: SoapCall, context: CallContext) -> list[EventIn]:
     return [read_event(element, queue=_queue(call), known_types=known, limits=state.limits)]
 
 
-def _prepare_many(call: SoapCall, context: CallContext) -> list[EventIn]:
-    state = context.state
-    state.security.authenticate(context.credentials)
+def _validate_many(call: SoapCall, state: ExecutionState) -> list[EventIn]:
     if len(call.params) < 2:
         raise InvalidRequest(
             "the events are missing: the second parameter (domEventCollection) must hold them",
@@ -129,15 +125,19 @@ def _prepare_many(call: SoapCall, context: CallContext) -> list[EventIn]:
 
 async def push_event(call: SoapCall, context: CallContext) -> SoapReply:
     """``PushEvent(sessiontoken, domEvent)`` → ``plId``, once the event is committed."""
-    events = await run_in_threadpool(_prepare_one, call, context)
-    (event_id,) = await context.state.intake.push(events, source="soap")
+    state = context.state
+    await state.security.authenticate_async(context.credentials)
+    events = _validate_one(call, state)  # a few tens of microseconds: no thread hop
+    (event_id,) = await state.intake.push(events, source="soap")
     return _reply(call, Output.long("plId", event_id))
 
 
 async def push_events(call: SoapCall, context: CallContext) -> SoapReply:
     """``PushEvents(sessiontoken, domEventCollection)`` → one ``plId`` per event, in order."""
-    events = await run_in_threadpool(_prepare_many, call, context)
-    ids = await context.state.intake.push(events, source="soap")
+    state = context.state
+    await state.security.authenticate_async(context.credentials)
+    events = await run_in_threadpool(_validate_many, call, state)
+    ids = await state.intake.push(events, source="soap")
     return _reply(call, *(Output.long("plId", event_id) for event_id in ids))
 
 

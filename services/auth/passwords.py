@@ -56,14 +56,18 @@ class VerificationCache:
     def _digest(self, password: str) -> bytes:
         return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
 
+    def remembers(self, login: str, stored_hash: str, password: str) -> bool:
+        """Return whether this password was verified recently (no argon2 work)."""
+        with self._lock:
+            hit = self._entries.get((login, self._digest(password)))
+        return hit is not None and hit[0] == stored_hash and hit[1] > time.monotonic()
+
     def verify(self, login: str, stored_hash: str, password: str) -> bool:
         """Return whether ``password`` matches, verifying with argon2 only on a cache miss."""
+        if self.remembers(login, stored_hash, password):
+            return True
         key = (login, self._digest(password))
         now = time.monotonic()
-        with self._lock:
-            hit = self._entries.get(key)
-        if hit is not None and hit[0] == stored_hash and hit[1] > now:
-            return True
         if not self._verifier(stored_hash, password):
             return False
         with self._lock:
