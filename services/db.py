@@ -9,9 +9,9 @@ several services share one database.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
 
 from services.errors import McsimError
 
@@ -43,8 +43,8 @@ __all__ = [
     "NAMING_CONVENTION",
     "Database",
     "DatabaseError",
-    "make_metadata",
     "UtcDateTime",
+    "make_metadata",
     "normalize_url",
     "service_meta_table",
 ]
