@@ -33,7 +33,7 @@ __all__ = [
 _PROLOGUE = (
     "(function (__mc) { return function __mc_render(__mc_payload) { "
     "var rtEvent = __mc.event(__mc_payload), batchEvent = rtEvent; "
-    "try { return __mc.str(__template(rtEvent, batchEvent)); } "
+    "try { return __mc.finish(__template(rtEvent, batchEvent)); } "
     "catch (__mc_error) { throw __mc.rethrow(__mc_error); } finally { __mc.purge(); } }; "
     'function __template(rtEvent, batchEvent) { var __mc_o = "";'
 )

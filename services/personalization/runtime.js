@@ -6,7 +6,7 @@
 // those frames when it looks for the template line of an error.
 //
 // XML data arrives as JSON nodes: [name, {attribute: value}, text, [child nodes]].
-(function __mc_setup(tzOffset) {
+(function __mc_setup() {
   "use strict";
 
   var G = globalThis;
@@ -246,10 +246,44 @@
   // ---- What compiled templates call ---------------------------------------------------------
 
   var templateThrew = false;
+  // Time zones formatDate has been given: name -> {t: [UTC ms], o: [offset minutes]}, or null
+  // for a zone that does not exist. The host loads them (no host call is possible during a
+  // render): a render that meets an unknown name returns the names instead of its text, and
+  // the host renders again once they are loaded.
+  var zones = O.create(null);
+  var missingZones = [];
 
   function __mc_event(payload) {
     templateThrew = false;
+    missingZones.length = 0;
     return __mc_view([parseJSON(payload)], true);
+  }
+
+  // The render's result: its text, or the time zones to load before rendering it again.
+  function __mc_finish(output) {
+    return missingZones.length ? missingZones.slice() : __mc_str(output);
+  }
+
+  function __mc_addZone(name, table) {
+    zones[name] = table === null ? null : parseJSON(table);
+  }
+
+  function __mc_zoneOffset(name, millis) {
+    if (!hasOwn(zones, name)) {
+      if (missingZones.indexOf(name) < 0) missingZones.push(name);
+      return 0;
+    }
+    var zone = zones[name];
+    if (zone === null) throw new RangeError("formatDate: unknown time zone '" + name + "'");
+    var times = zone.t;
+    var low = 0;
+    var high = times.length - 1;
+    while (low < high) {
+      var middle = (low + high + 1) >> 1;
+      if (times[middle] <= millis) low = middle;
+      else high = middle - 1;
+    }
+    return zone.o[low];
   }
 
   // Every `throw` of a template calls this first (see e4x.py).
@@ -299,7 +333,7 @@
 
   // ---- Helpers exposed to templates ---------------------------------------------------------
 
-  function escapeXMLString(value) {
+  function __mc_escapeXMLString(value) {
     if (value === undefined || value === null) return "";
     return __mc_escape(__mc_str(value), true);
   }
@@ -351,15 +385,12 @@
   var FORMAT_CODE = /%(\d*)(?:([AB])([li]{0,2})|([YMDJWHINSP%]))/g;
 
   // Campaign's formatDate(date, format [, timeZone]); see the package README for the codes.
-  function formatDate(value, format, timeZone) {
+  function __mc_formatDate(value, format, timeZone) {
     var millis = __mc_dateMillis(value);
     if (millis !== millis) return "";
-    if (timeZone !== undefined && timeZone !== null && String(timeZone) !== "") {
-      var offset = tzOffset(String(timeZone), millis);
-      if (offset === null || offset === undefined) {
-        throw new RangeError("formatDate: unknown time zone '" + String(timeZone) + "'");
-      }
-      millis += offset * 60000;
+    var zoneName = __mc_str(timeZone);
+    if (zoneName !== "") {
+      millis += __mc_zoneOffset(zoneName, millis) * 60000;
     }
     var date = new Date(millis);
     return String(format).replace(FORMAT_CODE, function __mc_formatCode(all, width, named, suffix, code) {
@@ -415,7 +446,11 @@
       O.defineProperty(library, names[i], descriptor);
     }
   }
-  var helpers = { escapeXMLString: escapeXMLString, escapeXmlStr: escapeXMLString, formatDate: formatDate };
+  var helpers = {
+    escapeXMLString: __mc_escapeXMLString,
+    escapeXmlStr: __mc_escapeXMLString,
+    formatDate: __mc_formatDate,
+  };
   for (var helper in helpers) {
     O.defineProperty(library, helper, { value: helpers[helper], writable: false, enumerable: false, configurable: false });
   }
@@ -440,6 +475,8 @@
     event: __mc_event,
     each: __mc_each,
     str: __mc_str,
+    finish: __mc_finish,
+    addZone: __mc_addZone,
     mark: __mc_mark,
     rethrow: __mc_rethrow,
     purge: __mc_purge,

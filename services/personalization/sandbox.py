@@ -2,15 +2,13 @@
 
 A QuickJS runtime must never be entered from two threads (its stack-overflow guard is bound to
 the thread that created it), so the engine gives every thread its own sandbox. The sandbox has
-no host access: no module loader, no file or network API, and only one Python callable (time
-zone offsets for ``formatDate``), which the runtime captures and removes from the global object.
+no host access: no module loader, no file or network API and no Python callable; it only gets
+data (event payloads, time zone tables) passed in by the host.
 """
 
 from __future__ import annotations
 
-import datetime
-import math
-import zoneinfo
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
@@ -20,10 +18,13 @@ from typing import Any
 import quickjs
 
 from services.personalization.compiler import CompiledTemplate
+from services.personalization.errors import TemplateRuntimeError
+from services.personalization.zones import zone_table
 
 __all__ = ["RenderLimits", "Sandbox"]
 
-_TZ_CALLABLE = "__mc_tz_offset"
+# A render asks for time zones at most this many times before giving up.
+_ZONE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,32 @@ class Sandbox:
         self.context.set_memory_limit(limits.memory_limit)
         self.context.set_time_limit(limits.time_limit)
         self.context.set_max_stack_size(limits.stack_limit)
-        self.context.add_callable(_TZ_CALLABLE, _tz_offset_minutes)
-        self._runtime = self.context.eval(f"{_runtime_source()}({_TZ_CALLABLE})")
+        self._runtime = self.context.eval(_runtime_source())()
+        member = self.context.eval("(function __mc_member(object, name) { return object[name]; })")
+        self._add_zone = member(self._runtime, "addZone")
         self._functions: OrderedDict[str, Any] = OrderedDict()
 
-    def render(self, template: CompiledTemplate, payload: str) -> object:
-        """Run ``template`` on the event payload and return what it produced."""
+    def render(self, template: CompiledTemplate, payload: str) -> str:
+        """Run ``template`` on the event payload and return its text."""
         function = self._functions.get(template.key)
         if function is None:
             function = self._compile(template)
-        return function(payload)
+        result = function(payload)
+        rounds = 1
+        while not isinstance(result, str):
+            # The template used time zones this sandbox has not loaded yet: load, render again.
+            if rounds == _ZONE_ROUNDS:
+                raise TemplateRuntimeError(
+                    "formatDate asked for other time zones on every attempt",
+                    template=template.name,
+                    line=None,
+                    field=template.field,
+                )
+            for name in json.loads(result.json()):
+                self._add_zone(name, zone_table(name))
+            result = function(payload)
+            rounds += 1
+        return result
 
     def _compile(self, template: CompiledTemplate) -> Any:
         function = self.context.eval(template.javascript)(self._runtime)
@@ -71,18 +88,3 @@ class Sandbox:
 @cache
 def _runtime_source() -> str:
     return resources.files(__package__).joinpath("runtime.js").read_text(encoding="utf-8")
-
-
-def _tz_offset_minutes(name: object, epoch_ms: object) -> float | None:
-    """Return the UTC offset of time zone ``name`` at ``epoch_ms``, in minutes, or None."""
-    # Called from JavaScript: it must never raise (the binding cannot carry the exception).
-    try:
-        if not isinstance(name, str) or not isinstance(epoch_ms, (int, float)):
-            return None
-        if not math.isfinite(epoch_ms):
-            return None
-        instant = datetime.datetime.fromtimestamp(epoch_ms / 1000, tz=datetime.UTC)
-        offset = instant.astimezone(zoneinfo.ZoneInfo(name)).utcoffset()
-        return None if offset is None else offset.total_seconds() / 60
-    except Exception:  # any bad name or date means "unknown time zone" to the template
-        return None
