@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.settings import ServiceSettings
+from services.settings import Environment, ServiceSettings
 
 __all__ = ["ControlSettings"]
 
@@ -30,3 +30,16 @@ class ControlSettings(ServiceSettings):
         "http://127.0.0.1:8090", description="Base URL of the mid-sourcing server."
     )
     demo: bool = Field(False, description="Create the demo workspace at start-up.")
+    execution_login: str = Field(
+        "mc", description="Account the control instance uses on the execution instances' /_mc/ API."
+    )
+    execution_password: str | None = Field(
+        None,
+        description="Password of that account. In development an empty value means 'mc'.",
+    )
+
+    @model_validator(mode="after")
+    def _development_credentials(self) -> ControlSettings:
+        if self.execution_password is None and self.environment is Environment.DEVELOPMENT:
+            self.execution_password = "mc"  # noqa: S105 - documented development password
+        return self
