@@ -62,7 +62,9 @@ class TemplateEngine:
         limits = self.limits
         text = str(exc)
         head, _, stack = text.partition("\n")
-        line = _template_line(stack, template)
+        # QuickJS places an interrupt at the start of the function, not in the loop: no line.
+        interrupted = head == "InternalError: interrupted"
+        line = None if interrupted else _template_line(stack, template)
         limit: LimitKind | None = None
         if isinstance(exc, quickjs.StackOverflow) or _STACK_OVERFLOW in head:
             limit = "stack"
@@ -70,7 +72,7 @@ class TemplateEngine:
                 f"the JavaScript stack limit ({limits.stack_limit // 1024} KiB) was exceeded: "
                 "unbounded recursion?"
             )
-        elif head == "InternalError: interrupted":
+        elif interrupted:
             limit = "time"
             reason = f"the time limit ({limits.time_limit * 1000:g} ms) was exceeded: endless loop?"
         elif head in {"null", "InternalError: out of memory", "InternalError: string too long"}:

@@ -2,7 +2,7 @@
 //
 // Evaluating this file yields a setup function. Called once, it trims the global object to the
 // standard ECMAScript built-ins plus the template helpers, and returns the frozen object compiled
-// templates receive as `__mc`. Every function here is named `__mc_*`: the Python side skips
+// templates receive as `__mc` (with what only the host may call). Every function here is named `__mc_*`: the Python side skips
 // those frames when it looks for the template line of an error.
 //
 // XML data arrives as JSON nodes: [name, {attribute: value}, text, [child nodes]].
@@ -260,8 +260,10 @@
   }
 
   // The render's result: its text, or the time zones to load before rendering it again.
+  // The text is flattened (slice) because the host binding cannot read QuickJS string ropes,
+  // which long concatenations produce.
   function __mc_finish(output) {
-    return missingZones.length ? missingZones.slice() : __mc_str(output);
+    return missingZones.length ? missingZones.slice() : __mc_str(output).slice(0);
   }
 
   function __mc_addZone(name, table) {
@@ -471,14 +473,18 @@
     }
   }
 
-  return O.freeze({
-    event: __mc_event,
-    each: __mc_each,
-    str: __mc_str,
-    finish: __mc_finish,
+  // For the host: `runtime` is what compiled templates get as __mc; `addZone` stays with the
+  // host, so that no template can plant a time zone table other renders would use.
+  return {
+    runtime: O.freeze({
+      event: __mc_event,
+      each: __mc_each,
+      str: __mc_str,
+      finish: __mc_finish,
+      mark: __mc_mark,
+      rethrow: __mc_rethrow,
+      purge: __mc_purge,
+    }),
     addZone: __mc_addZone,
-    mark: __mc_mark,
-    rethrow: __mc_rethrow,
-    purge: __mc_purge,
-  });
+  };
 })

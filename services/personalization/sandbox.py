@@ -50,9 +50,10 @@ class Sandbox:
         self.context.set_memory_limit(limits.memory_limit)
         self.context.set_time_limit(limits.time_limit)
         self.context.set_max_stack_size(limits.stack_limit)
-        self._runtime = self.context.eval(_runtime_source())()
+        host = self.context.eval(_runtime_source())()
         member = self.context.eval("(function __mc_member(object, name) { return object[name]; })")
-        self._add_zone = member(self._runtime, "addZone")
+        self._runtime = member(host, "runtime")
+        self._add_zone = member(host, "addZone")
         self._functions: OrderedDict[str, Any] = OrderedDict()
 
     def render(self, template: CompiledTemplate, payload: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.personalization import TemplateRuntimeError
+from services.personalization import TemplateEngine, TemplateRuntimeError, compile_template
+from tests.unit.personalization.builders import make_event, unique_name
 from tests.unit.personalization.conftest import Render
 
 # Tuesday 5 March 2024, 14:07:09 UTC: day 65 of a leap year, ISO week 10.
@@ -91,3 +92,23 @@ def test_an_unknown_time_zone_is_a_runtime_error_at_its_line(render: Render) -> 
 
     assert caught.value.line == 3
     assert "unknown time zone 'Mars/Olympus'" in caught.value.message
+
+
+def test_time_zones_changing_on_every_attempt_give_up_with_an_error(render: Render) -> None:
+    source = '<%= formatDate("2024-03-05", "%4Y", "Etc/Nowhere" + Math.random()) %>'
+
+    with pytest.raises(TemplateRuntimeError) as caught:
+        render(source)
+
+    assert "other time zones on every attempt" in caught.value.reason
+
+
+def test_loaded_time_zones_serve_later_renders(engine: TemplateEngine) -> None:
+    template = compile_template(
+        '<%= formatDate(rtEvent.ctx.at, "%02H:%02N", "Asia/Tokyo") %>', name=unique_name()
+    )
+
+    first = engine.render(template, make_event("<ctx><at>2024-03-05T00:00:00Z</at></ctx>"))
+    second = engine.render(template, make_event("<ctx><at>2024-03-05T15:30:00Z</at></ctx>"))
+
+    assert (first, second) == ("09:00", "00:30")
