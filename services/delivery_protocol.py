@@ -1,0 +1,243 @@
+"""The wire format between execution instances and the mid-sourcing server (an emulator choice).
+
+Campaign documents ``nms:delivery#AppendDeliveryPart(sessiontoken, deliveryPart, retry)`` but not
+the content of a delivery part, nor how delivery logs come back. mcsim uses these documents:
+
+```xml
+<deliveryPart id="exec1-…" instance="1" queue="rt">
+  <message id="1-8030" eventId="72057594037935966" eventType="PASSWORD_RESET"
+           channel="email" to="ann@example.com" templateVersion="3" proof="false">
+    <from name="Acme" address="noreply@acme.test"/><replyTo>help@acme.test</replyTo>
+    <subject>…</subject><text>…</text><html>…</html>
+  </message>
+  <message … channel="sms" to="+447700900123"><text>…</text></message>
+  <message … channel="ios" to="<device token>" app="com.acme.app">
+    <title>…</title><text>the push body</text><data>{"json": "object"}</data>
+  </message>
+</deliveryPart>
+
+<deliveryLogs>
+  <log seq="42" messageId="1-8030" eventId="72057594037935966" status="sent"
+       failureType="" failureReason="0" text="250 OK" at="2026-11-28 10:00:00.000Z" tries="1"/>
+</deliveryLogs>
+```
+
+Message ids are unique across the cell (``<instance>-<event pk>``): the mid-sourcing server accepts
+a message id once, so a part sent again after a crash or a timeout never duplicates a message.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lxml import etree
+
+__all__ = [
+    "DeliveryLog",
+    "DeliveryMessage",
+    "DeliveryPart",
+    "FailureType",
+    "LogStatus",
+    "parse_delivery_logs",
+    "parse_delivery_part",
+    "render_delivery_logs",
+    "render_delivery_part",
+]
+
+
+class LogStatus(enum.StrEnum):
+    """Broadlog statuses the mid-sourcing server reports."""
+
+    PENDING = "pending"  # accepted, not final yet (for example a soft bounce being retried)
+    SENT = "sent"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
+    @property
+    def final(self) -> bool:
+        """Return whether nothing will change after this status."""
+        return self is not LogStatus.PENDING
+
+
+class FailureType(enum.StrEnum):
+    """Campaign's failure types (campaign-facts §5.6)."""
+
+    NONE = ""
+    HARD = "hard"
+    SOFT = "soft"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class DeliveryMessage:
+    """One personalised message for one recipient."""
+
+    id: str
+    event_id: int
+    event_type: str
+    channel: str  # email, sms, ios, android
+    to: str
+    text: str = ""
+    subject: str = ""
+    html: str = ""
+    from_name: str = ""
+    from_address: str = ""
+    reply_to: str = ""
+    title: str = ""
+    app: str = ""
+    data: str = ""  # push custom data, a JSON object as text
+    template_version: int = 0
+    proof: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryPart:
+    """A group of messages handed to mid-sourcing in one call."""
+
+    id: str
+    instance: int
+    queue: str
+    messages: list[DeliveryMessage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeliveryLog:
+    """What happened to one message."""
+
+    seq: int
+    message_id: str
+    event_id: int
+    status: LogStatus
+    failure_type: FailureType = FailureType.NONE
+    failure_reason: int = 0
+    text: str = ""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tries: int = 1
+
+
+def _child_text(parent: etree._Element, name: str) -> str:
+    found = parent.find(name)
+    return "" if found is None else "".join(str(t) for t in found.itertext())
+
+
+def _set_child(parent: etree._Element, name: str, value: str) -> None:
+    if value:
+        etree.SubElement(parent, name).text = value
+
+
+def render_delivery_part(part: DeliveryPart) -> etree._Element:
+    """Return the ``<deliveryPart>`` element of ``part``."""
+    root = etree.Element("deliveryPart", id=part.id, instance=str(part.instance), queue=part.queue)
+    for message in part.messages:
+        element = etree.SubElement(
+            root,
+            "message",
+            id=message.id,
+            eventId=str(message.event_id),
+            eventType=message.event_type,
+            channel=message.channel,
+            to=message.to,
+            templateVersion=str(message.template_version),
+            proof="true" if message.proof else "false",
+        )
+        if message.app:
+            element.set("app", message.app)
+        if message.from_address or message.from_name:
+            etree.SubElement(element, "from", name=message.from_name, address=message.from_address)
+        _set_child(element, "replyTo", message.reply_to)
+        _set_child(element, "subject", message.subject)
+        _set_child(element, "title", message.title)
+        _set_child(element, "text", message.text)
+        _set_child(element, "html", message.html)
+        _set_child(element, "data", message.data)
+    return root
+
+
+def parse_delivery_part(root: etree._Element) -> DeliveryPart:
+    """Return the DeliveryPart of a ``<deliveryPart>`` element; raise ValueError when malformed."""
+    if etree.QName(root).localname != "deliveryPart":
+        raise ValueError(f"expected <deliveryPart>, got <{etree.QName(root).localname}>")
+    part_id = root.get("id", "").strip()
+    if not part_id:
+        raise ValueError("the delivery part has no id")
+    messages = []
+    for index, element in enumerate(root.iter("message")):
+        message_id = element.get("id", "").strip()
+        to = element.get("to", "").strip()
+        channel = element.get("channel", "").strip()
+        if not message_id or not to or channel not in {"email", "sms", "ios", "android"}:
+            raise ValueError(f"message {index}: id, to and a known channel are required")
+        sender = element.find("from")
+        messages.append(
+            DeliveryMessage(
+                id=message_id,
+                event_id=int(element.get("eventId", "0") or 0),
+                event_type=element.get("eventType", ""),
+                channel=channel,
+                to=to,
+                text=_child_text(element, "text"),
+                subject=_child_text(element, "subject"),
+                html=_child_text(element, "html"),
+                from_name=sender.get("name", "") if sender is not None else "",
+                from_address=sender.get("address", "") if sender is not None else "",
+                reply_to=_child_text(element, "replyTo"),
+                title=_child_text(element, "title"),
+                app=element.get("app", ""),
+                data=_child_text(element, "data"),
+                template_version=int(element.get("templateVersion", "0") or 0),
+                proof=element.get("proof") == "true",
+            )
+        )
+    return DeliveryPart(
+        id=part_id,
+        instance=int(root.get("instance", "0") or 0),
+        queue=root.get("queue", "rt"),
+        messages=messages,
+    )
+
+
+def _xtk(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def render_delivery_logs(logs: list[DeliveryLog]) -> etree._Element:
+    """Return the ``<deliveryLogs>`` element for ``logs``."""
+    root = etree.Element("deliveryLogs")
+    for log in logs:
+        etree.SubElement(
+            root,
+            "log",
+            seq=str(log.seq),
+            messageId=log.message_id,
+            eventId=str(log.event_id),
+            status=log.status.value,
+            failureType=log.failure_type.value,
+            failureReason=str(log.failure_reason),
+            text=log.text,
+            at=_xtk(log.at),
+            tries=str(log.tries),
+        )
+    return root
+
+
+def parse_delivery_logs(root: etree._Element) -> list[DeliveryLog]:
+    """Return the logs of a ``<deliveryLogs>`` element."""
+    logs = []
+    for element in root.iter("log"):
+        at = datetime.strptime(element.get("at", ""), "%Y-%m-%d %H:%M:%S.%fZ").replace(tzinfo=UTC)
+        logs.append(
+            DeliveryLog(
+                seq=int(element.get("seq", "0")),
+                message_id=element.get("messageId", ""),
+                event_id=int(element.get("eventId", "0")),
+                status=LogStatus(element.get("status", "pending")),
+                failure_type=FailureType(element.get("failureType", "")),
+                failure_reason=int(element.get("failureReason", "0")),
+                text=element.get("text", ""),
+                at=at,
+                tries=int(element.get("tries", "1")),
+            )
+        )
+    return logs
