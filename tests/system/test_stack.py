@@ -50,7 +50,10 @@ def mcsim_status(data_dir: Path) -> subprocess.CompletedProcess[str]:
 def assert_all_gone(stack: StackRunner) -> None:
     started = stack.started_pids()
     assert started, "the supervisor logged no child"
-    assert wait_until(lambda: not stack.live_children(), timeout=15), stack.live_children()
+    assert wait_until(lambda: not stack.live_children(), timeout=15), (
+        stack.live_children(),
+        stack.output(),
+    )
 
 
 def test_up_serves_every_service_and_ctrl_c_stops_them_all(tmp_path: Path) -> None:
@@ -100,14 +103,15 @@ def test_a_port_in_use_is_reported_and_nothing_starts(tmp_path: Path) -> None:
     ports = free_ports(instances=2)
     data = tmp_path / "data"
     with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         busy.bind(("127.0.0.1", ports.exec_base + 1))
         busy.listen()
         stack = StackRunner.start(data, *FAST, ports=ports)
         with stack:
             code = stack.wait(20)
 
-    assert code == 1
     output = stack.output()
+    assert code == 1, output
     assert f"port {ports.exec_base + 1} on 127.0.0.1 (wanted by the execution instance 2)" in output
     assert "Nothing was started" in output
     assert stack.started_pids() == {}
@@ -154,9 +158,9 @@ def test_a_service_that_cannot_start_is_named_with_its_log_and_everything_stops(
     with stack:
         code = stack.wait(60)
 
-    assert code == 1
     output = stack.output()
-    assert "control instance (control) exited during start-up (exit code 3)" in output
+    assert code == 1, output
+    assert "control instance (control) exited during start-up (exit code 3)" in output, output
     assert "cannot open the database" in output
     assert "Application startup failed" in output
     assert "mcsim could not start" in output

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from services.cli.child import Child, describe_exit, readable_log_lines
 from services.cli.plan import StackOptions, plan_stack
 from services.cli.supervisor import SupervisorSettings, next_backoff
+from tests.support.stack import pid_alive, wait_until
 
 
 def test_backoff_doubles_from_one_second_to_thirty() -> None:
@@ -81,3 +84,48 @@ def test_tail_shows_only_what_the_current_run_wrote(tmp_path: Path) -> None:
     assert "an older run" in log.read_text()
     # Signalling a child that has exited is harmless.
     child.signal_group(signal.SIGTERM)
+
+
+SPAWN_GRANDCHILD = """
+import subprocess, sys, time
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+print("grandchild", grandchild.pid, flush=True)
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def start_with_grandchild(tmp_path: Path, leader_lives: float) -> tuple[Child, int]:
+    service = plan_stack(StackOptions(data_dir=tmp_path)).get("load_balancer")
+    argv = (sys.executable, "-c", SPAWN_GRANDCHILD, str(leader_lives))
+    child = Child(replace(service, argv=argv), base_env={})
+    child.start()
+    deadline = time.monotonic() + 15
+    while not any(line.startswith("grandchild") for line in child.tail()):
+        assert time.monotonic() < deadline, child.tail()
+        time.sleep(0.05)
+    line = next(line for line in child.tail() if line.startswith("grandchild"))
+    return child, int(line.split()[1])
+
+
+def gone(pid: int, timeout: float = 10) -> bool:
+    return wait_until(lambda: not pid_alive(pid), timeout)
+
+
+def test_stopping_a_child_stops_what_it_started(tmp_path: Path) -> None:
+    child, grandchild = start_with_grandchild(tmp_path, leader_lives=60)
+    assert child.pid is not None
+    assert os.getpgid(grandchild) == child.pid
+    assert os.getsid(child.pid) == child.pid  # its own session: no terminal Ctrl-C reaches it
+
+    child.signal_group(signal.SIGTERM)
+
+    assert gone(grandchild)
+    assert wait_until(lambda: child.poll() is not None, 10)
+    assert child.exit_code == -signal.SIGTERM
+
+
+def test_a_child_that_exits_takes_its_leftovers_with_it(tmp_path: Path) -> None:
+    child, grandchild = start_with_grandchild(tmp_path, leader_lives=0)
+    assert wait_until(lambda: child.poll() is not None, 10)
+    assert child.exit_code == 0
+    assert gone(grandchild)

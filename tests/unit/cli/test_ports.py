@@ -54,6 +54,7 @@ def test_busy_ports_name_the_service_that_wanted_them(tmp_path: Path) -> None:
     assert find_busy_ports(plan) == []
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", taken))
         sock.listen()
         busy = find_busy_ports(plan)
