@@ -1,18 +1,20 @@
 """The data a template renders: the event's attributes and its ``<ctx>`` XML.
 
 The ctx travels into the sandbox as one JSON text (built once per event, however many fields
-are rendered) of nodes ``[name, {attribute: value}, text, [children]]``, which the runtime
-wraps in E4X-like views. As E4X does by default, comments, processing instructions and
-whitespace-only text are dropped, and names lose their namespace prefix.
+are rendered) of nodes ``[name, text, {"@attribute": value}, [children]]`` (the last two left
+out when empty, which keeps the text short: parsing it is a good part of a small render), which
+the runtime wraps in E4X-like views. The event's own node adds its attributes unprefixed, read
+as Campaign fields (``rtEvent.email``). As E4X does by default, comments, processing
+instructions and whitespace-only text are dropped, and names lose their namespace prefix.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -21,6 +23,8 @@ from services.errors import HostileXml, MalformedXml
 __all__ = ["EventData"]
 
 _Node = list[Any]
+# Reused (a stateless C encoder underneath); no circular check: the document is a fresh tree.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,9 +51,9 @@ class EventData:
         """Return the JSON text the sandbox receives (computed once per event)."""
         ctx = _ctx_element(self.ctx)
         children = [] if ctx is None else [_node(ctx, "ctx")]
-        attributes = {str(key): str(value) for key, value in self.attributes.items()}
-        document = ["rtEvent", attributes, "", children]
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        fields = {str(key): str(value) for key, value in self.attributes.items()}
+        attributes = {f"@{key}": value for key, value in fields.items()}
+        return _ENCODER.encode(["rtEvent", "", attributes, children, fields])
 
 
 def _local(tag: str) -> str:
@@ -57,16 +61,28 @@ def _local(tag: str) -> str:
 
 
 def _node(element: etree._Element, name: str | None = None) -> _Node:
-    attributes = {_local(str(key)): str(value) for key, value in element.attrib.items()}
-    texts = [element.text] if element.text and not element.text.isspace() else []
     children: list[_Node] = []
+    tails: list[str] = []
     for child in element:
         if isinstance(child.tag, str):
             children.append(_node(child))
-        if child.tail and not child.tail.isspace():
-            texts.append(child.tail)
-    text = "".join(texts) if children else (element.text or "")
-    return [name or _local(str(element.tag)), attributes, text, children]
+        tail = child.tail
+        if tail and not tail.isspace():
+            tails.append(tail)
+    text = element.text or ""
+    if children and text.isspace():
+        text = ""
+    if tails:
+        text += "".join(tails)
+    node: _Node = [name or _local(element.tag), text]
+    attrib = element.attrib
+    if attrib or children:
+        # lxml returns str names and values for parsed XML (its stubs also allow bytes).
+        pairs = cast(Iterable[tuple[str, str]], attrib.items())
+        node.append({"@" + _local(key): value for key, value in pairs})
+    if children:
+        node.append(children)
+    return node
 
 
 def _ctx_element(ctx: etree._Element | str | bytes | None) -> etree._Element | None:

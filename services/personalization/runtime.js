@@ -2,10 +2,11 @@
 //
 // Evaluating this file yields a setup function. Called once, it trims the global object to the
 // standard ECMAScript built-ins plus the template helpers, and returns the frozen object compiled
-// templates receive as `__mc` (with what only the host may call). Every function here is named `__mc_*`: the Python side skips
-// those frames when it looks for the template line of an error.
+// templates receive as `__mc` (and what only the host may call). Every function here is named
+// `__mc_*`: the Python side skips those frames when it looks for the template line of an error.
 //
-// XML data arrives as JSON nodes: [name, {attribute: value}, text, [child nodes]].
+// XML data arrives as JSON nodes: [name, text, {"@attribute": value}, [child nodes]], the last
+// two left out when empty; the event's node adds {field: value} (its attributes, unprefixed).
 (function __mc_setup() {
   "use strict";
 
@@ -20,6 +21,7 @@
   var XL = Symbol("mcsim.xml");
   var HELPER = Symbol("mcsim.helper");
   var NO_VALUES = O.freeze([]);
+  var NO_ATTRIBUTES = O.freeze({});
 
   // ---- XML views (E4X-like) -------------------------------------------------------------
 
@@ -31,6 +33,7 @@
     var found = [];
     for (var i = 0; i < nodes.length; i++) {
       var kids = nodes[i][3];
+      if (kids === undefined) continue;
       for (var j = 0; j < kids.length; j++) {
         if (name === undefined || kids[j][0] === name) found.push(kids[j]);
       }
@@ -38,11 +41,12 @@
     return found;
   }
 
-  function __mc_attribute(nodes, name) {
+  // The value of attribute `key` ("@name") over a list: concatenated, "" when missing.
+  function __mc_attribute(nodes, key) {
     var value = "";
     for (var i = 0; i < nodes.length; i++) {
-      var attributes = nodes[i][1];
-      if (hasOwn(attributes, name)) value += attributes[name];
+      var attributes = nodes[i][2];
+      if (attributes !== undefined && hasOwn(attributes, key)) value += attributes[key];
     }
     return value;
   }
@@ -54,15 +58,16 @@
 
   function __mc_markup(node) {
     var out = "<" + node[0];
-    var attributes = node[1];
+    var attributes = node[2] || NO_ATTRIBUTES;
     for (var name in attributes) {
       if (hasOwn(attributes, name)) {
-        out += " " + name + '="' + __mc_escape(attributes[name], true) + '"';
+        out += " " + name.slice(1) + '="' + __mc_escape(attributes[name], true) + '"';
       }
     }
-    if (node[2] === "" && node[3].length === 0) return out + "/>";
-    out += ">" + __mc_escape(node[2], false);
-    for (var i = 0; i < node[3].length; i++) out += __mc_markup(node[3][i]);
+    var kids = node[3] || NO_VALUES;
+    if (node[1] === "" && kids.length === 0) return out + "/>";
+    out += ">" + __mc_escape(node[1], false);
+    for (var i = 0; i < kids.length; i++) out += __mc_markup(kids[i]);
     return out + "</" + node[0] + ">";
   }
 
@@ -70,7 +75,7 @@
   function __mc_string(nodes) {
     if (nodes.length === 1) {
       var node = nodes[0];
-      return node[3].length === 0 ? node[2] : __mc_markup(node);
+      return node[3] === undefined ? node[1] : __mc_markup(node);
     }
     if (nodes.length === 0) return "";
     var parts = [];
@@ -101,7 +106,7 @@
   METHODS.text = function __mc_text() {
     var nodes = __mc_nodes(this);
     var text = "";
-    for (var i = 0; i < nodes.length; i++) text += nodes[i][2];
+    for (var i = 0; i < nodes.length; i++) text += nodes[i][1];
     return text;
   };
   METHODS.children = function __mc_childrenOf() {
@@ -113,11 +118,12 @@
   };
   METHODS.child = function __mc_child(name) {
     var nodes = __mc_nodes(this);
-    if (typeof name === "number") return __mc_view(__mc_children(nodes).slice(name, name + 1), false);
-    return __mc_view(__mc_children(nodes, String(name)), false);
+    var kids = typeof name === "number" ? __mc_children(nodes).slice(name, name + 1)
+      : __mc_children(nodes, String(name));
+    return __mc_view(kids, false);
   };
   METHODS.attribute = function __mc_attributeOf(name) {
-    return __mc_attribute(__mc_nodes(this), String(name));
+    return __mc_attribute(__mc_nodes(this), "@" + String(name));
   };
   METHODS.name = function __mc_name() {
     var nodes = __mc_nodes(this);
@@ -126,16 +132,17 @@
   METHODS.localName = METHODS.name;
   METHODS.hasSimpleContent = function __mc_hasSimpleContent() {
     var nodes = __mc_nodes(this);
-    return nodes.length === 0 || (nodes.length === 1 && nodes[0][3].length === 0);
+    return nodes.length === 0 || (nodes.length === 1 && nodes[0][3] === undefined);
   };
   METHODS.hasComplexContent = function __mc_hasComplexContent() {
     var nodes = __mc_nodes(this);
-    return nodes.length === 1 && nodes[0][3].length > 0;
+    return nodes.length === 1 && nodes[0][3] !== undefined;
   };
 
   // String methods on simple content, as E4X allows: rtEvent.ctx.firstName.toUpperCase().
   var STRING_METHODS = O.create(null);
-  var HTML_METHODS = " anchor big blink bold fixed fontcolor fontsize italics link small strike sub sup ";
+  var HTML_METHODS = " anchor big blink bold fixed fontcolor fontsize italics link small strike" +
+    " sub sup ";
   ownNames(stringProto).forEach(function __mc_wrapStringMethod(name) {
     var method = stringProto[name];
     if (typeof method !== "function" || name === "constructor") return;
@@ -184,13 +191,17 @@
       }
       var nodes = target.n;
       var first = key.charCodeAt(0);
-      if (first === 64) return __mc_attribute(nodes, key.slice(1));
+      if (first === 64) {
+        if (nodes.length !== 1) return __mc_attribute(nodes, key);
+        var attributes = nodes[0][2];
+        return attributes !== undefined && hasOwn(attributes, key) ? attributes[key] : "";
+      }
       if (first >= 48 && first <= 57 && __mc_isIndex(key)) {
         var node = nodes[+key];
         return node === undefined ? EMPTY : __mc_view([node], target.r);
       }
       // The event itself: its attributes read as Campaign fields (rtEvent.email).
-      if (target.r && hasOwn(nodes[0][1], key)) return nodes[0][1][key];
+      if (target.r && hasOwn(nodes[0][4], key)) return nodes[0][4][key];
       if (nodes.length === 0) return __mc_lookup(nodes, key);
       var cache = target.c;
       if (cache === undefined) {
@@ -207,12 +218,12 @@
       var nodes = target.n;
       if (key.charCodeAt(0) === 64) {
         for (var i = 0; i < nodes.length; i++) {
-          if (hasOwn(nodes[i][1], key.slice(1))) return true;
+          if (nodes[i][2] !== undefined && hasOwn(nodes[i][2], key)) return true;
         }
         return false;
       }
       if (__mc_isIndex(key)) return +key < nodes.length;
-      if (target.r && hasOwn(nodes[0][1], key)) return true;
+      if (target.r && hasOwn(nodes[0][4], key)) return true;
       return __mc_children(nodes, key).length > 0;
     },
     ownKeys: function __mc_ownKeys(target) {
@@ -221,7 +232,9 @@
       return keys;
     },
     getOwnPropertyDescriptor: function __mc_descriptor(target, key) {
-      if (typeof key !== "string" || !__mc_isIndex(key) || +key >= target.n.length) return undefined;
+      if (typeof key !== "string" || !__mc_isIndex(key) || +key >= target.n.length) {
+        return undefined;
+      }
       return {
         value: __mc_view([target.n[+key]], target.r),
         writable: false,
@@ -253,10 +266,19 @@
   var zones = O.create(null);
   var missingZones = [];
 
+  // The last event's view: the fields of one message (subject, html, text) share one event,
+  // whose data is parsed once. Views are read-only, so reusing one leaks nothing.
+  var lastPayload = "";
+  var lastEvent = EMPTY;
+
   function __mc_event(payload) {
     templateThrew = false;
     missingZones.length = 0;
-    return __mc_view([parseJSON(payload)], true);
+    if (payload !== lastPayload) {
+      lastEvent = __mc_view([parseJSON(payload)], true);
+      lastPayload = payload;
+    }
+    return lastEvent;
   }
 
   // The render's result: its text, or the time zones to load before rendering it again.
@@ -297,7 +319,7 @@
   // named "Thrown". A bare null the template did not throw is QuickJS out of memory: kept.
   function __mc_rethrow(error) {
     if (error instanceof Error || !templateThrew) return error;
-    var thrown = new Error(__mc_str(error === null ? "null" : error === undefined ? "undefined" : error));
+    var thrown = new Error(error === null || error === undefined ? String(error) : __mc_str(error));
     thrown.name = "Thrown";
     return thrown;
   }
@@ -395,7 +417,8 @@
       millis += __mc_zoneOffset(zoneName, millis) * 60000;
     }
     var date = new Date(millis);
-    return String(format).replace(FORMAT_CODE, function __mc_formatCode(all, width, named, suffix, code) {
+    return String(format).replace(FORMAT_CODE, function __mc_formatCode(all, width, named, suffix,
+      code) {
       if (named === "A") return __mc_dayOrMonth(DAY_NAMES, date.getUTCDay(), suffix);
       if (named === "B") return __mc_dayOrMonth(MONTH_NAMES, date.getUTCMonth(), suffix);
       var size = width === "" ? 0 : +width;
@@ -454,7 +477,12 @@
     formatDate: __mc_formatDate,
   };
   for (var helper in helpers) {
-    O.defineProperty(library, helper, { value: helpers[helper], writable: false, enumerable: false, configurable: false });
+    O.defineProperty(library, helper, {
+      value: helpers[helper],
+      writable: false,
+      enumerable: false,
+      configurable: false,
+    });
   }
   O.setPrototypeOf(G, library);
   for (var k = 0; k < names.length; k++) {
