@@ -37,13 +37,12 @@ class TemplateEngine:
         """Render ``template`` for ``event``; raise TemplateRuntimeError when it fails."""
         sandbox = self._sandbox()
         try:
-            result = sandbox.render(template, event.payload)
+            return sandbox.render(template, event.payload)
         except quickjs.JSException as exc:
             error = self._runtime_error(exc, template)
             if error.limit is not None:
                 self._local.sandbox = None
             raise error from None
-        return result if isinstance(result, str) else ""
 
     def render_fields(self, fields: CompiledFields, event: EventData) -> dict[str, str]:
         """Render every field of a template version for ``event``."""

@@ -153,3 +153,11 @@ def test_valid_templates_compile_and_keep_the_name() -> None:
     assert template.name == name
     assert template.field is None
     assert template.template_line(1) == 1
+
+
+def test_windows_line_endings_count_lines_the_same() -> None:
+    source = "a\r\nb\r\n<%\r\n  var x = 1;\r\n  var y = ;\r\n%>\r\nc"
+
+    error = compile_error(source)
+
+    assert (error.line, error.source_line) == (5, "var y = ;")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from lxml import etree
 
+from services.errors import HostileXml, MalformedXml
 from services.personalization import (
     EventData,
     TemplateEngine,
@@ -325,3 +327,13 @@ def test_compile_fields_renders_subject_html_and_text_together(engine: TemplateE
     assert out["subject"] == "Your order A-1042"
     assert "<p>Total: 111.00 for 3 lines</p>" in out["html"]
     assert out["text"] == "Hello Al, order A-1042."
+
+
+def test_ctx_with_a_doctype_or_broken_xml_is_refused(engine: TemplateEngine) -> None:
+    template = compile_template("<%= rtEvent.ctx.a %>", name=unique_name())
+    entity = '<!DOCTYPE ctx [<!ENTITY big "boom">]><ctx><a>&big;</a></ctx>'
+
+    with pytest.raises(HostileXml):
+        engine.render(template, make_event(entity))
+    with pytest.raises(MalformedXml):
+        engine.render(template, make_event("<ctx><a>open</ctx>"))
