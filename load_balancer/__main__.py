@@ -1,8 +1,28 @@
 """Run the load balancer: ``python -m load_balancer`` (settings from ``MCSIM_LB_*``)."""
 
-from load_balancer.app import create_app
+from __future__ import annotations
+
+import sys
+
+from pydantic import ValidationError
+
+from load_balancer.server import serve
 from load_balancer.settings import BalancerSettings
-from services.runner import run_service
+
+
+def main() -> int:
+    """Read the settings from the environment and serve until stopped."""
+    try:
+        settings = BalancerSettings()
+    except ValidationError as exc:
+        prefix = BalancerSettings.model_config.get("env_prefix", "")
+        print(f"{BalancerSettings.service_name}: invalid settings ({prefix}*):", file=sys.stderr)
+        for error in exc.errors():
+            name = prefix + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"  {name}: {error['msg']}", file=sys.stderr)
+        return 2
+    return serve(settings)
+
 
 if __name__ == "__main__":
-    run_service(BalancerSettings, create_app)
+    sys.exit(main())

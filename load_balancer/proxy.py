@@ -1,98 +1,471 @@
-"""Forward one request to a backend chosen round-robin and stream its answer back."""
+"""Forward one request to a backend and stream its answer back: the balancer's data path.
+
+This is a plain ASGI handler, not a Starlette route: a proxied request costs no routing, no
+``Request`` object and no middleware. Upstream it speaks httpx — an :class:`httpx.Request` sent
+through an :class:`httpx.AsyncBaseTransport` (the balancer's :class:`PoolTransport`, or an
+injected client in tests).
+
+A request is sent again, to another backend, only when the connection could not be opened
+(refused, reset or timed out while connecting): then nothing of it left the balancer. Once the
+request was written, a failure is answered 502 (504 on a timeout) and never replayed.
+"""
 
 from __future__ import annotations
 
-import itertools
+import json
 import logging
-from collections.abc import AsyncIterator
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
 
 import httpx
-from fastapi import Request
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
-from services.errors import McsimError, UpstreamTimeout, UpstreamUnavailable
-from services.logging_setup import request_id
-from services.web import error_response
+from load_balancer.balancer import Backend, Balancer
+from load_balancer.shared import (
+    FAILURES,
+    IN_FLIGHT,
+    LATENCY_SUM_US,
+    REQUESTS,
+    RESPONSES_5XX,
+    RETRIES,
+    TIMEOUTS,
+    W_BAD_REQUEST,
+    W_CLIENT_GONE,
+    W_NO_BACKEND,
+    W_REQUESTS,
+    W_TOO_LARGE,
+    SharedState,
+    bucket_offset,
+)
+from load_balancer.transport import BufferedBody
+from services.errors import (
+    InvalidRequest,
+    McsimError,
+    NoBackendAvailable,
+    PayloadTooLarge,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from services.soap.envelope import render_fault
+from services.soap.namespaces import SoapVersion
 
-__all__ = ["Proxy"]
+__all__ = ["Proxy", "Sender"]
 
 log = logging.getLogger("mcsim.lb")
+access = logging.getLogger("mcsim.lb.access")
 
-# Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded.
-_HOP_BY_HOP = frozenset(
+#: Sends one request upstream and returns once the response head is in.
+Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+# Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the balancer writes itself.
+_REQUEST_DROP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"expect",
+        b"content-length",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
     }
 )
+_RESPONSE_DROP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: ``GET /{org}/campaign/{api}/{eventID}/{PKey}``: the REST status of one event (DESIGN §3.8).
+_EVENT_HREF = re.compile(r"/[^/]+/campaign/[^/]+/[^/]+/(\d{1,20})/?")
+_SOAP_ROUTER = "/nl/jsp/soaprouter.jsp"
+
+
+class _TooLarge(Exception):
+    """The request body grew past the limit while it streamed."""
+
+
+class _ClientGone(Exception):
+    """The caller disconnected before its request body was complete."""
+
+
+class _ClientBody(httpx.AsyncByteStream):
+    """A request body streamed from the ASGI server as the backend takes it."""
+
+    def __init__(self, first: bytes, receive: Receive, limit: int) -> None:
+        self.first = first
+        self.receive = receive
+        self.limit = limit
+        self.consumed = False
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]  # an async generator
+        """Yield the body chunk by chunk; refuse it past the limit."""
+        self.consumed = True
+        size = len(self.first)
+        if size > self.limit:
+            raise _TooLarge
+        yield self.first
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                raise _TooLarge
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
 
 
 class Proxy:
-    """Round-robin over the configured backends."""
+    """The data path of one worker."""
 
-    def __init__(self, backends: list[str], client: httpx.AsyncClient) -> None:
-        self.backends = [url.rstrip("/") for url in backends]
-        self.client = client
-        self._next = itertools.cycle(range(len(self.backends)))
+    def __init__(
+        self,
+        *,
+        balancer: Balancer,
+        shared: SharedState,
+        sender: Sender,
+        worker: int = 0,
+        max_body_bytes: int,
+        full_urls: bool = False,
+        access_log: bool = False,
+    ) -> None:
+        self.balancer = balancer
+        self.shared = shared
+        self.sender = sender
+        self.max_body_bytes = max_body_bytes
+        # An injected httpx client may ignore the ``target`` extension: give it whole URLs.
+        self.full_urls = full_urls
+        self.access_log = access_log
+        self._worker_at = shared.worker_base(worker)
+        self._id_prefix = f"lb{worker}-{os.urandom(4).hex()}-"
+        self._ids = 0
 
-    def pick(self) -> str:
-        """Return the base URL of the next backend."""
-        if not self.backends:
-            raise UpstreamUnavailable("no execution instance is configured behind the balancer")
-        return self.backends[next(self._next)]
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward one HTTP request and stream the answer back."""
+        ints = self.shared.ints
+        ints[self._worker_at + W_REQUESTS] += 1
+        method: str = scope["method"]
+        out: list[tuple[bytes, bytes]] = []
+        content_length: bytes | None = None
+        chunked = False
+        key: bytes | None = None
+        soap_action = False
+        request_id: bytes | None = None
+        forwarded_for: bytes | None = None
+        host = b""
+        connection_tokens: bytes | None = None
+        for name, value in scope["headers"]:
+            if name in _REQUEST_DROP:
+                if name == b"content-length":
+                    content_length = value
+                elif name == b"host":
+                    host = value
+                elif name == b"x-forwarded-for":
+                    forwarded_for = (
+                        value if forwarded_for is None else forwarded_for + b", " + value
+                    )
+                elif name == b"transfer-encoding":
+                    chunked = True
+                elif name == b"connection":
+                    connection_tokens = value
+                continue
+            if name == b"idempotency-key":
+                key = value
+            elif name == b"soapaction":
+                soap_action = True
+            elif name == b"x-request-id":
+                request_id = value
+            out.append((name, value))
+        if connection_tokens is not None:
+            out = _without_connection_options(out, connection_tokens)
+        if request_id is None:
+            self._ids += 1
+            request_id = f"{self._id_prefix}{self._ids:x}".encode()
+            out.append((b"x-request-id", request_id))
+        client = scope.get("client")
+        peer = client[0].encode() if client else b""
+        out.append((b"x-forwarded-for", forwarded_for + b", " + peer if forwarded_for else peer))
+        out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+        if host:
+            out.append((b"x-forwarded-host", host))
+        soap = soap_action or scope["path"] == _SOAP_ROUTER
 
-    async def forward(self, request: Request) -> Response:
-        """Send ``request`` to the next backend and stream the answer to the caller."""
-        backend = self.pick()
-        headers = [
-            (k, v)
-            for k, v in request.headers.items()
-            if k.lower() not in _HOP_BY_HOP and k.lower() != "x-request-id"
-        ]
-        headers.append(("x-request-id", request_id.get() or ""))
-        client_host = request.client.host if request.client else ""
-        forwarded_for = request.headers.get("x-forwarded-for")
-        headers.append(
-            ("x-forwarded-for", f"{forwarded_for}, {client_host}" if forwarded_for else client_host)
-        )
-        headers.append(("x-forwarded-proto", request.url.scheme))
-        headers.append(("x-forwarded-host", request.headers.get("host", "")))
-        upstream = self.client.build_request(
-            request.method,
-            backend + request.url.path,
-            params=request.url.query,
-            headers=headers,
-            content=await request.body(),
-        )
+        # -- the request body ------------------------------------------------------------
+        declared = None
+        if content_length is not None:
+            try:
+                declared = int(content_length)
+            except ValueError:
+                declared = -1
+            if declared < 0 or chunked:
+                ints[self._worker_at + W_BAD_REQUEST] += 1
+                await self._fail(
+                    scope, send, soap, request_id, InvalidRequest("invalid Content-Length header")
+                )
+                return
+            if declared > self.max_body_bytes:
+                await self._too_large(scope, send, soap, request_id)
+                return
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            ints[self._worker_at + W_CLIENT_GONE] += 1
+            return
+        body: bytes = message.get("body", b"")
+        stream: httpx.AsyncByteStream
+        if not message.get("more_body", False):
+            if len(body) > self.max_body_bytes:
+                await self._too_large(scope, send, soap, request_id)
+                return
+            stream = BufferedBody(body)
+            if body or declared is not None or chunked or method in _BODY_METHODS:
+                out.append((b"content-length", b"%d" % len(body)))
+        else:
+            stream = _ClientBody(body, receive, self.max_body_bytes)
+            if declared is not None:
+                out.append((b"content-length", content_length or b"0"))
+            else:
+                out.append((b"transfer-encoding", b"chunked"))
+
+        # -- choose a backend and send ---------------------------------------------------
+        target: bytes = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        instance = None
+        if method == "GET":
+            found = _EVENT_HREF.fullmatch(scope["path"])
+            if found:
+                instance = int(found.group(1)) >> 56
+        tried: list[Backend] = []
+        while True:
+            backend, refusal = self._choose(instance, key, tried)
+            if backend is None:
+                assert refusal is not None
+                ints[self._worker_at + W_NO_BACKEND] += 1
+                await self._fail(scope, send, soap, request_id, refusal)
+                return
+            tried.append(backend)
+            counters = backend.counters_at
+            ints[counters + REQUESTS] += 1
+            ints[counters + IN_FLIGHT] += 1
+            started = time.perf_counter()
+            try:
+                response = await self.sender(self._request(method, backend, target, out, stream))
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                ints[counters + IN_FLIGHT] -= 1
+                ints[counters + FAILURES] += 1
+                self._eject(backend, exc, request_id)
+                if getattr(stream, "consumed", False):
+                    await self._fail(scope, send, soap, request_id, _unavailable(backend, exc))
+                    return
+                ints[counters + RETRIES] += 1
+                continue
+            except _TooLarge:
+                ints[counters + IN_FLIGHT] -= 1
+                await self._too_large(scope, send, soap, request_id)
+                return
+            except _ClientGone:
+                ints[counters + IN_FLIGHT] -= 1
+                ints[self._worker_at + W_CLIENT_GONE] += 1
+                return
+            except httpx.TimeoutException as exc:
+                ints[counters + IN_FLIGHT] -= 1
+                ints[counters + TIMEOUTS] += 1
+                ints[counters + FAILURES] += 1
+                self._eject(backend, exc, request_id)
+                error = UpstreamTimeout(
+                    f"the execution instance at {backend.url} did not answer in time",
+                    detail=str(exc),
+                )
+                await self._fail(scope, send, soap, request_id, error)
+                return
+            except httpx.TransportError as exc:
+                ints[counters + IN_FLIGHT] -= 1
+                ints[counters + FAILURES] += 1
+                self._eject(backend, exc, request_id)
+                await self._fail(scope, send, soap, request_id, _broken(backend, exc))
+                return
+            break
+
+        # -- stream the answer back ------------------------------------------------------
+        status = response.status_code
         try:
-            answer = await self.client.send(upstream, stream=True)
-        except httpx.TimeoutException as exc:
-            return _failure(UpstreamTimeout(f"backend {backend} did not answer in time"), exc)
+            if status >= 500:
+                ints[counters + RESPONSES_5XX] += 1
+            headers = [
+                (name, value)
+                for name, value in response.headers.raw
+                if name.lower() not in _RESPONSE_DROP
+            ]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            pending: bytes | None = None
+            assert isinstance(response.stream, httpx.AsyncByteStream)
+            async for chunk in response.stream:
+                if pending is not None:
+                    await send({"type": "http.response.body", "body": pending, "more_body": True})
+                pending = chunk
+            await send({"type": "http.response.body", "body": pending or b"", "more_body": False})
         except httpx.TransportError as exc:
-            return _failure(UpstreamUnavailable(f"backend {backend} cannot be reached"), exc)
-        response_headers = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
-        return StreamingResponse(
-            _body(answer),
-            status_code=answer.status_code,
-            headers=response_headers,
-            background=BackgroundTask(answer.aclose),
+            # The head is already sent: the caller sees the connection close mid-body.
+            ints[counters + FAILURES] += 1
+            if isinstance(exc, httpx.TimeoutException):
+                ints[counters + TIMEOUTS] += 1
+            self._eject(backend, exc, request_id)
+        finally:
+            await response.aclose()
+            ints[counters + IN_FLIGHT] -= 1
+            elapsed = time.perf_counter() - started
+            ints[counters + LATENCY_SUM_US] += int(elapsed * 1_000_000)
+            ints[counters + bucket_offset(elapsed * 1000)] += 1
+        if self.access_log:
+            access.info(
+                "%s %s %d",
+                method,
+                scope["path"],
+                status,
+                extra={
+                    "backend": backend.url,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "request_id": request_id.decode("latin-1"),
+                },
+            )
+
+    def _request(
+        self,
+        method: str,
+        backend: Backend,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        stream: httpx.AsyncByteStream,
+    ) -> httpx.Request:
+        url = backend.base_url
+        if self.full_urls:
+            url = httpx.URL(backend.url + target.decode("latin-1"))
+        return httpx.Request(
+            method,
+            url,
+            headers=[*headers, (b"host", backend.host)],
+            stream=stream,
+            extensions={"target": target},
         )
 
+    def _choose(
+        self, instance: int | None, key: bytes | None, tried: list[Backend]
+    ) -> tuple[Backend | None, McsimError | None]:
+        balancer = self.balancer
+        if instance is not None and balancer.serving_instance(instance):
+            backend = balancer.for_instance(instance, tried)
+            if backend is None:
+                return None, NoBackendAvailable(
+                    f"execution instance {instance}, which holds this event, is not available",
+                    detail="the event can only be read from the instance whose id is the high "
+                    "byte of its PKey; retry when that instance is back",
+                )
+            return backend, None
+        backend = balancer.for_key(key, tried) if key is not None else balancer.round_robin(tried)
+        if backend is not None:
+            return backend, None
+        if tried:
+            return None, UpstreamUnavailable(
+                "no execution instance accepted the connection",
+                detail=f"tried {', '.join(b.url for b in tried)}",
+            )
+        return None, NoBackendAvailable(
+            "no execution instance is available behind the load balancer",
+            detail="every backend is down or none is configured; see GET /_lb/status",
+        )
 
-async def _body(answer: httpx.Response) -> AsyncIterator[bytes]:
-    async for chunk in answer.aiter_raw():
-        yield chunk
+    def _eject(self, backend: Backend, exc: Exception, request_id: bytes) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        if self.balancer.eject(backend, reason):
+            log.warning(
+                "backend %s marked down",
+                backend.url,
+                extra={
+                    "backend": backend.url,
+                    "cause": reason,
+                    "request_id": request_id.decode("latin-1"),
+                },
+            )
+
+    async def _too_large(self, scope: Scope, send: Send, soap: bool, request_id: bytes) -> None:
+        self.shared.ints[self._worker_at + W_TOO_LARGE] += 1
+        error = PayloadTooLarge(
+            f"the request body is larger than {self.max_body_bytes} bytes",
+            detail="the load balancer refuses bodies above MCSIM_LB_MAX_BODY_BYTES",
+        )
+        await self._fail(scope, send, soap, request_id, error)
+
+    async def _fail(
+        self, scope: Scope, send: Send, soap: bool, request_id: bytes, error: McsimError
+    ) -> None:
+        if error.status_code >= 500:
+            log.warning(
+                "%s %s: %s",
+                scope["method"],
+                scope["path"],
+                error.message,
+                extra={"status": error.status_code, "request_id": request_id.decode("latin-1")},
+            )
+        if soap:
+            version = SoapVersion.SOAP11
+            for name, value in scope["headers"]:
+                if name == b"content-type" and value.startswith(b"application/soap+xml"):
+                    version = SoapVersion.SOAP12
+            reply = render_fault(error, version=version)
+            body, media_type = reply.body, reply.media_type.encode()
+        else:
+            body = json.dumps(error.to_json()).encode()
+            media_type = b"application/json"
+        start: Message = {
+            "type": "http.response.start",
+            "status": error.status_code,
+            "headers": [
+                (b"content-type", media_type),
+                (b"content-length", b"%d" % len(body)),
+                (b"x-request-id", request_id),
+            ],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _failure(error: McsimError, exc: Exception) -> Response:
-    log.warning(error.message, extra={"cause": type(exc).__name__})
-    return error_response(error)
+def _without_connection_options(
+    headers: list[tuple[bytes, bytes]], tokens: bytes
+) -> list[tuple[bytes, bytes]]:
+    # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+    named = {token.strip().lower() for token in tokens.split(b",")} - {b"close", b"keep-alive"}
+    return [(n, v) for n, v in headers if n not in named] if named else headers
+
+
+def _unavailable(backend: Backend, exc: Exception) -> McsimError:
+    return UpstreamUnavailable(
+        f"the execution instance at {backend.url} cannot be reached", detail=str(exc)
+    )
+
+
+def _broken(backend: Backend, exc: Exception) -> McsimError:
+    return UpstreamUnavailable(
+        f"the execution instance at {backend.url} failed to answer",
+        detail=f"{type(exc).__name__}: {exc}",
+    )

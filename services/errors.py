@@ -18,6 +18,7 @@ __all__ = [
     "InvalidRequest",
     "MalformedXml",
     "McsimError",
+    "NoBackendAvailable",
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
@@ -161,6 +162,14 @@ class UpstreamUnavailable(McsimError):
     status_code = 502
     fault_code = SERVER
     error = "bad_gateway"
+
+
+class NoBackendAvailable(McsimError):
+    """No healthy service is left to forward the request to (the load balancer's 503)."""
+
+    status_code = 503
+    fault_code = SERVER
+    error = "service_unavailable"
 
 
 class UpstreamTimeout(McsimError):
