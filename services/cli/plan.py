@@ -224,6 +224,8 @@ def plan_stack(options: StackOptions) -> StackPlan:
             public_url=lb_url,
             schema=None,
             extra={"BACKENDS": json.dumps(exec_urls)},
+            # Its first health check of the backends decides their state: they must answer.
+            stage=1,
         )
     ]
     for k, (port, url) in enumerate(zip(exec_ports, exec_urls, strict=True), start=1):

@@ -120,6 +120,10 @@ class Supervisor:
                 self._start(child)
             self._write_state("starting")
             outcome = await self._wait_healthy(client, children, deadline)
+            if outcome is _Outcome.FAILED:
+                self.console.print(
+                    "[red]mcsim could not start[/]: stopping the services that did start."
+                )
             if outcome is not _Outcome.READY:
                 return outcome
         self._write_state("ready")
@@ -194,7 +198,6 @@ class Supervisor:
                 title, child.tail(self.settings.tail_lines), log_file=str(child.plan.log_file)
             )
         )
-        self.console.print("[red]mcsim could not start[/]: stopping the services that did start.")
         self.log.error(
             "%s failed to start: %s",
             child.name,

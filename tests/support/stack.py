@@ -38,6 +38,7 @@ __all__ = [
     "free_ports",
     "pid_alive",
     "running_stack",
+    "session_members",
     "wait_until",
 ]
 
@@ -126,6 +127,29 @@ def child_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return any(module in cmdline for module in _SERVICE_MODULES)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # After the command name (in parentheses): state, ppid, pgrp, session, ...
+    return stat.rsplit(")", 1)[1].split()
+
+
+def session_members(sessions: set[int]) -> dict[int, int]:
+    """Return every live process (pid -> session) whose session is one of ``sessions``."""
+    found: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is None or fields[0] in {"Z", "X"}:
+            continue
+        if int(fields[3]) in sessions:
+            found[int(entry.name)] = int(fields[3])
+    return found
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
@@ -263,6 +287,16 @@ class StackRunner:
         """Return the started children that still run."""
         return {pid: name for pid, name in self.started_pids().items() if child_alive(pid)}
 
+    def leftovers(self) -> dict[int, str]:
+        """Return every live process started by the stack: children and what they started.
+
+        Each child leads its own session, so whatever it started shares that session id.
+        A session whose leader pid now belongs to someone else is not ours.
+        """
+        started = self.started_pids()
+        ours = {sid for sid in started if child_alive(sid) or not pid_alive(sid)}
+        return {pid: started[sid] for pid, sid in session_members(ours).items()}
+
     # -- stopping --------------------------------------------------------------------------
 
     def send(self, signum: signal.Signals) -> None:
@@ -292,9 +326,9 @@ class StackRunner:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
-        for pid in self.live_children():
+        for pid in self.leftovers():
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> StackRunner:
         return self

@@ -50,8 +50,8 @@ def mcsim_status(data_dir: Path) -> subprocess.CompletedProcess[str]:
 def assert_all_gone(stack: StackRunner) -> None:
     started = stack.started_pids()
     assert started, "the supervisor logged no child"
-    assert wait_until(lambda: not stack.live_children(), timeout=15), (
-        stack.live_children(),
+    assert wait_until(lambda: not stack.leftovers(), timeout=15), (
+        stack.leftovers(),
         stack.output(),
     )
 
@@ -175,6 +175,8 @@ def test_children_stop_on_their_own_when_the_supervisor_is_killed(tmp_path: Path
         assert all(child_alive(pid) for pid in pids.values())
         stack.kill()
         assert wait_until(lambda: not any(child_alive(pid) for pid in pids.values()), 15)
+        # What the children started (the balancer's workers, for one) is gone too.
+        assert wait_until(lambda: not stack.leftovers(), 15), stack.leftovers()
 
 
 @pytest.mark.postgres

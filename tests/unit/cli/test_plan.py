@@ -191,11 +191,11 @@ def test_instance_count_is_one_byte(tmp_path: Path, instances: int) -> None:
         plan_stack(StackOptions(data_dir=tmp_path, instances=instances))
 
 
-def test_control_starts_after_the_execution_cell(tmp_path: Path) -> None:
+def test_balancer_and_control_start_after_the_execution_instances(tmp_path: Path) -> None:
     stages = plan_stack(StackOptions(data_dir=tmp_path)).stages()
     assert [sorted(s.name for s in stage) for stage in stages] == [
-        ["execution-1", "execution-2", "load_balancer", "midsourcing"],
-        ["control"],
+        ["execution-1", "execution-2", "midsourcing"],
+        ["control", "load_balancer"],
     ]
 
 
