@@ -48,7 +48,7 @@ class Child:
 
     @property
     def pid(self) -> int | None:
-        """Return the pid of the running process, or None."""
+        """Return the pid of the process started last (running or not), or None."""
         return self.process.pid if self.process is not None else None
 
     @property
