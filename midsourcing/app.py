@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from midsourcing.routes import wsdl
+from midsourcing.housekeeping import Retention, keep_tidy
+from midsourcing.routes import chaos, messages, quarantine, soap, wsdl
 from midsourcing.settings import MidSettings
+from midsourcing.state import MidState
 from services.app_factory import new_service_app
 
 __all__ = ["create_app"]
@@ -17,12 +24,38 @@ def create_app(
 ) -> FastAPI:
     """Build the mid-sourcing server; nothing starts until the app's lifespan runs."""
     settings = settings or MidSettings()
+
+    @asynccontextmanager
+    async def run_server(app: FastAPI) -> AsyncIterator[None]:
+        state = MidState.build(settings, app.state.db, app.state.http)
+        await run_in_threadpool(state.security.set_operators, settings.operators)
+        await state.dispatcher.start()
+        tidy = asyncio.create_task(
+            keep_tidy(state.db, Retention.from_settings(settings), settings.housekeeping_seconds),
+            name="mid-housekeeping",
+        )
+        app.state.mid = state
+        try:
+            yield
+        finally:
+            tidy.cancel()
+            await asyncio.gather(tidy, return_exceptions=True)
+            await state.dispatcher.stop()
+            if state.relay is not None:
+                await state.relay.close()
+
     app = new_service_app(
         settings,
         title="mcsim mid-sourcing server",
-        description="Delivers email, SMS and push, qualifies bounces and keeps quarantine.",
+        description="Delivers email, SMS and push, qualifies bounces, keeps quarantine and "
+        "delivery logs, and shows every captured message.",
         migrations="midsourcing:migrations",
         http_client=http_client,
+        hook=run_server,
     )
     app.include_router(wsdl.router)
+    app.include_router(soap.router)
+    app.include_router(messages.router)
+    app.include_router(quarantine.router)
+    app.include_router(chaos.router)
     return app

@@ -118,7 +118,8 @@ class DeliveryLog:
 
 
 def _child_text(parent: etree._Element, name: str) -> str:
-    found = parent.find(name)
+    # "{*}": a document inside a SOAP method element inherits its default namespace.
+    found = parent.find("{*}" + name)
     return "" if found is None else "".join(str(t) for t in found.itertext())
 
 
@@ -163,13 +164,13 @@ def parse_delivery_part(root: etree._Element) -> DeliveryPart:
     if not part_id:
         raise ValueError("the delivery part has no id")
     messages = []
-    for index, element in enumerate(root.iter("message")):
+    for index, element in enumerate(root.iter("{*}message")):
         message_id = element.get("id", "").strip()
         to = element.get("to", "").strip()
         channel = element.get("channel", "").strip()
         if not message_id or not to or channel not in {"email", "sms", "ios", "android"}:
             raise ValueError(f"message {index}: id, to and a known channel are required")
-        sender = element.find("from")
+        sender = element.find("{*}from")
         messages.append(
             DeliveryMessage(
                 id=message_id,
@@ -225,7 +226,7 @@ def render_delivery_logs(logs: list[DeliveryLog]) -> etree._Element:
 def parse_delivery_logs(root: etree._Element) -> list[DeliveryLog]:
     """Return the logs of a ``<deliveryLogs>`` element."""
     logs = []
-    for element in root.iter("log"):
+    for element in root.iter("{*}log"):
         at = datetime.strptime(element.get("at", ""), "%Y-%m-%d %H:%M:%S.%fZ").replace(tzinfo=UTC)
         logs.append(
             DeliveryLog(

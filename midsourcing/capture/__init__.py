@@ -1,0 +1,1 @@
+"""Captured messages: what mid-sourcing delivered (or tried to), searchable, with retention."""

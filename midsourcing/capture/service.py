@@ -1,0 +1,163 @@
+"""Use cases of the captured-messages API: search, read, raw source, delete, counts."""
+
+from __future__ import annotations
+
+import json
+
+from midsourcing.capture import repository
+from midsourcing.capture.schemas import (
+    DeleteResult,
+    Header,
+    MessageCounts,
+    MessageDetail,
+    MessageFilter,
+    MessagePage,
+    MessageSummary,
+)
+from midsourcing.delivery.item import Outgoing
+from midsourcing.delivery.mime import build_email
+from midsourcing.delivery.reasons import FailureReason
+from midsourcing.delivery.webhook import webhook_payload
+from midsourcing.tables import Message
+from services.db import Database
+from services.errors import Conflict, NotFound
+
+__all__ = [
+    "RawMessage",
+    "count_messages",
+    "delete_message",
+    "delete_messages",
+    "get_message",
+    "list_messages",
+    "raw_message",
+]
+
+_SNIPPET = 120
+
+
+def _label(reason: int) -> str:
+    try:
+        return FailureReason(reason).label if reason else ""
+    except ValueError:
+        return f"Reason {reason}"
+
+
+def _summary_fields(row: Message) -> dict[str, object]:
+    text = " ".join(row.text.split())
+    return {
+        "id": row.id,
+        "message_id": row.message_id,
+        "channel": row.channel,
+        "to": row.recipient,
+        "subject": row.subject if row.channel == "email" else row.title,
+        "snippet": text[:_SNIPPET],
+        "event_type": row.event_type,
+        "event_id": str(row.event_id),
+        "instance": row.instance,
+        "proof": row.proof,
+        "status": row.status,
+        "failure_type": row.failure_type,
+        "failure_reason": row.failure_reason,
+        "failure_label": _label(row.failure_reason),
+        "tries": row.tries,
+        "created_at": row.created_at,
+        "finished_at": row.finished_at,
+    }
+
+
+def list_messages(*, db: Database, criteria: MessageFilter, limit: int, offset: int) -> MessagePage:
+    """Return one page of the messages matching ``criteria``, newest first."""
+    with db.transaction() as session:
+        total, rows = repository.list_page(session, criteria=criteria, limit=limit, offset=offset)
+        messages = [MessageSummary.model_validate(_summary_fields(row)) for row in rows]
+    return MessagePage(total=total, offset=offset, limit=limit, messages=messages)
+
+
+def _found(db: Database, pk: int) -> Message:
+    with db.transaction() as session:
+        row = repository.get(session, pk=pk)
+    if row is None:
+        raise NotFound(f"no captured message {pk}", field="id")
+    return row
+
+
+def get_message(*, db: Database, pk: int, domain: str) -> MessageDetail:
+    """Return one message with its content and, for email, its headers as sent."""
+    row = _found(db, pk)
+    headers: list[Header] = []
+    if row.channel == "email":
+        email = build_email(Outgoing.from_row(row), domain=domain)
+        headers = [Header(name=name, value=str(value)) for name, value in email.items()]
+    return MessageDetail.model_validate(
+        {
+            **_summary_fields(row),
+            "from_name": row.from_name,
+            "from_address": row.from_address,
+            "reply_to": row.reply_to,
+            "text": row.text,
+            "html": row.html,
+            "title": row.title,
+            "app": row.app,
+            "data": row.data,
+            "template_version": row.template_version,
+            "headers": headers,
+            "result": row.result_text,
+            "forwarded": row.forwarded,
+        }
+    )
+
+
+class RawMessage:
+    """The source of a message: an ``.eml`` for email, the webhook JSON for SMS and push."""
+
+    def __init__(self, body: bytes, media_type: str, filename: str) -> None:
+        self.body = body
+        self.media_type = media_type
+        self.filename = filename
+
+
+def raw_message(*, db: Database, pk: int, domain: str) -> RawMessage:
+    """Return the source of one message, byte for byte what the relay received."""
+    row = _found(db, pk)
+    item = Outgoing.from_row(row)
+    if row.channel == "email":
+        body = build_email(item, domain=domain).as_bytes()
+        return RawMessage(body, "message/rfc822", f"message-{pk}.eml")
+    body = json.dumps(webhook_payload(item), ensure_ascii=False, indent=2).encode()
+    return RawMessage(body, "application/json", f"message-{pk}.json")
+
+
+def delete_message(*, db: Database, pk: int) -> None:
+    """Delete one finished message; refuse one that is still being delivered."""
+    with db.transaction(write=True) as session:
+        row = repository.get(session, pk=pk)
+        if row is None:
+            raise NotFound(f"no captured message {pk}", field="id")
+        if row.status not in repository.FINAL:
+            raise Conflict(
+                f"message {pk} is {row.status}: it can be deleted once its delivery is finished",
+                field="id",
+            )
+        repository.delete_ids(session, pks=[pk])
+
+
+def delete_messages(*, db: Database) -> DeleteResult:
+    """Delete every finished message; those still being delivered are kept."""
+    with db.transaction(write=True) as session:
+        deleted = repository.delete_finished(session)
+        kept = sum(repository.count_by(session, Message.status).values())
+    return DeleteResult(deleted=deleted, kept=kept)
+
+
+def count_messages(*, db: Database) -> MessageCounts:
+    """Return how many messages are captured, by status and channel."""
+    with db.transaction() as session:
+        by_status = repository.count_by(session, Message.status)
+        by_channel = repository.count_by(session, Message.channel)
+        proofs = repository.count_proofs(session)
+    return MessageCounts(
+        total=sum(by_status.values()),
+        by_status=by_status,
+        by_channel=by_channel,
+        proofs=proofs,
+    )

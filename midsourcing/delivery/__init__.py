@@ -1,0 +1,1 @@
+"""Delivering messages: qualification, magic recipients, chaos, MIME, connectors and workers."""

@@ -1,0 +1,101 @@
+"""Record outcomes with group commit: every outcome waiting at a moment shares one transaction.
+
+Tries finish one by one; their outcomes queue here, and one task commits whatever is waiting
+(message states, delivery logs, address changes), then answers the waiters. When the database
+is unreachable, the commit is retried with backoff: an outcome is never dropped, and the
+message keeps its lease meanwhile (the heartbeat extends it once the database is back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from midsourcing.delivery import repository
+from midsourcing.delivery.repository import Finished
+from services.db import Database
+
+__all__ = ["OutcomeRecorder"]
+
+log = logging.getLogger("mcsim.mid.recorder")
+_MAX_BATCH = 2_000
+
+
+class OutcomeRecorder:
+    """Commit outcomes in batches and tell each try when its outcome is stored."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        worker: str,
+        on_commit: Callable[[list[Finished]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.worker = worker
+        self.on_commit = on_commit
+        self._waiting: list[tuple[Finished, asyncio.Future[None]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.commits = 0
+        self.recorded = 0
+
+    async def start(self) -> None:
+        """Start the commit loop."""
+        self._task = asyncio.create_task(self._run(), name="mid-outcome-recorder")
+
+    async def stop(self) -> None:
+        """Commit what is waiting, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def record(self, finished: Finished) -> None:
+        """Queue ``finished`` and return once it is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((finished, future))
+        self._wakeup.set()
+        await future
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            if not self._waiting:
+                if self._closing:
+                    return
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                continue
+            batch, self._waiting = self._waiting[:_MAX_BATCH], self._waiting[_MAX_BATCH:]
+            try:
+                await run_in_threadpool(self._commit, [f for f, _ in batch])
+            except Exception:  # database down or busy: keep the outcomes and retry
+                log.warning("cannot record delivery outcomes; retrying", exc_info=True)
+                self._waiting[:0] = batch
+                if self._closing and delay > 5:
+                    for _, future in self._waiting:
+                        future.cancel()
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    def _commit(self, finished: list[Finished]) -> None:
+        with self.db.transaction(write=True) as session:
+            count = repository.record(
+                session, worker=self.worker, finished=finished, now=datetime.now(UTC)
+            )
+        self.commits += 1
+        self.recorded += count
+        if self.on_commit is not None:
+            self.on_commit(finished)

@@ -1,0 +1,125 @@
+"""Send email to an SMTP relay with aiosmtplib, over a small pool of open connections.
+
+Each connection carries one mail transaction at a time. A connection that sat idle is checked
+with ``NOOP`` before it is reused, so that a relay that closed it does not turn into a failed
+message. What the relay answers is qualified by :mod:`midsourcing.delivery.qualification`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from midsourcing.delivery.qualification import qualify_smtp_reply, qualify_unreachable
+from midsourcing.delivery.reasons import Attempt
+
+__all__ = ["RelaySettings", "SmtpRelay"]
+
+log = logging.getLogger("mcsim.mid.smtp")
+_CHECK_IDLE_AFTER = 5.0  # seconds
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Where the relay is and how to talk to it."""
+
+    host: str
+    port: int = 25
+    starttls: bool = False
+    verify_tls: bool = True
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+    connections: int = 8
+
+
+class SmtpRelay:
+    """A pool of SMTP connections to one relay."""
+
+    def __init__(self, settings: RelaySettings) -> None:
+        self.settings = settings
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._slots = asyncio.Semaphore(settings.connections)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout,
+            start_tls=s.starttls,
+            validate_certs=s.verify_tls,
+            username=s.username,
+            password=s.password,
+        )
+        await client.connect()
+        return client
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        while self._idle:
+            client, since = self._idle.pop()
+            if not client.is_connected:
+                continue
+            if time.monotonic() - since < _CHECK_IDLE_AFTER:
+                return client
+            try:
+                await client.noop()
+                return client
+            except (aiosmtplib.SMTPException, OSError):
+                await _close(client)
+        return await self._connect()
+
+    async def send(self, *, sender: str, recipient: str, data: bytes) -> Attempt:
+        """Send one message to one recipient and qualify the relay's answer."""
+        async with self._slots:
+            try:
+                client = await self._take()
+            except aiosmtplib.SMTPResponseException as exc:  # refused at greeting or AUTH
+                return _infrastructure(f"{exc.code} {exc.message}")
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                return qualify_unreachable(f"{self.settings.host}:{self.settings.port}: {exc}")
+            try:
+                _, reply = await client.sendmail(sender, [recipient], data)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                self._keep(client)
+                refusal = exc.recipients[0]
+                return qualify_smtp_reply(refusal.code, refusal.message)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+                await _close(client)
+                return qualify_unreachable(f"{self.settings.host}:{self.settings.port}: {exc}")
+            except aiosmtplib.SMTPResponseException as exc:
+                self._keep(client)
+                return qualify_smtp_reply(exc.code, exc.message)
+            except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
+                await _close(client)
+                return qualify_unreachable(str(exc))
+            self._keep(client)
+            return qualify_smtp_reply(250, reply)
+
+    def _keep(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected:
+            self._idle.append((client, time.monotonic()))
+
+    async def close(self) -> None:
+        """Close every idle connection politely."""
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            await _close(client, polite=True)
+
+
+def _infrastructure(text: str) -> Attempt:
+    return qualify_unreachable(f"the relay refused the session: {text}")
+
+
+async def _close(client: aiosmtplib.SMTP, *, polite: bool = False) -> None:
+    try:
+        if polite and client.is_connected:
+            await client.quit()
+        else:
+            client.close()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()

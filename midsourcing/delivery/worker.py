@@ -1,0 +1,186 @@
+"""The delivery workers of one mid-sourcing process.
+
+One dispatcher claims due messages in batches (one transaction each) while fewer than
+``concurrency`` tries are running, and starts one asyncio task per message: quarantine check,
+magic recipients, chaos, connector, then the outcome goes to the group-commit recorder. A
+heartbeat extends the leases of the messages being sent. New parts wake the dispatcher at once;
+otherwise it polls (retries and other processes' parts become due over time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from midsourcing.delivery import repository
+from midsourcing.delivery.deliverer import Deliverer
+from midsourcing.delivery.policy import RetryPolicy, decide, decide_ignored
+from midsourcing.delivery.qualification import qualify_unreachable
+from midsourcing.delivery.recorder import OutcomeRecorder
+from midsourcing.delivery.repository import Claimed, Finished
+from services.db import Database
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger("mcsim.mid.worker")
+
+
+class Dispatcher:
+    """Claim due messages and deliver them, at most ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        deliverer: Deliverer,
+        policy: RetryPolicy,
+        concurrency: int,
+        claim_batch: int,
+        poll_seconds: float,
+        lease_seconds: float,
+        grace_seconds: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.deliverer = deliverer
+        self.policy = policy
+        self.concurrency = concurrency
+        self.claim_batch = claim_batch
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.grace_seconds = grace_seconds
+        self.worker = secrets.token_hex(8)
+        self.recorder = OutcomeRecorder(db, worker=self.worker)
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._wakeup = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._closing = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """Look for work now (a part was just accepted)."""
+        self._wakeup.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Return how many tries are running."""
+        return len(self._inflight)
+
+    async def start(self) -> None:
+        """Start the dispatcher, the heartbeat and the recorder."""
+        await self.recorder.start()
+        self._tasks = [
+            asyncio.create_task(self._run(), name="mid-dispatcher"),
+            asyncio.create_task(self._heartbeat(), name="mid-heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop claiming, let running tries finish for a while, then queue the rest again."""
+        self._closing = True
+        self._wakeup.set()
+        self._slot_freed.set()
+        dispatcher, heartbeat = self._tasks
+        await dispatcher
+        running = list(self._inflight.values())
+        if running:
+            await asyncio.wait(running, timeout=self.grace_seconds)
+        unfinished = [pk for pk, task in self._inflight.items() if not task.done()]
+        for task in self._inflight.values():
+            task.cancel()
+        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+        await self.recorder.stop()
+        if unfinished:
+            await run_in_threadpool(self._release, unfinished)
+
+    def _release(self, pks: list[int]) -> None:
+        try:
+            with self.db.transaction(write=True) as session:
+                repository.release_claims(
+                    session, worker=self.worker, pks=pks, now=datetime.now(UTC)
+                )
+        except Exception:  # their leases expire anyway
+            log.warning("cannot release unfinished claims", exc_info=True)
+
+    async def _run(self) -> None:
+        while not self._closing:
+            free = self.concurrency - len(self._inflight)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wakeup.clear()
+            try:
+                claimed = await run_in_threadpool(self._claim, min(free, self.claim_batch))
+            except Exception:
+                log.warning("cannot claim messages", exc_info=True)
+                claimed = []
+            for entry in claimed:
+                task = asyncio.create_task(self._try(entry), name=f"mid-try-{entry.item.pk}")
+                self._inflight[entry.item.pk] = task
+                task.add_done_callback(functools.partial(self._done, entry.item.pk))
+            if len(claimed) < min(free, self.claim_batch):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        now = datetime.now(UTC)
+        lease_until = now + timedelta(seconds=self.lease_seconds)
+        with self.db.transaction(write=True) as session:
+            return repository.claim(
+                session, worker=self.worker, now=now, lease_until=lease_until, limit=limit
+            )
+
+    def _done(self, pk: int, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(pk, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a delivery try failed", exc_info=task.exception())
+        self._slot_freed.set()
+
+    async def _try(self, entry: Claimed) -> None:
+        item = entry.item
+        forwarded = ""
+        if entry.quarantined:
+            decision = decide_ignored(item)
+        else:
+            try:
+                tried = await self.deliverer.deliver(item)
+                attempt, forwarded = tried.attempt, tried.forwarded
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not lose the message: retry it later
+                log.exception("delivery try crashed", extra={"message_id": item.message_id})
+                attempt = qualify_unreachable(f"internal error: {type(exc).__name__}: {exc}")
+            decision = decide(item, attempt, now=datetime.now(UTC), policy=self.policy)
+        await self.recorder.record(Finished(item, decision, forwarded))
+        if decision.status == "sent":
+            self.delivered += 1
+
+    async def _heartbeat(self) -> None:
+        interval = max(self.lease_seconds / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            if not self._inflight:
+                continue
+            started = time.monotonic()
+            try:
+                await run_in_threadpool(self._extend)
+            except Exception:
+                log.warning("cannot extend leases", exc_info=True)
+            if time.monotonic() - started > interval:
+                log.warning(
+                    "lease heartbeat is slow", extra={"seconds": time.monotonic() - started}
+                )
+
+    def _extend(self) -> None:
+        lease_until = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
+        with self.db.transaction(write=True) as session:
+            repository.extend_leases(session, worker=self.worker, lease_until=lease_until)

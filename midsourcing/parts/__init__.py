@@ -1,0 +1,1 @@
+"""Accepting delivery parts: ``nms:delivery#AppendDeliveryPart``, durable and idempotent."""

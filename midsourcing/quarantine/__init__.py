@@ -1,0 +1,1 @@
+"""Quarantine: addresses with delivery errors, when they stop being sent to, and their release."""

@@ -1,0 +1,109 @@
+"""Captured messages: ``/api/v1/messages`` (search, read, raw source, delete, counts)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from midsourcing.capture import service
+from midsourcing.capture.schemas import (
+    DeleteResult,
+    MessageCounts,
+    MessageDetail,
+    MessageFilter,
+    MessagePage,
+)
+from midsourcing.deps import StateDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
+
+Channel = Literal["email", "sms", "ios", "android", "push"]
+Status = Literal["queued", "sending", "sent", "failed", "ignored"]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+@router.get("", response_model=MessagePage)
+async def list_messages(
+    state: StateDep,
+    q: Annotated[str | None, Query(description="Text in recipient, subject, type or id.")] = None,
+    recipient: Annotated[str | None, Query(description="Part of the recipient.")] = None,
+    subject: Annotated[str | None, Query(description="Part of the subject or title.")] = None,
+    event_type: Annotated[str | None, Query(alias="eventType")] = None,
+    message_id: Annotated[str | None, Query(alias="messageId")] = None,
+    channel: Annotated[Channel | None, Query(description="push: ios and android.")] = None,
+    status: Status | None = None,
+    proof: bool | None = None,
+    since: Annotated[datetime | None, Query(description="Accepted at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Accepted before (ISO 8601).")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MessagePage:
+    """Search the captured messages, newest first."""
+    criteria = MessageFilter(
+        q=q,
+        recipient=recipient,
+        subject=subject,
+        event_type=event_type,
+        message_id=message_id,
+        channel=channel,
+        status=status,
+        proof=proof,
+        since=_utc(since),
+        until=_utc(until),
+    )
+    return await run_in_threadpool(
+        service.list_messages, db=state.db, criteria=criteria, limit=limit, offset=offset
+    )
+
+
+@router.delete("", response_model=DeleteResult)
+async def delete_messages(state: StateDep) -> DeleteResult:
+    """Delete every finished message (messages still being delivered are kept)."""
+    return await run_in_threadpool(service.delete_messages, db=state.db)
+
+
+@router.get("/counts", response_model=MessageCounts)
+async def count_messages(state: StateDep) -> MessageCounts:
+    """Count the captured messages by status and channel."""
+    return await run_in_threadpool(service.count_messages, db=state.db)
+
+
+@router.get("/{message_id}", response_model=MessageDetail)
+async def get_message(state: StateDep, message_id: int) -> MessageDetail:
+    """Return one message: content, headers as sent, delivery result."""
+    return await run_in_threadpool(
+        service.get_message, db=state.db, pk=message_id, domain=state.settings.message_id_domain
+    )
+
+
+@router.get(
+    "/{message_id}/raw",
+    response_class=Response,
+    responses={200: {"content": {"message/rfc822": {}, "application/json": {}}}},
+)
+async def raw_message(state: StateDep, message_id: int) -> Response:
+    """Return the source: the ``.eml`` of an email, the webhook JSON of an SMS or push."""
+    raw = await run_in_threadpool(
+        service.raw_message, db=state.db, pk=message_id, domain=state.settings.message_id_domain
+    )
+    disposition = f'inline; filename="{raw.filename}"'
+    return Response(
+        raw.body, media_type=raw.media_type, headers={"content-disposition": disposition}
+    )
+
+
+@router.delete("/{message_id}", status_code=204, response_class=Response)
+async def delete_message(state: StateDep, message_id: int) -> Response:
+    """Delete one finished message."""
+    await run_in_threadpool(service.delete_message, db=state.db, pk=message_id)
+    return Response(status_code=204)

@@ -1,0 +1,189 @@
+"""Each SOAP method of the mid-sourcing server: authenticate, read the parameters, call a use case.
+
+``AppendDeliveryPart`` answers ``fatalError`` 1 with a message for a part that can never be
+accepted as it is (malformed, too big): Campaign's callers must not retry those. Everything
+the caller may retry (authentication, database unavailable) is a SOAP Fault instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+from starlette.concurrency import run_in_threadpool
+
+from midsourcing.logs.service import read_delivery_logs
+from midsourcing.parts.service import PartRefused, append_delivery_part, check_part
+from midsourcing.security.service import Credentials
+from midsourcing.state import MidState
+from services.delivery_protocol import parse_delivery_part, render_delivery_logs
+from services.errors import InvalidRequest
+from services.soap.envelope import Output, SoapCall, SoapReply, render_response
+from services.version import VERSION
+
+__all__ = ["DEFAULT_LOG_LIMIT", "FATAL_MALFORMED_PART", "METHODS", "CallContext", "Handler"]
+
+log = logging.getLogger("mcsim.mid.soap")
+
+#: ``fatalError`` of a part that can never be accepted as sent.
+FATAL_MALFORMED_PART = 1
+#: Logs returned by GetDeliveryLogs when the caller gives no limit.
+DEFAULT_LOG_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a method needs besides the call: the server and the caller's credentials."""
+
+    state: MidState
+    credentials: Credentials
+
+
+Handler = Callable[[SoapCall, CallContext], Awaitable[SoapReply]]
+
+
+def _reply(call: SoapCall, *outputs: Output) -> SoapReply:
+    return render_response(call.service, call.method, outputs, version=call.version)
+
+
+def _xtk_now() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+async def logon(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
+    login, password = call.text(1).strip(), call.text(2)
+    if not login:
+        raise InvalidRequest("strLogin is empty", field="strLogin")
+    state = context.state
+    opened = await run_in_threadpool(
+        state.security.logon, address=context.credentials.address, login=login, password=password
+    )
+    ttl = str(state.settings.session_ttl_seconds)
+    info = etree.Element("sessionInfo")
+    etree.SubElement(
+        info,
+        "serverInfo",
+        buildNumber="mcsim",
+        buildVersion=VERSION,
+        instanceName="mcsim_mid",
+        securityTimeOut=ttl,
+        sessionTimeOut=ttl,
+        serverDate=_xtk_now(),
+    )
+    user = etree.SubElement(
+        info, "userInfo", login=opened.login, locale="en", timezone="UTC", loginId="0"
+    )
+    etree.SubElement(user, "login-right", right="midSourcing")
+    return _reply(
+        call,
+        Output.string("pstrSessionToken", opened.session_token),
+        Output.xml("pSessionInfo", info),
+        Output.string("pstrSecurityToken", opened.security_token),
+    )
+
+
+async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logoff(sessiontoken)``: close the caller's session."""
+    credentials = context.credentials
+    security = context.state.security
+    await security.authenticate_async(credentials)
+    token = credentials.cookie_token or credentials.body_token.strip()
+    if token.startswith("___"):
+        await run_in_threadpool(security.logoff, token=token)
+    return _reply(call)
+
+
+async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetServerTime()``: anonymous, but only from a security zone."""
+    context.state.security.zone_of(context.credentials.address)
+    return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
+
+
+def _fatal(call: SoapCall, message: str) -> SoapReply:
+    return _reply(
+        call,
+        Output.long("deliveryPartId", 0),
+        Output.integer("fatalError", FATAL_MALFORMED_PART),
+        Output.string("fatalErrorMsg", message),
+    )
+
+
+async def append_part(call: SoapCall, context: CallContext) -> SoapReply:
+    """``AppendDeliveryPart(sessiontoken, deliveryPart, retry)`` → id, fatalError, message."""
+    state = context.state
+    await state.security.authenticate_async(context.credentials)
+    element = call.document(1)
+    if element is None:
+        return _fatal(call, "deliveryPart is empty: it must hold a <deliveryPart> element")
+    try:
+        part = parse_delivery_part(element)
+        check_part(part, max_messages=state.settings.max_messages_per_part)
+    except (ValueError, PartRefused) as exc:
+        return _fatal(call, f"the delivery part is malformed: {exc}")
+    accepted = await run_in_threadpool(
+        append_delivery_part, db=state.db, part=part, now=datetime.now(UTC)
+    )
+    if accepted.queued:
+        state.dispatcher.wake()
+    log.info(
+        "delivery part accepted",
+        extra={
+            "part": part.id,
+            "delivery_part_id": accepted.delivery_part_id,
+            "queued": accepted.queued,
+            "duplicates": accepted.duplicates,
+            "retry": call.text(2).strip().lower() in {"true", "1"},
+        },
+    )
+    return _reply(
+        call,
+        Output.long("deliveryPartId", accepted.delivery_part_id),
+        Output.integer("fatalError", 0),
+        Output.string("fatalErrorMsg", ""),
+    )
+
+
+def _optional_int(call: SoapCall, index: int, name: str) -> int | None:
+    value = call.text(index).strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an integer, got {value!r}", field=name) from None
+
+
+async def get_logs(call: SoapCall, context: CallContext) -> SoapReply:
+    """``GetDeliveryLogs(sessiontoken, cursor, limit[, instanceId])`` → logs, nextCursor."""
+    state = context.state
+    await state.security.authenticate_async(context.credentials)
+    limit = _optional_int(call, 2, "limit") or DEFAULT_LOG_LIMIT
+    if limit < 0:
+        raise InvalidRequest("limit must not be negative", field="limit")
+    instance = _optional_int(call, 3, "instanceId")
+    page = await run_in_threadpool(
+        read_delivery_logs,
+        db=state.db,
+        cursor=call.text(1),
+        limit=min(limit, state.settings.max_logs_per_call),
+        instance=instance,
+    )
+    return _reply(
+        call,
+        Output.xml("deliveryLogs", render_delivery_logs(page.logs)),
+        Output.string("nextCursor", page.next_cursor),
+    )
+
+
+METHODS: dict[tuple[str, str], Handler] = {
+    ("xtk:session", "Logon"): logon,
+    ("xtk:session", "Logoff"): logoff,
+    ("xtk:session", "GetServerTime"): get_server_time,
+    ("nms:delivery", "AppendDeliveryPart"): append_part,
+    ("nms:delivery", "GetDeliveryLogs"): get_logs,
+}
