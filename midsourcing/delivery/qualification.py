@@ -11,6 +11,10 @@
 | 450, or an enhanced code 4.7.x (greylisting, policy) | soft | 20 Refused |
 | 421, 451 and any other 4xx | soft | 3 Unreachable |
 | no answer: connection refused or lost, timeout, TLS failure | soft | 3 Unreachable |
+| session refused: greeting, EHLO, AUTH or MAIL FROM | soft | 3 Unreachable |
+
+The last two are mcsim's own trouble with its relay, not the recipient's: they are retried but
+never quarantine the address. Replies to RCPT TO and DATA are the recipient's.
 
 An enhanced status code (RFC 3463) in the reply text wins over the basic code.
 """

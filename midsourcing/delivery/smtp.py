@@ -88,6 +88,9 @@ class SmtpRelay:
                 self._keep(client)
                 refusal = exc.recipients[0]
                 return qualify_smtp_reply(refusal.code, refusal.message)
+            except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPHeloError) as exc:
+                self._keep(client)  # the session is refused, not the recipient
+                return _infrastructure(f"{exc.code} {exc.message}")
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
                 await _close(client)
                 return qualify_unreachable(f"{self.settings.host}:{self.settings.port}: {exc}")

@@ -10,7 +10,8 @@ mailbox full, or any code), and keeps what it received::
         assert sink.attempts["bob@example.com"] == 1
 
 ``attempts`` counts every RCPT TO per recipient, refused or not, so a test can see retries.
-Optional SMTP AUTH (PLAIN/LOGIN without TLS, for loopback tests) with ``auth=(user, password)``.
+``starttls=True`` offers (and requires) STARTTLS with a throw-away self-signed certificate made
+by the ``openssl`` command; ``auth=(user, password)`` requires SMTP AUTH, over STARTTLS.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import functools
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -53,6 +59,40 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+@functools.cache
+def _certificate() -> tuple[str, str]:
+    folder = Path(tempfile.mkdtemp(prefix="mcsim-smtp-tls-"))
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def _tls_context() -> ssl.SSLContext:
+    cert, key = _certificate()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 @dataclass(frozen=True)
 class ReceivedMail:
     """One message the server accepted."""
@@ -74,12 +114,12 @@ class ReceivedMail:
 class _Handler:
     sink: SmtpSink
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         return self.sink._on_rcpt(envelope, address)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         return self.sink._on_data(envelope)
 
 
@@ -105,6 +145,7 @@ class SmtpSink:
 
     reject: dict[str, int | str] = field(default_factory=dict)
     auth: tuple[str, str] | None = None
+    starttls: bool = False
     host: str = "127.0.0.1"
     port: int = 0
     received: list[ReceivedMail] = field(default_factory=list)
@@ -120,12 +161,10 @@ class SmtpSink:
         """Start listening on a free loopback port."""
         self.port = self.port or free_port(self.host)
         options: dict[str, Any] = {}
+        if self.starttls or self.auth is not None:
+            options.update(tls_context=_tls_context(), require_starttls=True)
         if self.auth is not None:
-            options = {
-                "authenticator": _Authenticator(*self.auth),
-                "auth_required": True,
-                "auth_require_tls": False,
-            }
+            options.update(authenticator=_Authenticator(*self.auth), auth_required=True)
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **options)
         self._controller.start()
         return self
@@ -172,9 +211,9 @@ class SmtpSink:
         with self._lock:
             return [m for m in self.received if wanted in (r.lower() for r in m.rcpt_tos)]
 
-    async def wait_for(self, count: int, *, timeout: float = 10.0) -> None:
+    async def wait_for(self, count: int, *, within: float = 10.0) -> None:
         """Wait until at least ``count`` messages were accepted."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while self.count() < count:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.count()} messages received, expected {count}")

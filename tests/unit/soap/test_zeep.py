@@ -125,6 +125,21 @@ def test_zeep_append_delivery_part_request_is_read_positionally() -> None:
     assert document.get("id") == "7"
 
 
+def test_zeep_get_delivery_logs_request_is_read_positionally_with_an_optional_instance() -> None:
+    client = client_for("nms:delivery")
+    action = soap_action(client, "GetDeliveryLogs")
+    with_instance = request_bytes(
+        client, "GetDeliveryLogs", sessiontoken="mid/mid", cursor="42", limit=100, instanceId=3
+    )
+    call = read_call(with_instance, soap_action=action)
+    assert call.action == "nms:delivery#GetDeliveryLogs"
+    assert [call.text(i) for i in range(4)] == ["mid/mid", "42", "100", "3"]
+    without = request_bytes(client, "GetDeliveryLogs", sessiontoken="mid/mid", cursor="", limit=5)
+    call = read_call(without, soap_action=action)
+    assert len(call.params) == 3
+    assert [call.text(i) for i in range(4)] == ["mid/mid", "", "5", ""]
+
+
 def test_zeep_reads_plid_as_an_int() -> None:
     client = client_for("nms:rtEvent")
     pl_id = (1 << 56) | 8030
