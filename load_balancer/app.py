@@ -32,7 +32,7 @@ from services.errors import NoBackendAvailable
 from services.http import create_http_client
 from services.web import error_response
 
-__all__ = ["create_app", "health_checker", "seed_backends"]
+__all__ = ["create_app", "front_door", "health_checker", "seed_backends"]
 
 log = logging.getLogger("mcsim.lb")
 
@@ -42,7 +42,12 @@ _OWN_PATHS = frozenset({"/health", "/metrics"})
 
 
 class _ProxyLayer:
-    """Send every request that is not the balancer's own to the data path."""
+    """Send every request that is not the balancer's own to the data path.
+
+    It sits inside the FastAPI app (so the app works under any ASGI server), and ``python -m
+    load_balancer`` also puts it in front of the app (:func:`front_door`): there a forwarded
+    request skips FastAPI's own middleware stack.
+    """
 
     def __init__(self, app: ASGIApp, *, runtime: Runtime) -> None:
         self.app = app
@@ -161,3 +166,9 @@ def create_app(
     app.include_router(admin.router)
     app.add_middleware(_ProxyLayer, runtime=runtime)
     return app
+
+
+def front_door(app: FastAPI) -> ASGIApp:
+    """Return the ASGI app to serve: the data path in front of the balancer's FastAPI app."""
+    runtime: Runtime = app.state.lb
+    return _ProxyLayer(app, runtime=runtime)

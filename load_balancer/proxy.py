@@ -39,7 +39,7 @@ from load_balancer.shared import (
     SharedState,
     bucket_offset,
 )
-from load_balancer.transport import BufferedBody
+from load_balancer.transport import BufferedBody, ResponseBody
 from services.errors import (
     InvalidRequest,
     McsimError,
@@ -308,6 +308,7 @@ class Proxy:
 
         # -- stream the answer back ------------------------------------------------------
         status = response.status_code
+        answer = response.stream
         try:
             if status >= 500:
                 ints[counters + RESPONSES_5XX] += 1
@@ -317,13 +318,11 @@ class Proxy:
                 if name.lower() not in _RESPONSE_DROP
             ]
             await send({"type": "http.response.start", "status": status, "headers": headers})
-            pending: bytes | None = None
-            assert isinstance(response.stream, httpx.AsyncByteStream)
-            async for chunk in response.stream:
-                if pending is not None:
-                    await send({"type": "http.response.body", "body": pending, "more_body": True})
-                pending = chunk
-            await send({"type": "http.response.body", "body": pending or b"", "more_body": False})
+            ready = answer.ready() if type(answer) is ResponseBody else None
+            if ready is not None:
+                await send({"type": "http.response.body", "body": ready, "more_body": False})
+            else:
+                await self._stream_body(answer, send)
         except httpx.TransportError as exc:
             # The head is already sent: the caller sees the connection close mid-body.
             ints[counters + FAILURES] += 1
@@ -331,7 +330,7 @@ class Proxy:
                 ints[counters + TIMEOUTS] += 1
             self._eject(backend, exc, request_id)
         finally:
-            await response.aclose()
+            await answer.aclose()  # type: ignore[union-attr]
             ints[counters + IN_FLIGHT] -= 1
             elapsed = time.perf_counter() - started
             ints[counters + LATENCY_SUM_US] += int(elapsed * 1_000_000)
@@ -349,6 +348,18 @@ class Proxy:
                     "request_id": request_id.decode("latin-1"),
                 },
             )
+
+    @staticmethod
+    async def _stream_body(
+        stream: httpx.SyncByteStream | httpx.AsyncByteStream, send: Send
+    ) -> None:
+        assert isinstance(stream, httpx.AsyncByteStream)
+        pending: bytes | None = None
+        async for chunk in stream:
+            if pending is not None:
+                await send({"type": "http.response.body", "body": pending, "more_body": True})
+            pending = chunk
+        await send({"type": "http.response.body", "body": pending or b"", "more_body": False})
 
     def _request(
         self,

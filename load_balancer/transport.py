@@ -26,7 +26,7 @@ from typing import cast
 import httptools
 import httpx
 
-__all__ = ["BufferedBody", "PoolTransport"]
+__all__ = ["BufferedBody", "PoolTransport", "ResponseBody"]
 
 #: Response bytes buffered per connection before reading from the backend is paused.
 _HIGH_WATER = 256 * 1024
@@ -205,6 +205,17 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
+    def drain_chunks(self) -> bytes:
+        """Return and forget every buffered piece of the body."""
+        chunks = self._chunks
+        if len(chunks) == 1:
+            body = chunks.popleft()
+        else:
+            body = b"".join(chunks)
+            chunks.clear()
+        self._buffered = 0
+        return body
+
     def reusable(self) -> bool:
         """Return whether the connection can serve another request."""
         return self.complete and self.keep_alive and not self.closed and not self._chunks
@@ -251,7 +262,7 @@ class _Origin:
         self.idle: list[_Connection] = []
 
 
-class _ResponseBody(httpx.AsyncByteStream):
+class ResponseBody(httpx.AsyncByteStream):
     """The body of one response, read from its connection; closing it frees the connection."""
 
     __slots__ = ("_connection", "_done", "_pool", "_timeout")
@@ -270,6 +281,14 @@ class _ResponseBody(httpx.AsyncByteStream):
             if not chunk:
                 return
             yield chunk
+
+    def ready(self) -> bytes | None:
+        """Return the whole body when it is already in memory (small answers), else None."""
+        connection = self._connection
+        if not connection.complete:
+            return None
+        chunks = connection.drain_chunks()
+        return chunks
 
     async def aclose(self) -> None:
         """Give the connection back to its pool when the response was read to its end."""
@@ -344,7 +363,7 @@ class PoolTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status,
             headers=headers,
-            stream=_ResponseBody(self, connection, self.read_timeout),
+            stream=ResponseBody(self, connection, self.read_timeout),
             extensions={"http_version": b"HTTP/1.1"},
             request=request,
         )
