@@ -312,11 +312,17 @@ class Proxy:
         try:
             if status >= 500:
                 ints[counters + RESPONSES_5XX] += 1
-            headers = [
-                (name, value)
-                for name, value in response.headers.raw
-                if name.lower() not in _RESPONSE_DROP
-            ]
+            headers = []
+            has_id = False
+            for name, value in response.headers.raw:
+                lowered = name.lower()
+                if lowered in _RESPONSE_DROP:
+                    continue
+                if lowered == b"x-request-id":
+                    has_id = True
+                headers.append((name, value))
+            if not has_id:
+                headers.append((b"x-request-id", request_id))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             ready = answer.ready() if type(answer) is ResponseBody else None
             if ready is not None:
