@@ -70,6 +70,11 @@ class MidSettings(ServiceSettings):
         description="How long a claimed message stays reserved without a heartbeat; after a "
         "crash, other workers take it over once the lease is over.",
     )
+    shutdown_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="At shutdown, how long running tries may finish; the others are queued again.",
+    )
     max_tries: int = Field(
         5, ge=1, description="Tries per message before a soft bounce becomes final (failed)."
     )

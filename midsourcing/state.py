@@ -73,6 +73,7 @@ class MidState:
             claim_batch=settings.claim_batch,
             poll_seconds=settings.poll_seconds,
             lease_seconds=settings.lease_seconds,
+            grace_seconds=settings.shutdown_grace_seconds,
         )
         security = MidSecurity(
             db,

@@ -189,3 +189,24 @@ async def test_starttls_and_smtp_auth_with_the_configured_credentials(
             log = (await final_logs(mid))[message.id]
             assert log.failure_reason == 3 and "535" in log.text
             assert (await mid.get("/api/v1/quarantine")).json()["total"] == 0
+
+
+async def test_a_soft_quarantine_ends_by_itself_at_its_expiry(make_mid: MidFactory) -> None:
+    with SmtpSink(reject={"late@example.com": 451}) as sink:
+        # 2e-5 days: the quarantine ends 1.7 s after the last soft bounce.
+        async with make_mid(
+            smtp_host=sink.host, smtp_port=sink.port, max_tries=1, quarantine_soft_days=2e-5
+        ) as mid:
+            await append(mid, part(email("late@example.com")))
+            await settle(mid, 1)
+            blocked = email("late@example.com")
+            await append(mid, part(blocked))
+            await settle(mid, 2)
+            assert (await final_logs(mid))[blocked.id].failure_reason == 9
+            sink.accept("late@example.com")
+            await asyncio.sleep(1.8)
+            freed = email("late@example.com")
+            await append(mid, part(freed))
+            await settle(mid, 3)
+            assert (await final_logs(mid))[freed.id].status is LogStatus.SENT
+        assert sink.count("late@example.com") == 1
