@@ -63,6 +63,8 @@ class EchoBackend:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # a request cut short is not a request
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
