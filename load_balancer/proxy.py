@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
@@ -114,7 +114,7 @@ class _ClientBody(httpx.AsyncByteStream):
         self.limit = limit
         self.consumed = False
 
-    async def __aiter__(self):  # type: ignore[no-untyped-def]  # an async generator
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         """Yield the body chunk by chunk; refuse it past the limit."""
         self.consumed = True
         size = len(self.first)
@@ -309,6 +309,7 @@ class Proxy:
         # -- stream the answer back ------------------------------------------------------
         status = response.status_code
         answer = response.stream
+        assert isinstance(answer, httpx.AsyncByteStream)
         try:
             if status >= 500:
                 ints[counters + RESPONSES_5XX] += 1
@@ -336,7 +337,7 @@ class Proxy:
                 ints[counters + TIMEOUTS] += 1
             self._eject(backend, exc, request_id)
         finally:
-            await answer.aclose()  # type: ignore[union-attr]
+            await answer.aclose()
             ints[counters + IN_FLIGHT] -= 1
             elapsed = time.perf_counter() - started
             ints[counters + LATENCY_SUM_US] += int(elapsed * 1_000_000)
@@ -356,10 +357,7 @@ class Proxy:
             )
 
     @staticmethod
-    async def _stream_body(
-        stream: httpx.SyncByteStream | httpx.AsyncByteStream, send: Send
-    ) -> None:
-        assert isinstance(stream, httpx.AsyncByteStream)
+    async def _stream_body(stream: httpx.AsyncByteStream, send: Send) -> None:
         pending: bytes | None = None
         async for chunk in stream:
             if pending is not None:

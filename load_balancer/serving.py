@@ -18,7 +18,7 @@ import asyncio
 import collections
 import http
 import logging
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import httptools
@@ -232,7 +232,7 @@ class LeanHttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Register the connection with the server."""
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)
         self.server_state.connections.add(self)
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
