@@ -42,7 +42,7 @@ def create_app(
 
     @asynccontextmanager
     async def run_instance(app: FastAPI) -> AsyncIterator[None]:
-        state = ExecutionState.build(settings, app.state.db)
+        state = ExecutionState.build(settings, app.state.db, app.state.http)
         await run_in_threadpool(
             state.security.seed,
             operators=settings.operators,
@@ -54,12 +54,14 @@ def create_app(
             )
         await run_in_threadpool(state.refresh)
         await state.writer.start()
+        state.processor.start()
         refresher = asyncio.create_task(_keep_fresh(state), name="refresh-caches")
         app.state.execution = state
         try:
             yield
         finally:
             refresher.cancel()
+            await state.processor.stop()
             await state.writer.stop()
 
     app = new_service_app(

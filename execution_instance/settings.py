@@ -73,6 +73,39 @@ class ExecutionSettings(ServiceSettings):
         100_000, ge=1, description="Pending events above which new events are refused (503)."
     )
 
+    midsourcing_login: str = Field("mid", description="Operator used on the mid-sourcing server.")
+    midsourcing_password: str | None = Field(
+        None, description="Its password. In development an empty value means 'mid'."
+    )
+    workers: int = Field(2, ge=0, le=64, description="Processing workers (0: intake only).")
+    claim_batch_size: int = Field(
+        100, ge=1, le=10_000, description="Events one worker claims and hands over at once."
+    )
+    claim_lease_seconds: float = Field(
+        60.0, gt=0, description="How long a claim lasts; a dead worker's events are then retaken."
+    )
+    idle_poll_seconds: float = Field(
+        1.0, gt=0, description="How often idle workers look for due events (new events wake them)."
+    )
+    handoff_retry_base_seconds: float = Field(
+        1.0, gt=0, description="First delay before retrying a hand-over to mid-sourcing (doubles)."
+    )
+    handoff_retry_max_seconds: float = Field(
+        60.0, gt=0, description="Longest delay between hand-over retries."
+    )
+    validity_seconds: float = Field(
+        432_000.0,
+        gt=0,
+        description="An event not handed over this long after its arrival becomes tooOld (5 days).",
+    )
+    status_sync_seconds: float = Field(
+        0.5, gt=0, description="How often delivery logs are read back from mid-sourcing."
+    )
+    render_time_limit_ms: int = Field(
+        200, ge=1, description="CPU time one template render may use."
+    )
+    render_memory_limit_mb: int = Field(32, ge=4, description="Memory of one template sandbox.")
+
     @model_validator(mode="after")
     def _development_credentials(self) -> ExecutionSettings:
         development = self.environment is Environment.DEVELOPMENT
@@ -80,6 +113,8 @@ class ExecutionSettings(ServiceSettings):
             self.operators = {DEV_OPERATOR[0]: DEV_OPERATOR[1]}
         if development and not self.technical_tokens:
             self.technical_tokens = [DEV_TECHNICAL_TOKEN]
+        if development and self.midsourcing_password is None:
+            self.midsourcing_password = "mid"  # noqa: S105 - documented development password
         if self.environment is Environment.PRODUCTION:
             if self.operators.get(DEV_OPERATOR[0]) == DEV_OPERATOR[1]:
                 raise ValueError("the development operator mc/mc is refused in production")

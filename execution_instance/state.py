@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from execution_instance.intake.documents import EventLimits
 from execution_instance.intake.service import IntakeService
 from execution_instance.intake.writer import EventWriter
+from execution_instance.processing.midclient import MidsourcingClient
+from execution_instance.processing.service import Processor, ProcessorSettings
 from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
+from execution_instance.templates.service import TemplateService
 from services.db import Database
 from services.forwarding import TrustedProxies
+from services.personalization import RenderLimits, TemplateEngine
 
 __all__ = ["ExecutionState"]
 
@@ -26,16 +32,51 @@ class ExecutionState:
     writer: EventWriter
     limits: EventLimits
     proxies: TrustedProxies
+    templates: TemplateService
+    processor: Processor
 
     def refresh(self) -> None:
-        """Re-read from the database everything requests serve from memory."""
+        """Re-read from the database everything requests and workers serve from memory."""
         self.security.refresh()
         self.intake.refresh()
+        self.templates.refresh()
 
     @classmethod
-    def build(cls, settings: ExecutionSettings, db: Database) -> ExecutionState:
+    def build(
+        cls, settings: ExecutionSettings, db: Database, http: httpx.AsyncClient
+    ) -> ExecutionState:
         """Wire the services of an instance together (nothing runs yet)."""
         writer = EventWriter(db)
+        templates = TemplateService(db)
+        engine = TemplateEngine(
+            RenderLimits(
+                time_limit=settings.render_time_limit_ms / 1000,
+                memory_limit=settings.render_memory_limit_mb * 1024 * 1024,
+            )
+        )
+        mid = MidsourcingClient(
+            http,
+            url=settings.midsourcing_url,
+            login=settings.midsourcing_login,
+            password=settings.midsourcing_password or "",
+        )
+        processor = Processor(
+            db,
+            templates,
+            engine,
+            mid,
+            ProcessorSettings(
+                instance_id=settings.instance_id,
+                workers=settings.workers,
+                batch_size=settings.claim_batch_size,
+                lease_seconds=settings.claim_lease_seconds,
+                idle_poll_seconds=settings.idle_poll_seconds,
+                retry_base_seconds=settings.handoff_retry_base_seconds,
+                retry_max_seconds=settings.handoff_retry_max_seconds,
+                validity_seconds=settings.validity_seconds,
+                sync_seconds=settings.status_sync_seconds,
+            ),
+        )
         return cls(
             settings=settings,
             db=db,
@@ -52,6 +93,7 @@ class ExecutionState:
                 instance_id=settings.instance_id,
                 queue_warning=settings.queue_warning,
                 queue_hard_limit=settings.queue_hard_limit,
+                on_stored=processor.notify,
             ),
             writer=writer,
             limits=EventLimits(
@@ -59,4 +101,6 @@ class ExecutionState:
                 max_events_per_call=settings.max_events_per_call,
             ),
             proxies=TrustedProxies(settings.trusted_proxies),
+            templates=templates,
+            processor=processor,
         )

@@ -16,6 +16,7 @@ __all__ = [
     "Operator",
     "SessionToken",
     "TechnicalToken",
+    "Template",
     "service_meta",
 ]
 
@@ -74,11 +75,37 @@ class Event(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     failure_reason: Mapped[int | None] = mapped_column(SmallInteger)
     error_text: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # worker holding the event
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # its lease
+    template_name: Mapped[str | None] = mapped_column(String(128))
+    template_version: Mapped[int | None] = mapped_column(Integer)
+    delivery_part: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_events_claim", "status", "queue", "next_attempt_at"),
         Index("ix_events_idempotency_key", "idempotency_key", unique=True),
         Index("ix_events_created_at", "created_at"),
+    )
+
+
+class Template(Base):
+    """A published transactional template: one row per queue (Campaign publishes rt and batch)."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    queue: Mapped[int] = mapped_column(SmallInteger)
+    event_type: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[int] = mapped_column(SmallInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(default=False)
+    content: Mapped[str] = mapped_column(Text)  # JSON: the channel's fields
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_templates_name_queue", "name", "queue", unique=True),
+        Index("ix_templates_route", "event_type", "channel", "queue", "published_at"),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,12 +39,14 @@ class IntakeService:
         instance_id: int,
         queue_warning: int,
         queue_hard_limit: int,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.writer = writer
         self.instance_id = instance_id
         self.queue_warning = queue_warning
         self.queue_hard_limit = queue_hard_limit
+        self.on_stored = on_stored
         self._types: frozenset[str] = frozenset()
         self._pending = 0
 
@@ -116,6 +118,8 @@ class IntakeService:
             rows[0]["idempotency_key"], rows[0]["request_digest"] = idempotency
         ids = await self.writer.write(rows)
         self._pending += len(ids)
+        if self.on_stored is not None:
+            self.on_stored()
         return [pl_id(self.instance_id, pk) for pk in ids]
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from execution_instance.deps import StateDep, client_address
+from execution_instance.intake.channels import Channel, Queue
 from execution_instance.security.service import Caller, Credentials
 from services.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.version import VERSION
@@ -140,6 +141,85 @@ async def revoke_technical_token(body: TechnicalTokenIn, state: StateDep) -> Res
     if not await run_in_threadpool(state.security.remove_technical_token, token=body.token):
         raise NotFound("no such technical token on this instance")
     return Response(status_code=204)
+
+
+class TemplateIn(BaseModel):
+    """A template version to publish (real-time and batch variants)."""
+
+    event_type: str = Field(min_length=1, max_length=64)
+    channel: int = Field(description="0 email, 1 SMS, 41 iOS, 42 Android")
+    version: int = Field(ge=1)
+    content: dict[str, str] = Field(
+        description="email: from_name, from_address, reply_to, subject, html, text; "
+        "SMS: text; push: title, body, data"
+    )
+    queues: list[str] = Field(default_factory=lambda: ["rt", "batch"])
+
+
+class PublishOutcome(BaseModel):
+    """Whether a publish changed anything (the same version again is a no-op)."""
+
+    changed: bool
+
+
+class ResumeOutcome(BaseModel):
+    """How many paused events went back to the queue."""
+
+    resumed: int
+
+
+@router.get("/templates")
+async def list_templates(state: StateDep) -> list[dict[str, object]]:
+    """List the templates published to this instance."""
+    return await run_in_threadpool(state.templates.list)
+
+
+@router.put("/templates/{name}", response_model=PublishOutcome)
+async def publish_template(name: str, body: TemplateIn, state: StateDep) -> PublishOutcome:
+    """Publish a template version (idempotent by version); its event type becomes known."""
+    _check_name(name)
+    _check_name(body.event_type)
+    try:
+        channel = Channel(body.channel)
+        queues = [{"rt": Queue.REALTIME, "batch": Queue.BATCH}[q] for q in body.queues]
+    except (ValueError, KeyError):
+        raise InvalidRequest(
+            "channel must be 0, 1, 41 or 42 and queues a list of 'rt' and 'batch'", field="channel"
+        ) from None
+    await run_in_threadpool(state.intake.add_event_types, [(body.event_type, body.event_type)])
+    changed = await run_in_threadpool(
+        lambda: state.templates.publish(
+            name=name,
+            event_type=body.event_type,
+            channel=channel,
+            version=body.version,
+            content=body.content,
+            queues=queues,
+        )
+    )
+    return PublishOutcome(changed=changed)
+
+
+@router.delete("/templates/{name}", status_code=204)
+async def unpublish_template(name: str, state: StateDep) -> Response:
+    """Unpublish a template from both queues."""
+    await run_in_threadpool(lambda: state.templates.unpublish(name=name))
+    return Response(status_code=204)
+
+
+@router.post("/templates/{name}/pause", response_model=ResumeOutcome)
+async def pause_template(name: str, state: StateDep) -> ResumeOutcome:
+    """Pause a template: its events wait (status paused) until it is resumed."""
+    await run_in_threadpool(lambda: state.templates.set_paused(name=name, paused=True))
+    return ResumeOutcome(resumed=0)
+
+
+@router.post("/templates/{name}/resume", response_model=ResumeOutcome)
+async def resume_template(name: str, state: StateDep) -> ResumeOutcome:
+    """Resume a template; its paused events go back to the queue."""
+    resumed = await run_in_threadpool(lambda: state.templates.set_paused(name=name, paused=False))
+    state.processor.notify()
+    return ResumeOutcome(resumed=resumed)
 
 
 def _check_name(name: str) -> None:

@@ -324,7 +324,8 @@ class Supervisor:
     async def _sleep(self, seconds: float) -> None:
         """Sleep, waking early when a stop is requested."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: it can swallow a cancel on 3.11
+                await self._stop.wait()
 
     def _write_state(self, state: str) -> None:
         services = [

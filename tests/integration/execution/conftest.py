@@ -27,7 +27,8 @@ def make_instance(tmp_path: Path) -> InstanceFactory:
     """Return a factory: ``async with make_instance(instance_id=2, …) as client``."""
 
     def factory(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        options: dict[str, Any] = {"data_dir": tmp_path, "event_types": EVENT_TYPES}
+        # Intake tests look at events as they were stored: no workers unless a test asks.
+        options: dict[str, Any] = {"data_dir": tmp_path, "event_types": EVENT_TYPES, "workers": 0}
         options.update(overrides)
         return serve(create_app(ExecutionSettings(**options)))
 

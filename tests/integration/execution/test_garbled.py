@@ -27,7 +27,8 @@ VALID_MANY = push_events_envelope([event_xml(email=f"u{i}@example.com") for i in
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
     data = tmp_path_factory.mktemp("garbled")
-    app = create_app(ExecutionSettings(data_dir=Path(data), event_types=["PASSWORD_RESET"]))
+    settings = ExecutionSettings(data_dir=Path(data), event_types=["PASSWORD_RESET"], workers=0)
+    app = create_app(settings)
     with live_server(app) as url:
         yield url, app
 

@@ -1,0 +1,370 @@
+"""Workers that turn pending events into messages handed to mid-sourcing, and the status sync.
+
+One pass of a worker: claim due events; expire those past ``expiration``; route each to the most
+recent published template of its queue (none: routingFailed; paused: paused); render it (an error:
+deliveryFailed, with the error kept on the event); hand all messages to mid-sourcing as one
+delivery part; mark them ``processing``. When mid-sourcing cannot be reached, the events go back
+to the queue with exponential backoff and jitter, and become ``tooOld`` once their validity has
+passed. The status sync reads delivery logs with a cursor and gives events their final status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from lxml import etree
+from starlette.concurrency import run_in_threadpool
+
+from execution_instance.intake.channels import Channel, EventStatus, Queue
+from execution_instance.intake.service import pl_id
+from execution_instance.processing import claims
+from execution_instance.processing.claims import Finished
+from execution_instance.processing.midclient import MidsourcingClient, MidsourcingError
+from execution_instance.tables import Event, service_meta
+from execution_instance.templates.service import PublishedTemplate, TemplateService
+from services.db import Database
+from services.delivery_protocol import DeliveryLog, DeliveryMessage, DeliveryPart, LogStatus
+from services.personalization import EventData, TemplateEngine
+from services.personalization.errors import TemplateRuntimeError
+
+__all__ = ["Processor", "ProcessorSettings"]
+
+log = logging.getLogger("mcsim.processing")
+
+_CHANNEL_NAMES = {
+    Channel.EMAIL: "email",
+    Channel.SMS: "sms",
+    Channel.IOS: "ios",
+    Channel.ANDROID: "android",
+}
+_FINAL_STATUS = {
+    LogStatus.SENT: EventStatus.PROCESSED,
+    LogStatus.IGNORED: EventStatus.IGNORED,
+    LogStatus.FAILED: EventStatus.DELIVERY_FAILED,
+}
+_CURSOR_KEY = "delivery_log_cursor"
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    """How the workers behave (from ExecutionSettings)."""
+
+    instance_id: int
+    workers: int = 2
+    batch_size: int = 100
+    lease_seconds: float = 60.0
+    idle_poll_seconds: float = 1.0
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 60.0
+    validity_seconds: float = 432_000.0
+    sync_seconds: float = 0.5
+
+
+@dataclass
+class _Batch:
+    finished: list[Finished] = field(default_factory=list)
+    messages: list[DeliveryMessage] = field(default_factory=list)
+    routes: dict[int, tuple[str, int]] = field(default_factory=dict)  # event id → template
+
+
+class Processor:
+    """The processing workers and the status sync of one execution instance."""
+
+    def __init__(
+        self,
+        db: Database,
+        templates: TemplateService,
+        engine: TemplateEngine,
+        mid: MidsourcingClient,
+        settings: ProcessorSettings,
+    ) -> None:
+        self.db = db
+        self.templates = templates
+        self.engine = engine
+        self.mid = mid
+        self.settings = settings
+        self.wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.handed_over = 0
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the workers and the status sync."""
+        for number in range(self.settings.workers):
+            name = f"exec{self.settings.instance_id}-w{number}-{uuid.uuid4().hex[:8]}"
+            self._tasks.append(asyncio.create_task(self._work(name), name=name))
+        if self.settings.workers:
+            self._tasks.append(asyncio.create_task(self._sync(), name="status-sync"))
+
+    async def stop(self) -> None:
+        """Stop the workers; events they held are retaken when their lease ends."""
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        self._tasks.clear()
+
+    def notify(self) -> None:
+        """Wake the workers: new events arrived."""
+        self.wakeup.set()
+
+    # -- the workers --------------------------------------------------------------------------
+    async def _work(self, worker: str) -> None:
+        while True:
+            self.wakeup.clear()  # before claiming: an event arriving meanwhile sets it again
+            try:
+                events = await run_in_threadpool(self._claim, worker)
+            except Exception:
+                log.exception("cannot claim events", extra={"worker": worker})
+                events = []
+            if not events:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.idle_poll_seconds):
+                        await self.wakeup.wait()
+                continue
+            try:
+                await self.process(events, worker=worker)
+            except Exception:  # the lease expires and another pass retakes the events
+                log.exception("processing failed", extra={"worker": worker, "events": len(events)})
+
+    def _claim(self, worker: str) -> list[Event]:
+        with self.db.transaction(write=True) as session:
+            return claims.claim_due(
+                session,
+                worker=worker,
+                now=datetime.now(UTC),
+                limit=self.settings.batch_size,
+                lease=self.settings.lease_seconds,
+                postgres=self.db.is_postgres,
+            )
+
+    async def process(self, events: list[Event], *, worker: str) -> None:
+        """Route, render and hand over claimed events."""
+        batch = await run_in_threadpool(self._prepare, events)
+        if batch.finished:
+            await run_in_threadpool(self._record, batch.finished, worker)
+        if not batch.messages:
+            return
+        part = DeliveryPart(
+            id=f"exec{self.settings.instance_id}-{uuid.uuid4().hex}",
+            instance=self.settings.instance_id,
+            queue="batch" if events[0].queue == Queue.BATCH else "rt",
+            messages=batch.messages,
+        )
+        retry = any(e.error_count for e in events)
+        try:
+            outcome = await self.mid.append_delivery_part(part, retry=retry)
+        except MidsourcingError as exc:
+            await run_in_threadpool(self._retry_later, events, batch, worker, str(exc))
+            return
+        ids = [_pk(m.event_id) for m in batch.messages]
+        if outcome.fatal_error:
+            failed = [
+                Finished(i, EventStatus.DELIVERY_FAILED, error=outcome.fatal_error_message)
+                for i in ids
+            ]
+            await run_in_threadpool(self._record, failed, worker)
+            return
+        handed = [(i, *batch.routes[i]) for i in ids]
+        await run_in_threadpool(self._handed_over, handed, part.id, worker)
+        self.handed_over += len(handed)
+
+    def _prepare(self, events: list[Event]) -> _Batch:
+        batch = _Batch()
+        now = datetime.now(UTC)
+        for event in events:
+            if event.expiration is not None and event.expiration < now:
+                batch.finished.append(
+                    Finished(
+                        event.id,
+                        EventStatus.TOO_OLD,
+                        error="expired before it was processed",
+                        at=now,
+                    )
+                )
+                continue
+            channel, queue = Channel(event.wished_channel), Queue(event.queue)
+            template = self.templates.route(event.event_type, channel, queue)
+            if template is None:
+                batch.finished.append(
+                    Finished(
+                        event.id,
+                        EventStatus.ROUTING_FAILED,
+                        error=f"no published template for event type {event.event_type}, "
+                        f"channel {_CHANNEL_NAMES[channel]}, queue {queue.name.lower()}",
+                        at=now,
+                    )
+                )
+                continue
+            if template.paused:
+                batch.finished.append(
+                    Finished(
+                        event.id,
+                        EventStatus.PAUSED,
+                        template_name=template.name,
+                        template_version=template.version,
+                    )
+                )
+                continue
+            try:
+                batch.messages.append(self._message(event, template))
+            except TemplateRuntimeError as exc:
+                batch.finished.append(
+                    Finished(
+                        event.id,
+                        EventStatus.DELIVERY_FAILED,
+                        error=f"{exc.message}" + (f" ({exc.detail})" if exc.detail else ""),
+                        template_name=template.name,
+                        template_version=template.version,
+                        at=now,
+                    )
+                )
+                continue
+            batch.routes[event.id] = (template.name, template.version)
+        return batch
+
+    def _message(self, event: Event, template: PublishedTemplate) -> DeliveryMessage:
+        data = EventData.from_element(etree.fromstring(event.document))
+        out = self.engine.render_fields(template.fields, data)
+        channel = Channel(event.wished_channel)
+        common = {
+            "id": f"{self.settings.instance_id}-{event.id}",
+            "event_id": pl_id(self.settings.instance_id, event.id),
+            "event_type": event.event_type,
+            "channel": _CHANNEL_NAMES[channel],
+            "template_version": template.version,
+        }
+        if channel is Channel.EMAIL:
+            html = "" if event.email_format == 1 else out["html"]
+            text = "" if event.email_format == 2 and out["html"] else out["text"]
+            return DeliveryMessage(
+                to=event.email or "",
+                subject=out["subject"],
+                html=html,
+                text=text,
+                from_name=out["from_name"],
+                from_address=out["from_address"],
+                reply_to=out["reply_to"],
+                **common,  # type: ignore[arg-type]
+            )
+        if channel is Channel.SMS:
+            return DeliveryMessage(to=event.mobile_phone or "", text=out["text"], **common)  # type: ignore[arg-type]
+        data_text = out["data"].strip()
+        if data_text:
+            json.loads(data_text)  # custom data must stay a JSON object
+        return DeliveryMessage(
+            to=event.push_token or "",
+            title=out["title"],
+            text=out["body"],
+            app=event.mobile_app or "",
+            data=data_text,
+            **common,  # type: ignore[arg-type]
+        )
+
+    def _record(self, finished: list[Finished], worker: str) -> None:
+        with self.db.transaction(write=True) as session:
+            claims.record_finished(session, finished, worker=worker)
+
+    def _handed_over(self, handed: list[tuple[int, str, int]], part_id: str, worker: str) -> None:
+        with self.db.transaction(write=True) as session:
+            claims.mark_handed_over(
+                session, handed, part_id=part_id, worker=worker, now=datetime.now(UTC)
+            )
+
+    def _retry_later(self, events: list[Event], batch: _Batch, worker: str, error: str) -> None:
+        now = datetime.now(UTC)
+        waiting = [e for e in events if e.id in batch.routes]
+        too_old = [
+            Finished(e.id, EventStatus.TOO_OLD, error=f"mid-sourcing unreachable: {error}", at=now)
+            for e in waiting
+            if (now - e.created_at).total_seconds() > self.settings.validity_seconds
+        ]
+        old_ids = {f.event_id for f in too_old}
+        again = [e for e in waiting if e.id not in old_ids]
+        attempts = max((e.error_count for e in again), default=0) + 1
+        delay = min(
+            self.settings.retry_max_seconds, self.settings.retry_base_seconds * 2 ** (attempts - 1)
+        ) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not a secret
+        log.warning(
+            "hand-over failed; retrying later",
+            extra={"events": len(again), "retry_in_s": round(delay, 2), "error": error},
+        )
+        with self.db.transaction(write=True) as session:
+            claims.record_finished(session, too_old, worker=worker)
+            if again:
+                claims.reschedule(
+                    session,
+                    [e.id for e in again],
+                    worker=worker,
+                    at=now + timedelta(seconds=delay),
+                    error=error,
+                )
+
+    # -- the status sync ----------------------------------------------------------------------
+    async def _sync(self) -> None:
+        cursor = await run_in_threadpool(self._load_cursor)
+        while True:
+            try:
+                logs, next_cursor = await self.mid.get_delivery_logs(
+                    cursor=cursor, limit=500, instance_id=self.settings.instance_id
+                )
+                if logs or next_cursor != cursor:
+                    await run_in_threadpool(self._apply_logs, logs, next_cursor)
+                    cursor = next_cursor
+                if len(logs) == 500:
+                    continue
+            except MidsourcingError as exc:
+                log.info("cannot read delivery logs yet", extra={"error": str(exc)})
+            except Exception:
+                log.exception("status sync failed")
+            await asyncio.sleep(self.settings.sync_seconds)
+
+    def _load_cursor(self) -> str:
+        with self.db.transaction() as session:
+            value = session.execute(
+                service_meta.select().where(service_meta.c.key == _CURSOR_KEY)
+            ).first()
+        return value.value if value is not None else "0"
+
+    def _apply_logs(self, logs: list[DeliveryLog], cursor: str) -> None:
+        with self.db.transaction(write=True) as session:
+            for entry in logs:
+                status = _FINAL_STATUS.get(entry.status)
+                if status is None or entry.event_id >> 56 != self.settings.instance_id:
+                    continue
+                event = session.get(Event, _pk(entry.event_id))
+                if event is None or event.status not in (
+                    EventStatus.PENDING,
+                    EventStatus.PROCESSING,
+                ):
+                    continue
+                event.status = int(status)
+                event.failure_reason = entry.failure_reason or None
+                event.error_text = (
+                    entry.text or None if status is not EventStatus.PROCESSED else None
+                )
+                event.processed_at = entry.at
+                event.claimed_by = event.claimed_until = None
+            existing = session.execute(
+                service_meta.select().where(service_meta.c.key == _CURSOR_KEY)
+            ).first()
+            if existing is None:
+                session.execute(service_meta.insert().values(key=_CURSOR_KEY, value=cursor))
+            else:
+                session.execute(
+                    service_meta.update()
+                    .where(service_meta.c.key == _CURSOR_KEY)
+                    .values(value=cursor)
+                )
+
+
+def _pk(event_id: int) -> int:
+    return event_id & ((1 << 56) - 1)

@@ -1,0 +1,1 @@
+"""Templates published to this execution instance, and routing events to them."""
