@@ -59,16 +59,16 @@ def test_a_delivery_part_round_trips_with_hostile_content() -> None:
 
 
 @pytest.mark.parametrize(
-    "xml",
+    ("xml", "reason"),
     [
-        "<other/>",
-        "<deliveryPart><message id='1' to='a' channel='email'/></deliveryPart>",
-        "<deliveryPart id='p'><message to='a' channel='email'/></deliveryPart>",
-        "<deliveryPart id='p'><message id='1' to='a' channel='fax'/></deliveryPart>",
+        ("<other/>", "expected <deliveryPart>"),
+        ("<deliveryPart><message id='1' to='a' channel='email'/></deliveryPart>", "has no id"),
+        ("<deliveryPart id='p'><message to='a' channel='email'/></deliveryPart>", "message 0"),
+        ("<deliveryPart id='p'><message id='1' to='a' channel='fax'/></deliveryPart>", "channel"),
     ],
 )
-def test_malformed_parts_are_refused(xml: str) -> None:
-    with pytest.raises(ValueError, match="."):
+def test_malformed_parts_are_refused(xml: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
         parse_delivery_part(etree.fromstring(xml))
 
 
