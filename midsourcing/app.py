@@ -27,6 +27,7 @@ def create_app(
 
     @asynccontextmanager
     async def run_server(app: FastAPI) -> AsyncIterator[None]:
+        """Start the workers and housekeeping; on shutdown, stop them and close the relay."""
         state = MidState.build(settings, app.state.db, app.state.http)
         await run_in_threadpool(state.security.set_operators, settings.operators)
         await state.dispatcher.start()

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, delete, select
 from starlette.concurrency import run_in_threadpool
 
 from midsourcing.capture import repository as capture
-from midsourcing.logs import repository as logs
+from midsourcing.capture.repository import FINAL
 from midsourcing.quarantine import repository as quarantine
 from midsourcing.security import repository as sessions
 from midsourcing.settings import MidSettings
-from midsourcing.tables import DeliveryPartRow, MessageKey
+from midsourcing.tables import DeliveryLogRow, DeliveryPartRow, Message, MessageKey
 from services.db import Database
 
 __all__ = ["Retention", "keep_tidy", "run_housekeeping"]
@@ -51,23 +51,48 @@ class Retention:
         )
 
 
-def run_housekeeping(*, db: Database, retention: Retention, now: datetime) -> dict[str, int]:
+def _delete_in_chunks(db: Database, chunk: int, key: Any, *conditions: Any) -> int:
+    """Delete the rows matching ``conditions``, a chunk per transaction (short write locks)."""
+    table = key.table
+    total = 0
+    while True:
+        chosen = select(key).where(*conditions).limit(chunk).scalar_subquery()
+        with db.transaction(write=True) as session:
+            deleted = _rows(session.execute(delete(table).where(key.in_(chosen))))
+        total += deleted
+        if deleted < chunk:
+            return total
+
+
+def run_housekeeping(
+    *, db: Database, retention: Retention, now: datetime, chunk: int = 2_000
+) -> dict[str, int]:
     """Apply every retention bound once; return how many rows each removed."""
-    report: dict[str, int] = {}
-    with db.transaction(write=True) as session:
-        aged = capture.delete_finished(session, before=now - retention.max_age)
+    finished = Message.status.in_(FINAL)
+    aged = _delete_in_chunks(
+        db, chunk, Message.id, finished, Message.created_at < now - retention.max_age
+    )
+    with db.transaction() as session:
         beyond = capture.oldest_finished_beyond(session, keep=retention.max_messages)
-        counted = 0 if beyond is None else capture.delete_finished(session, up_to_id=beyond)
-        report["messages"] = aged + counted
+    counted = (
+        0
+        if beyond is None
+        else _delete_in_chunks(db, chunk, Message.id, finished, Message.id <= beyond)
+    )
+    horizon = now - retention.dedupe_window
+    report = {
+        "messages": aged + counted,
+        "logs": _delete_in_chunks(
+            db, chunk, DeliveryLogRow.seq, DeliveryLogRow.at < now - retention.log_max_age
+        ),
+        "message_keys": _delete_in_chunks(
+            db, chunk, MessageKey.message_id, MessageKey.accepted_at < horizon
+        ),
+        "parts": _delete_in_chunks(
+            db, chunk, DeliveryPartRow.id, DeliveryPartRow.received_at < horizon
+        ),
+    }
     with db.transaction(write=True) as session:
-        report["logs"] = logs.delete_older_than(session, moment=now - retention.log_max_age)
-        horizon = now - retention.dedupe_window
-        report["message_keys"] = _rows(
-            session.execute(delete(MessageKey).where(MessageKey.accepted_at < horizon))
-        )
-        report["parts"] = _rows(
-            session.execute(delete(DeliveryPartRow).where(DeliveryPartRow.received_at < horizon))
-        )
         report["addresses"] = quarantine.delete_expired(session, now=now)
         sessions.delete_expired_sessions(session, now=now)
     return report

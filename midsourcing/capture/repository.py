@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, delete, func, or_, select
@@ -106,16 +105,9 @@ def delete_ids(session: Session, *, pks: Sequence[int]) -> int:
     return _count(session.execute(statement))
 
 
-def delete_finished(
-    session: Session, *, before: datetime | None = None, up_to_id: int | None = None
-) -> int:
-    """Delete finished messages (accepted before ``before``, or with an id up to ``up_to_id``)."""
-    statement = delete(Message).where(Message.status.in_(FINAL))
-    if before is not None:
-        statement = statement.where(Message.created_at < before)
-    if up_to_id is not None:
-        statement = statement.where(Message.id <= up_to_id)
-    return _count(session.execute(statement))
+def delete_finished(session: Session) -> int:
+    """Delete every finished message; return how many."""
+    return _count(session.execute(delete(Message).where(Message.status.in_(FINAL))))
 
 
 def oldest_finished_beyond(session: Session, *, keep: int) -> int | None:

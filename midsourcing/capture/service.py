@@ -15,7 +15,7 @@ from midsourcing.capture.schemas import (
     MessageSummary,
 )
 from midsourcing.delivery.item import Outgoing
-from midsourcing.delivery.mime import build_email
+from midsourcing.delivery.mime import build_email, render_email
 from midsourcing.delivery.reasons import FailureReason
 from midsourcing.delivery.webhook import webhook_payload
 from midsourcing.tables import Message
@@ -121,7 +121,7 @@ def raw_message(*, db: Database, pk: int, domain: str) -> RawMessage:
     row = _found(db, pk)
     item = Outgoing.from_row(row)
     if row.channel == "email":
-        body = build_email(item, domain=domain).as_bytes()
+        body = render_email(item, domain=domain)
         return RawMessage(body, "message/rfc822", f"message-{pk}.eml")
     body = json.dumps(webhook_payload(item), ensure_ascii=False, indent=2).encode()
     return RawMessage(body, "application/json", f"message-{pk}.json")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from midsourcing.delivery.chaos import Chaos
 from midsourcing.delivery.item import Outgoing
 from midsourcing.delivery.magic import parse_magic
-from midsourcing.delivery.mime import build_email
+from midsourcing.delivery.mime import render_email
 from midsourcing.delivery.reasons import Attempt, FailureReason
 from midsourcing.delivery.smtp import SmtpRelay
 from midsourcing.delivery.webhook import WebhookForwarder
@@ -77,8 +77,8 @@ class Deliverer:
         if self.relay is None:
             return Attempt.sent(CAPTURED)
         try:
-            data = build_email(item, domain=self.domain).as_bytes()
-        except (ValueError, TypeError, UnicodeError) as exc:
+            data = render_email(item, domain=self.domain)
+        except ValueError as exc:
             return Attempt.hard(FailureReason.REFUSED, f"the message cannot be encoded: {exc}")
         sender = item.from_address or f"noreply@{self.domain}"
         return await self.relay.send(sender=sender, recipient=item.recipient, data=data)

@@ -3,26 +3,30 @@
 The document is a pure function of the stored message: the Date is when mid-sourcing accepted
 it, the Message-ID and the MIME boundary derive from the message id. What the SMTP relay
 received and what ``/api/v1/messages/{id}/raw`` shows are therefore the same bytes, on every
-try. Headers are RFC 2047-encoded when they are not ASCII; bodies are quoted-printable or
-base64, never raw 8-bit.
+try. Headers that are not plain ASCII become RFC 2047 encoded words; bodies that are not plain
+ASCII are quoted-printable: the message is 7-bit and needs no 8BITMIME. CR and LF never reach a
+header value (no header injection from a template).
+
+The bytes are written directly (about 30 µs a message) rather than through ``email.message``
+(about 1.4 ms), which would cap a worker process at a few hundred messages a second.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import email
+import email.policy
 import hashlib
 import html as html_lib
 import re
-from email import policy
-from email.headerregistry import Address
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from midsourcing.delivery.item import Outgoing
 
-__all__ = ["EMAIL_POLICY", "build_email", "html_to_text", "message_id_header"]
-
-#: SMTP line endings and 7-bit transfer encodings (no reliance on 8BITMIME).
-EMAIL_POLICY = policy.SMTP.clone(cte_type="7bit")
+__all__ = ["build_email", "html_to_text", "message_id_header", "render_email"]
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -30,6 +34,11 @@ _BREAK = re.compile(r"<\s*(br|/p|/div|/h[1-6]|/li|/tr)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _BLANKS = re.compile(r"\n\s*\n\s*\n+")
 _SPACES = re.compile(r"[ \t]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
+_ADDRESS = re.compile(r"[\x21-\x7e]+@[\x21-\x7e]+")
+_LONG_LINE = re.compile(r"[^\n]{999}")
+_ENCODED_CHUNK = 36  # bytes of UTF-8 per encoded word: 48 base64 characters + 12 of framing
 
 
 def message_id_header(message_id: str, domain: str) -> str:
@@ -50,29 +59,104 @@ def html_to_text(markup: str) -> str:
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def build_email(item: Outgoing, *, domain: str) -> EmailMessage:
-    """Return the email of ``item``, ready for ``as_bytes()``."""
-    message = EmailMessage(policy=EMAIL_POLICY)
-    message["Message-ID"] = message_id_header(item.message_id, domain)
-    message["Date"] = format_datetime(item.created_at)
-    sender = item.from_address or f"noreply@{domain}"
-    message["From"] = Address(display_name=item.from_name, addr_spec=sender)
-    message["To"] = item.recipient
-    if item.reply_to:
-        message["Reply-To"] = item.reply_to
-    message["Subject"] = item.subject
-    message["X-Mcsim-Event-Id"] = str(item.event_id)
-    message["X-Mcsim-Event-Type"] = item.event_type
-    message["X-Mcsim-Message-Id"] = item.message_id
-    if item.proof:
-        message["X-Mcsim-Proof"] = "true"
-    text = item.text
-    if item.html:
-        message.set_content(text or html_to_text(item.html))
-        message.add_alternative(item.html, subtype="html")
-        message.set_boundary("=_mcsim_" + _digest(item.message_id, 24))
-        for part in message.iter_parts():
-            del part["MIME-Version"]  # only the top level carries it
+def _one_line(value: str) -> str:
+    return _CONTROL.sub(" ", value).strip()
+
+
+def _encoded_words(value: str) -> str:
+    """Return ``value`` as RFC 2047 encoded words, folded one word a line."""
+    data = value.encode("utf-8", "replace")
+    words: list[str] = []
+    start = 0
+    while start < len(data):
+        end = min(start + _ENCODED_CHUNK, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:
+            end -= 1  # never split a UTF-8 sequence between two words
+        words.append("=?utf-8?b?" + base64.b64encode(data[start:end]).decode("ascii") + "?=")
+        start = end
+    return "\r\n ".join(words)
+
+
+def _text_header(value: str) -> str:
+    value = _one_line(value)
+    if value.isascii() and len(value) <= 900 and "=?" not in value:
+        return value
+    return _encoded_words(value)
+
+
+def _address(value: str) -> str:
+    value = _one_line(value)
+    if not _ADDRESS.fullmatch(value):
+        raise ValueError(f"{value!r} is not an ASCII email address")
+    return value
+
+
+def _mailbox(name: str, address: str) -> str:
+    address = _address(address)
+    name = _one_line(name)
+    if not name:
+        return address
+    if name.isascii():
+        if _ATOM_PHRASE.fullmatch(name):
+            return f"{name} <{address}>"
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{address}>'
+    return f"{_encoded_words(name)} <{address}>"
+
+
+def _body(text: str, subtype: str) -> str:
+    """Return the headers and content of one text part, 7-bit safe, CRLF line ends."""
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    if normalized.isascii() and not _LONG_LINE.search(normalized):
+        encoding, content = "7bit", normalized
     else:
-        message.set_content(text)
-    return message
+        encoding = "quoted-printable"
+        content = binascii.b2a_qp(normalized.encode("utf-8"), istext=True).decode("ascii")
+    if not content.endswith("\n"):
+        content += "\n"
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n" + content.replace("\n", "\r\n")
+    )
+
+
+def render_email(item: Outgoing, *, domain: str) -> bytes:
+    """Return the email of ``item`` as the bytes sent over SMTP (raise ValueError if it can't)."""
+    headers = [
+        f"Message-ID: {message_id_header(item.message_id, domain)}",
+        f"Date: {format_datetime(item.created_at.astimezone(UTC).replace(microsecond=0))}",
+        f"From: {_mailbox(item.from_name, item.from_address or f'noreply@{domain}')}",
+        f"To: {_address(item.recipient)}",
+    ]
+    if item.reply_to:
+        headers.append(f"Reply-To: {_address(item.reply_to)}")
+    headers += [
+        f"Subject: {_text_header(item.subject)}",
+        f"X-Mcsim-Event-Id: {item.event_id}",
+        f"X-Mcsim-Event-Type: {_text_header(item.event_type)}",
+        f"X-Mcsim-Message-Id: {_text_header(item.message_id)}",
+    ]
+    if item.proof:
+        headers.append("X-Mcsim-Proof: true")
+    headers.append("MIME-Version: 1.0")
+    head = "\r\n".join(headers) + "\r\n"
+    if not item.html:
+        return (head + _body(item.text, "plain")).encode("ascii")
+    boundary = "=_mcsim_" + _digest(item.message_id, 24)
+    text = item.text or html_to_text(item.html)
+    document = (
+        f'{head}Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\n{_body(text, 'plain')}\r\n"
+        f"--{boundary}\r\n{_body(item.html, 'html')}\r\n"
+        f"--{boundary}--\r\n"
+    )
+    return document.encode("ascii")
+
+
+def build_email(item: Outgoing, *, domain: str) -> EmailMessage:
+    """Return the email of ``item`` parsed by Python's email package (headers decoded)."""
+    parsed = email.message_from_bytes(
+        render_email(item, domain=domain), policy=email.policy.default
+    )
+    assert isinstance(parsed, EmailMessage)
+    return parsed

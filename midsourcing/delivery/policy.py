@@ -61,6 +61,7 @@ def decide(item: Outgoing, attempt: Attempt, *, now: datetime, policy: RetryPoli
     """Return what follows try ``item.tries`` of ``item`` that ended with ``attempt``."""
 
     def change(effect: AddressEffect, expires: datetime | None = None) -> AddressChange | None:
+        """Return the address change, unless the failure was not the recipient's doing."""
         if effect is not AddressEffect.CLEAR and not attempt.address_fault:
             return None
         return AddressChange(

@@ -238,7 +238,7 @@ async def test_retention_by_age_and_the_other_bounds(mid: httpx.AsyncClient) -> 
         "parts": 0,
         "addresses": 0,
     }
-    later = run_housekeeping(db=db, retention=retention, now=now + timedelta(hours=4))
+    later = run_housekeeping(db=db, retention=retention, now=now + timedelta(hours=4), chunk=1)
     assert later == {"messages": 2, "logs": 2, "message_keys": 2, "parts": 1, "addresses": 0}
     # A hard-bounce quarantine has no end; it is only released through the API.
     quarantine = (await mid.get("/api/v1/quarantine")).json()
