@@ -54,6 +54,11 @@ def _outputs(body: bytes) -> dict[str, etree._Element]:
     return {etree.QName(child).localname: child for child in body_element[0]}
 
 
+def _text(outputs: dict[str, etree._Element], name: str) -> str:
+    element = outputs.get(name)
+    return "" if element is None else (element.text or "")
+
+
 class MidsourcingClient:
     """Talk to the mid-sourcing server with ``login/password`` in ``<sessiontoken>``."""
 
@@ -92,9 +97,9 @@ class MidsourcingClient:
         )
         outputs = await self._call("AppendDeliveryPart", params)
         return PartOutcome(
-            delivery_part_id=int(outputs["deliveryPartId"].text or 0),
-            fatal_error=int((outputs.get("fatalError") or etree.Element("x")).text or 0),
-            fatal_error_message=(outputs.get("fatalErrorMsg") or etree.Element("x")).text or "",
+            delivery_part_id=int(_text(outputs, "deliveryPartId") or 0),
+            fatal_error=int(_text(outputs, "fatalError") or 0),
+            fatal_error_message=_text(outputs, "fatalErrorMsg"),
         )
 
     async def get_delivery_logs(
