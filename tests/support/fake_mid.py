@@ -7,6 +7,7 @@ mid-sourcing server instead.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
@@ -28,6 +29,7 @@ class FakeMid:
 
     def __init__(self) -> None:
         self.messages: dict[str, DeliveryMessage] = {}
+        self.received: Counter[str] = Counter()  # every hand-over of every message id
         self.parts: list[str] = []
         self.calls = 0
         self.down = False
@@ -86,6 +88,7 @@ class FakeMid:
             part = parse_delivery_part(document)
             self.parts.append(part.id)
             for message in part.messages:
+                self.received[message.id] += 1
                 if message.id not in self.messages:
                     self.messages[message.id] = message
                     if self.auto_sent:
