@@ -23,6 +23,7 @@ import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from load_balancer.balancer import Backend, Balancer
+from load_balancer.headers import Triple, normalized_headers
 from load_balancer.shared import (
     FAILURES,
     IN_FLIGHT,
@@ -59,26 +60,29 @@ access = logging.getLogger("mcsim.lb.access")
 #: Sends one request upstream and returns once the response head is in.
 Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
-# Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the balancer writes itself.
-_REQUEST_DROP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"host",
-        b"expect",
-        b"content-length",
-        b"x-forwarded-for",
-        b"x-forwarded-proto",
-        b"x-forwarded-host",
-    }
-)
+# Request headers the balancer drops (hop-by-hop, RFC 9110 §7.6.1), rewrites or looks at.
+_DROP, _CONTENT_LENGTH, _HOST, _FORWARDED_FOR, _TRANSFER_ENCODING, _CONNECTION = range(6)
+_KEY, _SOAP_ACTION, _REQUEST_ID = range(6, 9)
+_SPECIAL = {
+    b"connection": _CONNECTION,
+    b"keep-alive": _DROP,
+    b"proxy-authenticate": _DROP,
+    b"proxy-authorization": _DROP,
+    b"proxy-connection": _DROP,
+    b"te": _DROP,
+    b"trailer": _DROP,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"upgrade": _DROP,
+    b"host": _HOST,
+    b"expect": _DROP,
+    b"content-length": _CONTENT_LENGTH,
+    b"x-forwarded-for": _FORWARDED_FOR,
+    b"x-forwarded-proto": _DROP,
+    b"x-forwarded-host": _DROP,
+    b"idempotency-key": _KEY,
+    b"soapaction": _SOAP_ACTION,
+    b"x-request-id": _REQUEST_ID,
+}
 _RESPONSE_DROP = frozenset(
     {
         b"connection",
@@ -165,7 +169,7 @@ class Proxy:
         ints = self.shared.ints
         ints[self._worker_at + W_REQUESTS] += 1
         method: str = scope["method"]
-        out: list[tuple[bytes, bytes]] = []
+        out: list[Triple] = []
         content_length: bytes | None = None
         chunked = False
         key: bytes | None = None
@@ -174,40 +178,45 @@ class Proxy:
         forwarded_for: bytes | None = None
         host = b""
         connection_tokens: bytes | None = None
+        special = _SPECIAL.get
         for name, value in scope["headers"]:
-            if name in _REQUEST_DROP:
-                if name == b"content-length":
-                    content_length = value
-                elif name == b"host":
-                    host = value
-                elif name == b"x-forwarded-for":
-                    forwarded_for = (
-                        value if forwarded_for is None else forwarded_for + b", " + value
-                    )
-                elif name == b"transfer-encoding":
-                    chunked = True
-                elif name == b"connection":
-                    connection_tokens = value
-                continue
-            if name == b"idempotency-key":
+            kind = special(name)
+            if kind is None:
+                out.append((name, name, value))
+            elif kind == _CONTENT_LENGTH:
+                content_length = value
+            elif kind == _HOST:
+                host = value
+            elif kind == _FORWARDED_FOR:
+                forwarded_for = value if forwarded_for is None else forwarded_for + b", " + value
+            elif kind == _TRANSFER_ENCODING:
+                chunked = True
+            elif kind == _CONNECTION:
+                connection_tokens = value
+            elif kind == _KEY:
                 key = value
-            elif name == b"soapaction":
+                out.append((name, name, value))
+            elif kind == _SOAP_ACTION:
                 soap_action = True
-            elif name == b"x-request-id":
+                out.append((name, name, value))
+            elif kind == _REQUEST_ID:
                 request_id = value
-            out.append((name, value))
+                out.append((name, name, value))
         if connection_tokens is not None:
             out = _without_connection_options(out, connection_tokens)
         if request_id is None:
             self._ids += 1
             request_id = f"{self._id_prefix}{self._ids:x}".encode()
-            out.append((b"x-request-id", request_id))
+            out.append((b"x-request-id", b"x-request-id", request_id))
         client = scope.get("client")
         peer = client[0].encode() if client else b""
-        out.append((b"x-forwarded-for", forwarded_for + b", " + peer if forwarded_for else peer))
-        out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+        chain = forwarded_for + b", " + peer if forwarded_for else peer
+        out.append((b"x-forwarded-for", b"x-forwarded-for", chain))
+        out.append(
+            (b"x-forwarded-proto", b"x-forwarded-proto", scope.get("scheme", "http").encode())
+        )
         if host:
-            out.append((b"x-forwarded-host", host))
+            out.append((b"x-forwarded-host", b"x-forwarded-host", host))
         soap = soap_action or scope["path"] == _SOAP_ROUTER
 
         # -- the request body ------------------------------------------------------------
@@ -238,13 +247,13 @@ class Proxy:
                 return
             stream = BufferedBody(body)
             if body or declared is not None or chunked or method in _BODY_METHODS:
-                out.append((b"content-length", b"%d" % len(body)))
+                out.append((b"content-length", b"content-length", b"%d" % len(body)))
         else:
             stream = _ClientBody(body, receive, self.max_body_bytes)
             if declared is not None:
-                out.append((b"content-length", content_length or b"0"))
+                out.append((b"content-length", b"content-length", content_length or b"0"))
             else:
-                out.append((b"transfer-encoding", b"chunked"))
+                out.append((b"transfer-encoding", b"transfer-encoding", b"chunked"))
 
         # -- choose a backend and send ---------------------------------------------------
         target: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -370,7 +379,7 @@ class Proxy:
         method: str,
         backend: Backend,
         target: bytes,
-        headers: list[tuple[bytes, bytes]],
+        headers: list[Triple],
         stream: httpx.AsyncByteStream,
     ) -> httpx.Request:
         url = backend.base_url
@@ -379,7 +388,7 @@ class Proxy:
         return httpx.Request(
             method,
             url,
-            headers=[*headers, (b"host", backend.host)],
+            headers=normalized_headers([*headers, (b"host", b"host", backend.host)]),
             stream=stream,
             extensions={"target": target},
         )
@@ -465,12 +474,10 @@ class Proxy:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _without_connection_options(
-    headers: list[tuple[bytes, bytes]], tokens: bytes
-) -> list[tuple[bytes, bytes]]:
+def _without_connection_options(headers: list[Triple], tokens: bytes) -> list[Triple]:
     # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
     named = {token.strip().lower() for token in tokens.split(b",")} - {b"close", b"keep-alive"}
-    return [(n, v) for n, v in headers if n not in named] if named else headers
+    return [h for h in headers if h[1] not in named] if named else headers
 
 
 def _unavailable(backend: Backend, exc: Exception) -> McsimError:

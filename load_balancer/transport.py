@@ -26,6 +26,8 @@ from typing import cast
 import httptools
 import httpx
 
+from load_balancer.headers import Triple, normalized_headers
+
 __all__ = ["BufferedBody", "PoolTransport", "ResponseBody"]
 
 #: Response bytes buffered per connection before reading from the backend is paused.
@@ -59,7 +61,7 @@ class _Connection(asyncio.Protocol):
         self.requests = 0
         self._head: asyncio.Future[None] | None = None
         self._status = 0
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers: list[Triple] = []
         self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._paused_reading = False
@@ -117,7 +119,7 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """Keep one response header (names as the backend spelled them)."""
-        self._headers.append((name, value))
+        self._headers.append((name, name.lower(), value))
 
     def on_headers_complete(self) -> None:
         """The status line and headers are in: wake the request."""
@@ -128,7 +130,7 @@ class _Connection(asyncio.Protocol):
             return
         self.keep_alive = self.parser.should_keep_alive()
         self._until_eof = self._status not in (204, 304) and not any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self._headers
+            lowered in (b"content-length", b"transfer-encoding") for _, lowered, _ in self._headers
         )
         if self._head is not None and not self._head.done():
             self._head.set_result(None)
@@ -180,7 +182,7 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             raise httpx.WriteError("the backend closed the connection while the body was sent")
 
-    def head(self) -> tuple[int, list[tuple[bytes, bytes]]]:
+    def head(self) -> tuple[int, list[Triple]]:
         """Return the status and headers of the response."""
         return self._status, self._headers
 
@@ -362,7 +364,7 @@ class PoolTransport(httpx.AsyncBaseTransport):
             connection.complete = True
         return httpx.Response(
             status,
-            headers=headers,
+            headers=normalized_headers(headers),
             stream=ResponseBody(self, connection, self.read_timeout),
             extensions={"http_version": b"HTTP/1.1"},
             request=request,
