@@ -6,7 +6,9 @@ upstream keep-alive) and mcsim's load balancer (``python -m load_balancer``, onc
 count asked for) are started in front of them, and wrk POSTs a SOAP PushEvent through each in
 turn, round after round, the order rotating every round. The machine is shared and noisy, so the
 table gives medians over the rounds and, for each balancer, the median of its per-round ratios
-to nginx in the same round.
+to nginx in the same round. It also gives the CPU time each proxy (all its processes) and the
+two backends spent per request, read from /proc around every run: unlike throughput, that cost
+hardly depends on what else the machine is doing.
 
     .venv/bin/python -m benchmarks.lb --seconds 10 --rounds 5 --workers 1,2
 """
@@ -21,8 +23,9 @@ from contextlib import ExitStack
 
 import httpx
 
+from benchmarks.lb_cpu import cpu_seconds, started
 from benchmarks.lb_nginx import nginx
-from benchmarks.processes import free_port, process, python_module
+from benchmarks.processes import free_port, python_module
 from benchmarks.wrk_tools import WrkResult, run_wrk
 from tests.support.soap import event_xml, push_event_envelope
 
@@ -53,25 +56,33 @@ def main() -> None:
     for workers in worker_counts:
         proxies[f"mcsim, {workers} worker{'s' if workers > 1 else ''}"] = free_port()
     results: dict[str, list[WrkResult]] = {name: [] for name in proxies}
+    proxy_cpu: dict[str, list[float]] = {name: [] for name in proxies}
+    backend_cpu: dict[str, list[float]] = {name: [] for name in proxies}
+    pids: dict[str, int] = {}
+    backend_pids: list[int] = []
     with ExitStack() as stack:
         for instance, port in enumerate(backend_ports, start=1):
-            stack.enter_context(
-                process(
-                    python_module("benchmarks.lb_backend", str(port), str(instance)),
-                    health_url=f"http://127.0.0.1:{port}/health",
+            backend_pids.append(
+                stack.enter_context(
+                    started(
+                        python_module("benchmarks.lb_backend", str(port), str(instance)),
+                        health_url=f"http://127.0.0.1:{port}/health",
+                    )
                 )
             )
         backends = [f"127.0.0.1:{port}" for port in backend_ports]
-        stack.enter_context(nginx(proxies["nginx"], backends, workers=options.nginx_workers))
-        for workers, (_name, port) in zip(worker_counts, list(proxies.items())[1:], strict=True):
+        pids["nginx"] = stack.enter_context(
+            nginx(proxies["nginx"], backends, workers=options.nginx_workers)
+        )
+        for workers, (name, port) in zip(worker_counts, list(proxies.items())[1:], strict=True):
             env = {
                 "MCSIM_LB_PORT": str(port),
                 "MCSIM_LB_WORKERS": str(workers),
                 "MCSIM_LB_BACKENDS": json.dumps([f"http://{b}" for b in backends]),
                 "MCSIM_LB_LOG_LEVEL": "WARNING",
             }
-            stack.enter_context(
-                process(
+            pids[name] = stack.enter_context(
+                started(
                     python_module("load_balancer"),
                     health_url=f"http://127.0.0.1:{port}/health",
                     env=env,
@@ -82,6 +93,8 @@ def main() -> None:
             shift = round_number % len(names)
             for name in names[shift:] + names[:shift]:
                 _say(f"round {round_number + 1}/{options.rounds}: {name} ({options.seconds} s)…")
+                proxy_before = cpu_seconds(pids[name])
+                backends_before = sum(cpu_seconds(pid) for pid in backend_pids)
                 result = run_wrk(
                     f"http://127.0.0.1:{proxies[name]}{ROUTER}",
                     body=body,
@@ -90,11 +103,20 @@ def main() -> None:
                     seconds=options.seconds,
                     threads=options.threads,
                 )
+                proxy_us = (cpu_seconds(pids[name]) - proxy_before) / result.requests * 1e6
+                backends_us = (
+                    (sum(cpu_seconds(pid) for pid in backend_pids) - backends_before)
+                    / result.requests
+                    * 1e6
+                )
                 _say(
                     f"  {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-                    f"p99 {result.p99_ms:.1f} ms, errors {result.errors}"
+                    f"p99 {result.p99_ms:.1f} ms, errors {result.errors}, CPU per request: "
+                    f"proxy {proxy_us:.0f} µs, backends {backends_us:.0f} µs"
                 )
                 results[name].append(result)
+                proxy_cpu[name].append(proxy_us)
+                backend_cpu[name].append(backends_us)
         for name in names[1:]:
             status = httpx.get(f"http://127.0.0.1:{proxies[name]}/_lb/status", timeout=5).json()
             _say(
@@ -112,9 +134,9 @@ def main() -> None:
     )
     print(
         "| proxy | median req/s | median p50 | median p99 | throughput / nginx "
-        "| p99 / nginx | errors |"
+        "| p99 / nginx | errors | proxy CPU per request | backends CPU per request |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         runs = results[name]
         rate = statistics.median(r.requests_per_s for r in runs)
@@ -125,9 +147,11 @@ def main() -> None:
         )
         p99_ratio = statistics.median(r.p99_ms / b.p99_ms for r, b in zip(runs, base, strict=True))
         errors = sum(r.errors for r in runs)
+        own_cpu = statistics.median(proxy_cpu[name])
+        their_cpu = statistics.median(backend_cpu[name])
         print(
             f"| {name} | {rate:,.0f} | {p50:.1f} ms | {p99:.1f} ms | {ratio:.2f}x | "
-            f"{p99_ratio:.2f}x | {errors} |"
+            f"{p99_ratio:.2f}x | {errors} | {own_cpu:.0f} µs | {their_cpu:.0f} µs |"
         )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.processes import process
+from benchmarks.lb_cpu import started
 
 CONFIG = """\
 worker_processes {workers};
@@ -53,17 +53,17 @@ def require_nginx() -> str:
 
 
 @contextmanager
-def nginx(port: int, backends: list[str], *, workers: str = "auto") -> Iterator[None]:
-    """Run nginx on ``port`` in front of ``backends`` (``host:port``) until the block ends."""
+def nginx(port: int, backends: list[str], *, workers: str = "auto") -> Iterator[int]:
+    """Run nginx on ``port`` in front of ``backends`` (``host:port``); yield its master's pid."""
     folder = Path(tempfile.mkdtemp(prefix="mcsim-nginx-"))
     folder.chmod(0o755)
     servers = "\n".join(f"        server {backend};" for backend in backends)
     config = folder / "nginx.conf"
     config.write_text(CONFIG.format(folder=folder, port=port, servers=servers, workers=workers))
     try:
-        with process(
+        with started(
             [require_nginx(), "-c", str(config)], health_url=f"http://127.0.0.1:{port}/health"
-        ):
-            yield
+        ) as pid:
+            yield pid
     finally:
         shutil.rmtree(folder, ignore_errors=True)

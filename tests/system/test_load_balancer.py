@@ -215,7 +215,15 @@ def test_workers_share_one_state_survive_a_crash_and_drain_on_sigterm(tmp_path: 
         assert added.status_code == 201
         for _ in range(10):
             assert url_three in {b["url"] for b in status(url)["backends"]}
-        assert wait_until(lambda: three.count() > 0 or _poke(url), timeout=10)
+
+        # ... and gets requests right away.
+        def three_gets_requests() -> bool:
+            before = three.count()
+            for _ in range(6):
+                httpx.get(f"{url}/x", headers={"Connection": "close"}, trust_env=False)
+            return three.count() > before
+
+        assert wait_until(three_gets_requests, timeout=10)
 
         # A worker that dies is started again, with a new pid.
         os.kill(workers[0]["pid"], signal.SIGKILL)
@@ -243,8 +251,3 @@ def test_workers_share_one_state_survive_a_crash_and_drain_on_sigterm(tmp_path: 
         assert lb.wait(15) == 0
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/health", timeout=2, trust_env=False)
-
-
-def _poke(url: str) -> bool:
-    httpx.get(f"{url}/x", headers={"Connection": "close"}, trust_env=False)
-    return False
