@@ -80,28 +80,36 @@ class SmtpRelay:
                 client = await self._take()
             except aiosmtplib.SMTPResponseException as exc:  # refused at greeting or AUTH
                 return _infrastructure(f"{exc.code} {exc.message}")
-            except (aiosmtplib.SMTPException, OSError) as exc:
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 return qualify_unreachable(f"{self.settings.host}:{self.settings.port}: {exc}")
             try:
-                _, reply = await client.sendmail(sender, [recipient], data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                self._keep(client)
-                refusal = exc.recipients[0]
-                return qualify_smtp_reply(refusal.code, refusal.message)
+                reply = await self._transaction(client, sender, recipient, data)
             except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPHeloError) as exc:
                 self._keep(client)  # the session is refused, not the recipient
                 return _infrastructure(f"{exc.code} {exc.message}")
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-                await _close(client)
-                return qualify_unreachable(f"{self.settings.host}:{self.settings.port}: {exc}")
-            except aiosmtplib.SMTPResponseException as exc:
+            except aiosmtplib.SMTPResponseException as exc:  # RCPT TO or DATA refused
                 self._keep(client)
                 return qualify_smtp_reply(exc.code, exc.message)
-            except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 await _close(client)
-                return qualify_unreachable(str(exc))
+                cause = str(exc) or type(exc).__name__
+                return qualify_unreachable(f"{self.settings.host}:{self.settings.port}: {cause}")
             self._keep(client)
-            return qualify_smtp_reply(250, reply)
+            return qualify_smtp_reply(reply.code, reply.message)
+
+    async def _transaction(
+        self, client: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes
+    ) -> aiosmtplib.SMTPResponse:
+        # MAIL, RCPT and DATA one by one under one deadline: cheaper than sendmail(), which
+        # re-parses the addresses, sizes the message and arms a timer per command.
+        async with asyncio.timeout(self.settings.timeout):
+            await client.mail(sender, timeout=None)
+            try:
+                await client.rcpt(recipient, timeout=None)
+                return await client.data(data, timeout=None)
+            except aiosmtplib.SMTPResponseException:
+                await _reset(client)
+                raise
 
     def _keep(self, client: aiosmtplib.SMTP) -> None:
         if client.is_connected:
@@ -112,6 +120,14 @@ class SmtpRelay:
         idle, self._idle = self._idle, []
         for client, _ in idle:
             await _close(client, polite=True)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """Abort the mail transaction so that the connection can carry the next one."""
+    try:
+        await client.rset(timeout=None)
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()
 
 
 def _infrastructure(text: str) -> Attempt:

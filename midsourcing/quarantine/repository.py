@@ -53,6 +53,9 @@ def apply_changes(session: Session, changes: Sequence[AddressChange]) -> None:
     """Apply what outcomes do to their addresses, in order."""
     if not changes:
         return
+    if all(change.effect is AddressEffect.CLEAR for change in changes):
+        _clear(session, sorted({change.digest for change in changes}))  # the usual batch
+        return
     digests = sorted({change.digest for change in changes})
     rows: dict[str, Address] = {}
     for start in range(0, len(digests), _CHUNK):
@@ -100,6 +103,16 @@ def apply_changes(session: Session, changes: Sequence[AddressChange]) -> None:
         row.failure_type = change.failure_type.value
         row.failure_reason = change.reason
         row.text = change.text
+
+
+def _clear(session: Session, digests: Sequence[str]) -> None:
+    for start in range(0, len(digests), _CHUNK):
+        session.execute(
+            delete(Address).where(
+                Address.digest.in_(digests[start : start + _CHUNK]),
+                Address.status == AddressStatus.WITH_ERRORS.value,
+            )
+        )
 
 
 def list_addresses(
