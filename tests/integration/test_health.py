@@ -113,12 +113,12 @@ async def test_load_balancer_has_no_database_and_forwards_to_a_backend(tmp_path:
     assert ping.headers["x-request-id"] == "abc-123"
 
 
-async def test_load_balancer_answers_502_when_no_backend_answers() -> None:
+async def test_load_balancer_answers_with_the_json_error_shape_when_no_backend_answers() -> None:
     balancer = create_balancer(BalancerSettings(backends=["http://127.0.0.1:1"]))
     async with serve(balancer) as client:
         answer = await client.get("/nl/jsp/ping.jsp")
-    assert answer.status_code == 502
-    assert answer.json()["error"] == "bad_gateway"
+    assert answer.status_code in {502, 503}  # refused at once, or already marked down
+    assert set(answer.json()) >= {"error", "message"}
 
 
 async def test_unknown_routes_get_the_json_error_shape(tmp_path: Path) -> None:
