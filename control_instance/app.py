@@ -7,9 +7,22 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from control_instance.demo import publish_demo_event_types
+from control_instance.accounts.service import register_from_settings
+from control_instance.auth.service import ensure_admin
+from control_instance.demo import create_demo_workspace
+from control_instance.routes import (
+    accounts,
+    auth,
+    cell,
+    event_types,
+    operators,
+    seeds,
+    templates,
+)
 from control_instance.settings import ControlSettings
+from control_instance.state import ControlState
 from services.app_factory import new_service_app
 
 __all__ = ["create_app"]
@@ -23,20 +36,31 @@ def create_app(
 
     @asynccontextmanager
     async def run_control(app: FastAPI) -> AsyncIterator[None]:
-        if settings.demo and settings.execution_urls:
-            await publish_demo_event_types(
-                app.state.http,
-                execution_urls=settings.execution_urls,
-                login=settings.execution_login,
-                password=settings.execution_password or "",
-            )
+        state = ControlState.build(settings, app.state.db, app.state.http)
+        app.state.control = state
+        await run_in_threadpool(lambda: ensure_admin(db=state.db, password=settings.admin_password))
+        await register_from_settings(state=state)
+        if settings.demo:
+            await create_demo_workspace(state=state)
         yield
 
-    return new_service_app(
+    app = new_service_app(
         settings,
         title="mcsim control instance",
-        description="Authors, previews, publishes and monitors transactional templates.",
+        description="Authors, previews, publishes and monitors transactional templates. "
+        "Authenticate with a bearer token from POST /api/v1/auth/login.",
         migrations="control_instance:migrations",
         http_client=http_client,
         hook=run_control,
     )
+    for router in (
+        auth.router,
+        operators.router,
+        accounts.router,
+        cell.router,
+        event_types.router,
+        templates.router,
+        seeds.router,
+    ):
+        app.include_router(router)
+    return app

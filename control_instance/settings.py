@@ -9,7 +9,10 @@ from pydantic_settings import SettingsConfigDict
 
 from services.settings import Environment, ServiceSettings
 
-__all__ = ["ControlSettings"]
+__all__ = ["DEV_ADMIN", "ControlSettings"]
+
+#: The development console operator (DESIGN §6.2); refused when the environment is production.
+DEV_ADMIN = ("admin", "admin")
 
 
 class ControlSettings(ServiceSettings):
@@ -37,9 +40,53 @@ class ControlSettings(ServiceSettings):
         None,
         description="Password of that account. In development an empty value means 'mc'.",
     )
+    admin_password: str | None = Field(
+        None,
+        description="Password of the admin operator created when the database has no operator. "
+        "In development an empty value means 'admin'; required in production, where 'admin' is "
+        "refused.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Key (at least 32 characters) that encrypts the secrets the control instance "
+        "must use again: execution-instance account passwords, execution operators' passwords, "
+        "technical tokens. Empty: a random key kept in DATA_DIR/control-secret.key (mode 0600); "
+        "set it in production, where the database and the data directory may be copied apart.",
+    )
+    session_ttl_seconds: int = Field(
+        8 * 3600, ge=60, description="Lifetime of API bearer tokens and console sessions."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins of one login from one address before a lockout."
+    )
+    login_lockout_seconds: float = Field(
+        60.0, ge=0, description="How long a login is refused after too many failures."
+    )
+    instance_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long one execution instance may take to answer one control-plane call "
+        "(publish, unpublish, pause, sync, test).",
+    )
+    midsourcing_login: str = Field(
+        "mid", description="Operator used on the mid-sourcing server to send proofs."
+    )
+    midsourcing_password: str | None = Field(
+        None, description="Its password. In development an empty value means 'mid'."
+    )
 
     @model_validator(mode="after")
     def _development_credentials(self) -> ControlSettings:
-        if self.execution_password is None and self.environment is Environment.DEVELOPMENT:
+        development = self.environment is Environment.DEVELOPMENT
+        if self.execution_password is None and development:
             self.execution_password = "mc"  # noqa: S105 - documented development password
+        if self.midsourcing_password is None and development:
+            self.midsourcing_password = "mid"  # noqa: S105 - documented development password
+        if self.admin_password is None and development:
+            self.admin_password = DEV_ADMIN[1]
+        production = self.environment is Environment.PRODUCTION
+        if production and self.admin_password == DEV_ADMIN[1]:
+            raise ValueError("the development admin password is refused in production")
+        if self.secret_key is not None and len(self.secret_key) < 32:
+            raise ValueError("the secret key must have at least 32 characters")
         return self

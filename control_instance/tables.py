@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import datetime
 
-from services.db import make_metadata, service_meta_table
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "service_meta"]
+from services.db import UtcDateTime, make_metadata, service_meta_table
+
+__all__ = [
+    "Account",
+    "AuthToken",
+    "Base",
+    "CellOperator",
+    "Deployment",
+    "EventType",
+    "Operator",
+    "Proof",
+    "Removal",
+    "Seed",
+    "TechnicalToken",
+    "Template",
+    "TemplateVersion",
+    "service_meta",
+]
 
 
 class Base(DeclarativeBase):
@@ -16,3 +42,188 @@ class Base(DeclarativeBase):
 
 
 service_meta = service_meta_table(Base.metadata)
+
+
+class Operator(Base):
+    """A console and API user of the control instance, with one role."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(16))  # admin, editor, viewer
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuthToken(Base):
+    """A bearer token or a console session, stored by digest."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # bearer or session
+    csrf_digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Account(Base):
+    """An execution instance as an external account (campaign-facts §4.6)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    url: Mapped[str] = mapped_column(String(1024))
+    login: Mapped[str] = mapped_column(String(64))
+    password_secret: Mapped[str] = mapped_column(Text)  # encrypted, see control_instance.secrets
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    instance_id: Mapped[int | None] = mapped_column(SmallInteger, unique=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_check_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EventType(Base):
+    """An event type (Campaign's ``eventType`` enumeration value)."""
+
+    __tablename__ = "event_types"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Template(Base):
+    """A transactional message template for one event type and one channel."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    event_type_id: Mapped[int] = mapped_column(ForeignKey("event_types.id"), index=True)
+    channel: Mapped[int] = mapped_column(SmallInteger)
+    state: Mapped[str] = mapped_column(String(16))  # being_edited, published, paused
+    content: Mapped[str] = mapped_column(Text)  # the draft, a JSON object of fields
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TemplateVersion(Base):
+    """One publication of a template: the content every instance received."""
+
+    __tablename__ = "template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Deployment(Base):
+    """What the last control-plane call left on one instance for one template."""
+
+    __tablename__ = "deployments"
+
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    action: Mapped[str] = mapped_column(String(16))  # publish, unpublish, pause, resume, sync
+    version: Mapped[int | None] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Seed(Base):
+    """A seed address of a template: who receives proofs, and the ctx previews render."""
+
+    __tablename__ = "seeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(4096))
+    external_id: Mapped[str] = mapped_column(String(255), default="")
+    ctx: Mapped[str] = mapped_column(Text, default="<ctx/>")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Proof(Base):
+    """A proof sent to a seed address (Campaign lists them under the Audit tab)."""
+
+    __tablename__ = "proofs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), index=True
+    )
+    seed_label: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(4096))
+    message_id: Mapped[str] = mapped_column(String(64))
+    part_id: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_by: Mapped[str] = mapped_column(String(64))
+
+
+class CellOperator(Base):
+    """An operator of the execution cell (``mc``…), pushed to every execution instance."""
+
+    __tablename__ = "cell_operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    password_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TechnicalToken(Base):
+    """A bearer technical token of the execution cell, pushed to every execution instance."""
+
+    __tablename__ = "technical_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    login: Mapped[str] = mapped_column(String(64))
+    token_secret: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise it
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Removal(Base):
+    """Something deleted on the control instance that sync must delete on every instance too."""
+
+    __tablename__ = "removals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # event_type, operator, token
+    key: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str | None] = mapped_column(Text)
+    removed_at: Mapped[datetime] = mapped_column(UtcDateTime)

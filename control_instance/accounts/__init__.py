@@ -1,0 +1,1 @@
+"""Execution instances as external accounts, and the client of their ``/_mc/`` API."""

@@ -1,0 +1,1 @@
+"""Operators of the control instance, their roles, bearer tokens and console sessions."""

@@ -1,0 +1,1 @@
+"""The execution cell's operators and technical tokens, pushed to every execution instance."""

@@ -1,0 +1,1 @@
+"""Event types: created on the control instance, published to every execution instance."""

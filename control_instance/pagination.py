@@ -1,0 +1,51 @@
+"""Pagination of list endpoints: ``?limit=&offset=`` in, ``{items, total, limit, offset}`` out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+__all__ = ["Page", "PageDep", "PageParams", "fetch_page"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """Which page a caller asked for."""
+
+    limit: int = 50
+    offset: int = 0
+
+
+def provide_page(
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+) -> PageParams:
+    """Read the page parameters of a list request."""
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(provide_page)]
+
+
+def fetch_page(session: Session, statement: Select[R], page: PageParams) -> tuple[list[R], int]:
+    """Return one page of an ordered statement's rows, and how many rows there are in all."""
+    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    rows = session.execute(statement.limit(page.limit).offset(page.offset)).scalars().all()
+    return list(rows), int(total)

@@ -1,0 +1,46 @@
+"""What the running control instance holds: settings, database, HTTP client, keys, engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from control_instance.secrets import SecretBox, load_key
+from control_instance.settings import ControlSettings
+from services.auth.throttle import LogonThrottle
+from services.db import Database
+from services.personalization import TemplateEngine
+
+__all__ = ["ControlState"]
+
+
+@dataclass
+class ControlState:
+    """The control instance's collaborators, built once by the app's lifespan."""
+
+    settings: ControlSettings
+    db: Database
+    http: httpx.AsyncClient
+    box: SecretBox
+    engine: TemplateEngine
+    throttle: LogonThrottle
+
+    @classmethod
+    def build(
+        cls, settings: ControlSettings, db: Database, http: httpx.AsyncClient
+    ) -> ControlState:
+        """Assemble the state from the settings and the lifespan's database and client."""
+        key = load_key(secret_key=settings.secret_key, data_dir=settings.data_dir)
+        return cls(
+            settings=settings,
+            db=db,
+            http=http,
+            box=SecretBox(key),
+            engine=TemplateEngine(),
+            throttle=LogonThrottle(
+                max_failures=settings.login_max_failures,
+                window=max(settings.login_lockout_seconds, 60.0),
+                lockout=settings.login_lockout_seconds,
+            ),
+        )

@@ -1,0 +1,1 @@
+"""Transactional message templates: authoring, seeds, preview, proof, publishing, versions."""

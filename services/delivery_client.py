@@ -1,0 +1,125 @@
+"""SOAP client of the mid-sourcing server's ``nms:delivery`` methods, for any mcsim service.
+
+A copy of ``execution_instance.processing.midclient`` under a shared name (services never import
+each other): the control instance sends proofs with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+import httpx
+from lxml import etree
+
+from services.delivery_protocol import (
+    DeliveryLog,
+    DeliveryPart,
+    parse_delivery_logs,
+    render_delivery_part,
+)
+from services.soap.namespaces import SOAP11_ENV
+from services.soap.parser import parse_xml
+
+__all__ = ["DeliveryClient", "DeliveryClientError", "PartOutcome"]
+
+
+class DeliveryClientError(Exception):
+    """Mid-sourcing could not be reached or answered with a fault; the call may be retried."""
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    """What ``AppendDeliveryPart`` answered."""
+
+    delivery_part_id: int
+    fatal_error: int
+    fatal_error_message: str
+
+
+def _envelope(method: str, token: str, params: str) -> bytes:
+    return (
+        f"<soapenv:Envelope xmlns:soapenv='{SOAP11_ENV}' xmlns:urn='urn:nms:delivery'>"
+        f"<soapenv:Body><urn:{method}><urn:sessiontoken>{escape(token)}</urn:sessiontoken>"
+        f"{params}</urn:{method}></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def _outputs(body: bytes) -> dict[str, etree._Element]:
+    root = parse_xml(body, max_bytes=64 * 1024 * 1024, max_depth=64)
+    fault = root.find(f".//{{{SOAP11_ENV}}}Fault")
+    if fault is not None:
+        reason = fault.findtext("faultstring") or "fault"
+        detail = fault.findtext("detail") or ""
+        raise DeliveryClientError(f"mid-sourcing fault: {reason} {detail}".strip())
+    body_element = root.find(f"{{{SOAP11_ENV}}}Body")
+    if body_element is None or len(body_element) == 0:
+        raise DeliveryClientError("mid-sourcing answered an empty SOAP body")
+    return {etree.QName(child).localname: child for child in body_element[0]}
+
+
+def _text(outputs: dict[str, etree._Element], name: str) -> str:
+    element = outputs.get(name)
+    return "" if element is None else (element.text or "")
+
+
+class DeliveryClient:
+    """Talk to the mid-sourcing server with ``login/password`` in ``<sessiontoken>``."""
+
+    def __init__(self, http: httpx.AsyncClient, *, url: str, login: str, password: str) -> None:
+        self.http = http
+        self.router = url.rstrip("/") + "/nl/jsp/soaprouter.jsp"
+        self.token = f"{login}/{password}"
+
+    async def _call(self, method: str, params: str) -> dict[str, etree._Element]:
+        try:
+            answer = await self.http.post(
+                self.router,
+                content=_envelope(method, self.token, params),
+                headers={
+                    "content-type": "text/xml; charset=utf-8",
+                    "soapaction": f"nms:delivery#{method}",
+                },
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryClientError(f"mid-sourcing cannot be reached: {exc!r}") from exc
+        if answer.status_code >= 500 and b"Fault" not in answer.content:
+            raise DeliveryClientError(f"mid-sourcing answered HTTP {answer.status_code}")
+        try:
+            return _outputs(answer.content)
+        except DeliveryClientError:
+            raise
+        except Exception as exc:  # anything unreadable: retry later
+            raise DeliveryClientError(f"mid-sourcing answered something unreadable: {exc}") from exc
+
+    async def append_delivery_part(self, part: DeliveryPart, *, retry: bool) -> PartOutcome:
+        """Hand a delivery part over; the mid-sourcing server is idempotent on its ids."""
+        document = etree.tostring(render_delivery_part(part), encoding="unicode")
+        params = (
+            f"<urn:deliveryPart>{document}</urn:deliveryPart>"
+            f"<urn:retry>{'true' if retry else 'false'}</urn:retry>"
+        )
+        outputs = await self._call("AppendDeliveryPart", params)
+        return PartOutcome(
+            delivery_part_id=int(_text(outputs, "deliveryPartId") or 0),
+            fatal_error=int(_text(outputs, "fatalError") or 0),
+            fatal_error_message=_text(outputs, "fatalErrorMsg"),
+        )
+
+    async def get_delivery_logs(
+        self, *, cursor: str, limit: int, instance_id: int
+    ) -> tuple[list[DeliveryLog], str]:
+        """Return this instance's delivery logs after ``cursor``, and the next cursor."""
+        params = (
+            f"<urn:cursor>{escape(cursor)}</urn:cursor><urn:limit>{limit}</urn:limit>"
+            f"<urn:instanceId>{instance_id}</urn:instanceId>"
+        )
+        outputs = await self._call("GetDeliveryLogs", params)
+        holder = outputs.get("deliveryLogs")
+        logs_root = (
+            holder[0] if holder is not None and len(holder) else etree.Element("deliveryLogs")
+        )
+        next_cursor = outputs.get("nextCursor")
+        return parse_delivery_logs(logs_root), (
+            next_cursor.text or cursor
+        ) if next_cursor is not None else cursor
