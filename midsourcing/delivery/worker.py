@@ -111,9 +111,12 @@ class Dispatcher:
             log.warning("cannot release unfinished claims", exc_info=True)
 
     async def _run(self) -> None:
+        # Refill in batches: a claim is a write transaction, so claiming one message each time
+        # a try ends would cost a commit per message and delay the recorder's commits.
+        refill = max(1, min(self.claim_batch, self.concurrency) // 4)
         while not self._closing:
             free = self.concurrency - len(self._inflight)
-            if free <= 0:
+            if free < refill and self._inflight:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
