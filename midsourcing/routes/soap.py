@@ -7,11 +7,13 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
+from sqlalchemy.exc import SQLAlchemyError
 
 from midsourcing.deps import provide_state
 from midsourcing.security.service import Credentials
 from midsourcing.soapapi.methods import METHODS, CallContext
 from services.bodies import read_body
+from services.db import DatabaseError
 from services.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -53,6 +55,12 @@ async def soap_router(request: Request) -> Response:
         reply = await handler(
             call, CallContext(state=state, credentials=_credentials(request, call))
         )
+    except SQLAlchemyError as exc:  # the caller keeps the part and retries it later
+        log.warning("database error in a SOAP call", exc_info=True)
+        unavailable = DatabaseError(
+            "The mid-sourcing database is unavailable; retry later.", detail=type(exc).__name__
+        )
+        reply = render_fault(unavailable, version=version)
     except McsimError as error:
         shown = _campaign_wording(error, call)
         log.info("fault %s", shown.fault_string, extra={"action": call.action if call else None})

@@ -259,3 +259,24 @@ async def test_zeep_clients_log_on_append_and_read_logs(mid: httpx.AsyncClient) 
     assert sorted(e.get("messageId") for e in logs) == sorted(m.id for m in messages)
     assert {e.get("status") for e in logs} == {"sent"}
     assert pulled.nextCursor == logs[-1].get("seq")
+
+
+async def test_a_database_failure_is_a_server_fault_and_the_retried_part_goes_through(
+    mid: httpx.AsyncClient,
+) -> None:
+    db = mid._transport.app.state.db  # type: ignore[attr-defined]
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE message_keys RENAME TO message_keys_away")
+    delivery_part = part(email("ann@example.com"))
+    try:
+        response = await soap(mid, append_envelope(delivery_part))
+        assert response.status_code == 500
+        fault = fault_of(response.content)
+        assert fault["faultcode"] == "SOAP-ENV:Server"
+        assert "retry later" in fault["faultstring"]
+    finally:
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE message_keys_away RENAME TO message_keys")
+    assert (await mid.get("/api/v1/messages/counts")).json()["total"] == 0
+    assert await append(mid, delivery_part) > 0
+    assert await settle(mid, 1) == {"sent": 1}
