@@ -51,7 +51,9 @@ class VerificationCache:
         self.max_entries = max_entries
         self._key = secrets.token_bytes(32)
         self._entries: dict[tuple[str, bytes], tuple[str, float]] = {}
+        self._key_locks: dict[tuple[str, bytes], threading.Lock] = {}
         self._lock = threading.Lock()
+        self._gate = threading.BoundedSemaphore(2)  # argon2 uses 64 MiB and ~0.1 s of CPU
 
     def _digest(self, password: str) -> bytes:
         return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
@@ -63,18 +65,28 @@ class VerificationCache:
         return hit is not None and hit[0] == stored_hash and hit[1] > time.monotonic()
 
     def verify(self, login: str, stored_hash: str, password: str) -> bool:
-        """Return whether ``password`` matches, verifying with argon2 only on a cache miss."""
+        """Return whether ``password`` matches, verifying with argon2 only on a cache miss.
+
+        Concurrent checks of the same credentials wait for one verification (no stampede of
+        argon2 runs when many calls arrive at once), and at most two verifications run at a time.
+        """
         if self.remembers(login, stored_hash, password):
             return True
         key = (login, self._digest(password))
-        now = time.monotonic()
-        if not self._verifier(stored_hash, password):
-            return False
         with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[key] = (stored_hash, now + self.ttl)
-        return True
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if self.remembers(login, stored_hash, password):
+                return True
+            with self._gate:
+                verified = self._verifier(stored_hash, password)
+            with self._lock:
+                self._key_locks.pop(key, None)
+                if verified:
+                    if len(self._entries) >= self.max_entries:
+                        self._entries.clear()
+                    self._entries[key] = (stored_hash, time.monotonic() + self.ttl)
+        return verified
 
     def forget(self, login: str) -> None:
         """Drop every remembered verification of ``login`` (its password changed)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 from pydantic import ValidationError
@@ -40,6 +42,35 @@ def test_cache_skips_argon2_on_repeat_and_forgets_a_changed_hash() -> None:
     changed = hash_password("new")
     assert not cache.verify("mc", changed, "mc")
     assert cache.verify("mc", changed, "new")
+
+
+def test_concurrent_checks_of_the_same_credentials_run_argon2_once() -> None:
+    calls: list[str] = []
+    gate = threading.Event()
+
+    def slow(stored_hash: str, password: str) -> bool:
+        calls.append(password)
+        gate.wait(5)
+        return verify_password(stored_hash, password)
+
+    cache = VerificationCache(ttl=60, verifier=slow)
+    stored = hash_password("mc")
+    results: list[bool] = []
+    barrier = threading.Barrier(16)
+
+    def check() -> None:
+        barrier.wait()
+        results.append(cache.verify("mc", stored, "mc"))
+
+    threads = [threading.Thread(target=check) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # every thread is inside verify(), queued behind the first argon2 run
+    gate.set()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 16
+    assert calls == ["mc"]
 
 
 def test_cache_entries_expire() -> None:
