@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from control_instance.app import create_app as create_control
 from control_instance.settings import ControlSettings
 from execution_instance.app import create_app as create_execution
+from execution_instance.intake.channels import Channel, Queue
 from execution_instance.settings import ExecutionSettings
 from tests.support.asgi import serve
 from tests.support.fake_mid import FakeMid
@@ -45,6 +47,8 @@ class Cell:
     instances: dict[str, httpx.AsyncClient]  # by URL
     switches: dict[str, Switchable]
     mid: FakeMid
+    apps: dict[str, FastAPI]
+    control_app: FastAPI
     tokens: dict[str, str] = field(default_factory=dict)
 
     async def login(self, login: str = "admin", password: str = "admin") -> dict[str, str]:
@@ -68,6 +72,12 @@ class Cell:
             assert answer.status_code == 201, answer.text
             self.tokens[role] = (await self.login(login, "password-" + role))["authorization"]
         return {"authorization": self.tokens[role]}
+
+    def route(self, url: str, event_type: str, channel: int) -> Any:
+        """Return the template an instance routes real-time events of this type and channel to."""
+        state = self.apps[url].state.execution
+        state.templates.refresh()
+        return state.templates.route(event_type, Channel(channel), Queue.REALTIME)
 
     async def mc(self, url: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call an execution instance's /_mc/ API directly."""
@@ -104,10 +114,16 @@ async def control_cell(
             instance_timeout_seconds=5,
             **settings,
         )
-        control = await stack.enter_async_context(
-            serve(create_control(control_settings, http_client=http))
+        control_app = create_control(control_settings, http_client=http)
+        control = await stack.enter_async_context(serve(control_app))
+        yield Cell(
+            control=control,
+            instances=clients,
+            switches=switches,
+            mid=mid,
+            apps=apps,
+            control_app=control_app,
         )
-        yield Cell(control=control, instances=clients, switches=switches, mid=mid)
 
 
 @pytest.fixture

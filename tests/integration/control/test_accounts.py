@@ -1,0 +1,131 @@
+"""Execution instances as accounts: write-only encrypted passwords, test, initialize, enable."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from control_instance.tables import Account
+from tests.integration.control.builders import make_template
+from tests.integration.control.conftest import Cell, exec_url
+
+
+async def test_instances_from_the_settings_are_registered_and_initialized(cell: Cell) -> None:
+    admin = await cell.login()
+    accounts = (await cell.control.get("/api/v1/execution-instances", headers=admin)).json()
+    assert accounts["total"] == 2
+    assert [(a["name"], a["url"], a["instance_id"]) for a in accounts["items"]] == [
+        ("exec1", exec_url(1), 1),
+        ("exec2", exec_url(2), 2),
+    ]
+    assert all("password" not in account for account in accounts["items"])
+
+
+async def test_the_password_is_stored_encrypted_and_never_returned(cell: Cell) -> None:
+    admin = await cell.login()
+    created = await cell.control.post(
+        "/api/v1/execution-instances",
+        json={"name": "exec9", "url": exec_url(1), "password": "s3cret-pa55"},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    assert "s3cret-pa55" not in created.text
+    account_id = created.json()["id"]
+    listed = await cell.control.get("/api/v1/execution-instances", headers=admin)
+    one = await cell.control.get(f"/api/v1/execution-instances/{account_id}", headers=admin)
+    assert "s3cret-pa55" not in listed.text + one.text
+    db = cell.control_app.state.control.db
+    with db.transaction() as session:
+        stored = session.execute(
+            select(Account.password_secret).where(Account.id == account_id)
+        ).scalar_one()
+    assert stored.startswith("v1:")
+    assert "s3cret-pa55" not in stored
+    openapi = (await cell.control.get("/openapi.json")).json()
+    public = openapi["components"]["schemas"]["AccountPublic"]["properties"]
+    assert "password" not in public
+
+
+async def test_test_connection_reports_success_and_each_kind_of_failure(cell: Cell) -> None:
+    admin = await cell.login()
+    tested = await cell.control.post("/api/v1/execution-instances/1/test", headers=admin)
+    assert tested.status_code == 200
+    body = tested.json()
+    assert body["ok"] is True
+    assert body["instance_id"] == 1
+    assert body["pending_events"] == 0
+
+    await cell.control.patch(
+        "/api/v1/execution-instances/1", json={"password": "wrong"}, headers=admin
+    )
+    refused = (await cell.control.post("/api/v1/execution-instances/1/test", headers=admin)).json()
+    assert refused["ok"] is False
+    assert refused["error"].startswith("HTTP 401")
+    account = (await cell.control.get("/api/v1/execution-instances/1", headers=admin)).json()
+    assert account["last_check_ok"] is False
+    assert account["last_error"].startswith("HTTP 401")
+
+    cell.switches[exec_url(2)].down = True
+    down = (await cell.control.post("/api/v1/execution-instances/2/test", headers=admin)).json()
+    assert down["ok"] is False
+    assert "cannot reach" in down["error"]
+
+
+async def test_initialize_refuses_an_id_another_account_holds(cell: Cell) -> None:
+    admin = await cell.login()
+    twin = await cell.control.post(
+        "/api/v1/execution-instances",
+        json={"name": "twin", "url": exec_url(2) + "/", "password": "mc"},
+        headers=admin,
+    )
+    assert twin.json()["instance_id"] is None
+    conflict = await cell.control.post(
+        f"/api/v1/execution-instances/{twin.json()['id']}/initialize", headers=admin
+    )
+    assert conflict.status_code == 409
+    assert "instance id 2 is already held by account 'exec2'" in conflict.json()["message"]
+    await cell.control.delete("/api/v1/execution-instances/2", headers=admin)
+    done = await cell.control.post(
+        f"/api/v1/execution-instances/{twin.json()['id']}/initialize", headers=admin
+    )
+    assert done.status_code == 200
+    assert done.json()["instance_id"] == 2
+
+
+async def test_initialize_fails_clearly_when_the_instance_is_down(cell: Cell) -> None:
+    admin = await cell.login()
+    cell.switches[exec_url(1)].down = True
+    failed = await cell.control.post("/api/v1/execution-instances/1/initialize", headers=admin)
+    assert failed.status_code == 502
+    assert "cannot reach" in failed.json()["detail"]
+
+
+async def test_a_disabled_instance_receives_nothing(cell: Cell) -> None:
+    admin = await cell.login()
+    await cell.control.patch(
+        "/api/v1/execution-instances/2", json={"enabled": False}, headers=admin
+    )
+    template = await make_template(cell, admin)
+    published = await cell.control.post(
+        f"/api/v1/templates/{template['id']}/publish", headers=admin
+    )
+    assert [o["name"] for o in published.json()["instances"]] == ["exec1"]
+    assert cell.route(exec_url(2), template["event_type"], 0) is None
+    assert cell.switches[exec_url(2)].calls[-1] == "GET /_mc/info"  # only the start-up check
+    synced = await cell.control.post("/api/v1/execution-instances/2/sync", headers=admin)
+    assert synced.json()["ok"] is True
+    assert cell.route(exec_url(2), template["event_type"], 0) is not None
+
+
+async def test_bad_input_gets_the_one_error_shape(cell: Cell) -> None:
+    admin = await cell.login()
+    bad = await cell.control.post(
+        "/api/v1/execution-instances",
+        json={"name": "x y", "url": "ftp://nope", "password": "p"},
+        headers=admin,
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"error", "message", "detail", "field"}
+    assert bad.json()["error"] == "invalid_request"
+    missing = await cell.control.get("/api/v1/execution-instances/99", headers=admin)
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "message": "no execution instance account 99"}
