@@ -58,7 +58,6 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.idle_since = 0.0
-        self.requests = 0
         self._head: asyncio.Future[None] | None = None
         self._status = 0
         self._headers: list[Triple] = []
@@ -71,7 +70,6 @@ class _Connection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self.complete = False
         self.keep_alive = True
-        self.bytes_seen = False
         self._until_eof = False
 
     # -- asyncio callbacks -----------------------------------------------------------------
@@ -83,7 +81,6 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the response parser."""
-        self.bytes_seen = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -163,9 +160,7 @@ class _Connection(asyncio.Protocol):
         self._error = None
         self.complete = False
         self.keep_alive = True
-        self.bytes_seen = False
         self._until_eof = False
-        self.requests += 1
         return self._head
 
     def write(self, data: bytes) -> None:
@@ -319,10 +314,6 @@ class PoolTransport(httpx.AsyncBaseTransport):
         self.idle_seconds = idle_seconds
         self._origins: dict[bytes, _Origin] = {}
         self._closed = False
-
-    def idle_connections(self) -> int:
-        """Return how many idle connections the pool holds."""
-        return sum(len(origin.idle) for origin in self._origins.values())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` on a pooled connection and return once the response head is in."""
