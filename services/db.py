@@ -9,8 +9,9 @@ several services share one database.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ class Database:
         self.engine = self._create_engine(pool_size)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         writer = self.engine.execution_options(mcsim_begin="IMMEDIATE")
+        self._write_turn: AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
         self._write_sessions = sessionmaker(bind=writer, expire_on_commit=False)
 
     @property
@@ -162,8 +166,16 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Session]:
-        """Yield a session inside one transaction that commits on success."""
-        with self.write_session() if write else self.session() as session, session.begin():
+        """Yield a session inside one transaction that commits on success.
+
+        On SQLite, writers of this process take turns on a Python lock first: SQLite's own busy
+        handler sleeps up to 100 ms between tries, which would stall a busy queue.
+        """
+        if not write:
+            with self.session() as session, session.begin():
+                yield session
+            return
+        with self._write_turn, self.write_session() as session, session.begin():
             yield session
 
     def ping(self) -> bool:

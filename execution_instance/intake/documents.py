@@ -148,8 +148,9 @@ def read_event(
     ctx = element.find("ctx")
     if ctx is None:
         raise _fail(index, "ctx", "the <ctx> element is missing (it may be empty: <ctx/>)")
-    document = etree.tostring(element, encoding="unicode")
-    ctx_size = len(etree.tostring(ctx))
+    document = etree.tostring(element, encoding="unicode", with_tail=False)
+    # The ctx is part of the document: measure it alone only when the whole could be too big.
+    ctx_size = len(etree.tostring(ctx)) if len(document) * 4 > limits.max_ctx_bytes else 0
     if ctx_size > limits.max_ctx_bytes:
         error = PayloadTooLarge(
             f"{_where(index)}<ctx> is {ctx_size} bytes, above the limit of {limits.max_ctx_bytes}",
