@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from execution_instance.intake.channels import EventStatus
@@ -62,23 +62,42 @@ def claim_due(
     return list(rows.scalars())
 
 
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+
+
 def record_finished(session: Session, finished: Sequence[Finished], *, worker: str) -> None:
-    """Give events their final (or paused) status and release them."""
-    for item in finished:
-        session.execute(
-            update(Event)
-            .where(Event.id == item.event_id, Event.claimed_by == worker)
-            .values(
-                status=int(item.status),
-                error_text=item.error,
-                failure_reason=item.failure_reason,
-                template_name=item.template_name,
-                template_version=item.template_version,
-                processed_at=item.at,
-                claimed_by=None,
-                claimed_until=None,
-            )
+    """Give events their final (or paused) status and release them (one executemany)."""
+    if not finished:
+        return
+    statement = (
+        update(_EVENTS)
+        .where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.claimed_by == worker)
+        .values(
+            status=bindparam("new_status"),
+            error_text=bindparam("new_error"),
+            failure_reason=bindparam("new_reason"),
+            template_name=bindparam("new_template"),
+            template_version=bindparam("new_version"),
+            processed_at=bindparam("new_at"),
+            claimed_by=None,
+            claimed_until=None,
         )
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "event_id": item.event_id,
+                "new_status": int(item.status),
+                "new_error": item.error,
+                "new_reason": item.failure_reason,
+                "new_template": item.template_name,
+                "new_version": item.template_version,
+                "new_at": item.at,
+            }
+            for item in finished
+        ],
+    )
 
 
 def mark_handed_over(
@@ -90,25 +109,33 @@ def mark_handed_over(
     now: datetime,
 ) -> None:
     """Move events handed to mid-sourcing to ``processing`` (Pending delivery)."""
-    for event_id, template_name, version in handed:
-        session.execute(
-            update(Event)
-            .where(
-                Event.id == event_id,
-                Event.claimed_by == worker,
-                Event.status == int(EventStatus.PENDING),
-            )
-            .values(
-                status=int(EventStatus.PROCESSING),
-                processing_at=now,
-                delivery_part=part_id,
-                template_name=template_name,
-                template_version=version,
-                error_text=None,
-                claimed_by=None,
-                claimed_until=None,
-            )
+    if not handed:
+        return
+    statement = (
+        update(_EVENTS)
+        .where(
+            _EVENTS.c.id == bindparam("event_id"),
+            _EVENTS.c.claimed_by == worker,
+            _EVENTS.c.status == int(EventStatus.PENDING),
         )
+        .values(
+            status=int(EventStatus.PROCESSING),
+            processing_at=now,
+            delivery_part=part_id,
+            template_name=bindparam("new_template"),
+            template_version=bindparam("new_version"),
+            error_text=None,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+    session.execute(
+        statement,
+        [
+            {"event_id": event_id, "new_template": name, "new_version": version}
+            for event_id, name, version in handed
+        ],
+    )
 
 
 def reschedule(
