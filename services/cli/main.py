@@ -1,15 +1,18 @@
-"""The ``mcsim`` command line: ``mcsim up``, ``mcsim status``, ``mcsim version``."""
+"""The ``mcsim`` command line: ``mcsim up``, ``status``, ``send``, ``version``."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from services.cli.display import make_console
 from services.cli.plan import MAX_INSTANCES, StackOptions
+from services.cli.send import FINAL, SendRequest, send_event
 from services.cli.status import run_status
 from services.cli.supervisor import SupervisorSettings
 from services.cli.up import print_plan, run_up
@@ -24,6 +27,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+class Channel(enum.StrEnum):
+    """Channels of ``mcsim send``."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    IOS = "ios"
+    ANDROID = "android"
 
 
 class LogLevel(enum.StrEnum):
@@ -238,6 +250,64 @@ def status(
     )
     code = run_status(data_dir.expanduser(), fallback, console=make_console(), timeout=timeout)
     raise typer.Exit(code)
+
+
+@app.command()
+def send(
+    event_type: Annotated[str, typer.Argument(help="Event type, e.g. PASSWORD_RESET.")],
+    email: Annotated[str | None, typer.Option(help="Recipient email address.")] = None,
+    channel: Annotated[Channel, typer.Option(help="email, sms, ios or android.")] = Channel.EMAIL,
+    phone: Annotated[str | None, typer.Option(help="Mobile phone (E.164) for SMS.")] = None,
+    device_token: Annotated[str | None, typer.Option(help="Device token for push.")] = None,
+    app_uuid: Annotated[str | None, typer.Option("--app", help="Push application uuid.")] = None,
+    ctx: Annotated[
+        list[str] | None, typer.Option(help="Context values key=value (repeatable).")
+    ] = None,
+    batch: Annotated[bool, typer.Option(help="Send to the batch queue.")] = False,
+    wait: Annotated[
+        float | None, typer.Option(help="Seconds to wait for a final status (REST polling).")
+    ] = None,
+    lb_url: Annotated[
+        str, typer.Option(envvar="MCSIM_LB_URL", help="The load balancer's URL.")
+    ] = "http://127.0.0.1:8080",
+    credentials: Annotated[str, typer.Option(help="login/password for <sessiontoken>.")] = "mc/mc",
+    token: Annotated[
+        str, typer.Option(help="Technical token used to read the status.")
+    ] = "mcsim-dev-token",  # noqa: S107 - the documented development token
+) -> None:
+    """Send one event over SOAP through the load balancer (and wait for its final status)."""
+    pairs: dict[str, str] = {}
+    for item in ctx or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise typer.BadParameter(f"{item!r} is not key=value", param_hint="--ctx")
+        pairs[key] = value
+    request = SendRequest(
+        lb_url=lb_url.rstrip("/"),
+        event_type=event_type,
+        channel=channel.value,
+        email=email,
+        phone=phone,
+        device_token=device_token,
+        app=app_uuid,
+        ctx=pairs,
+        batch=batch,
+        credentials=credentials,
+        bearer=token,
+    )
+    console = make_console()
+    try:
+        result = asyncio.run(send_event(request, wait=wait))
+    except (RuntimeError, httpx.HTTPError) as exc:
+        make_console(stderr=True).print(f"[red]not sent:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"plId {result.pl_id} (execution instance {result.instance_id})")
+    if result.status is not None:
+        console.print(f"status {result.status} after {result.waited_s} s")
+        if result.error:
+            console.print(f"error  {result.error}")
+        if result.status not in FINAL:
+            raise typer.Exit(2)
 
 
 @app.command()
