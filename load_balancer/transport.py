@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import select
 import time
 from collections.abc import AsyncIterator
 from typing import cast
@@ -71,6 +72,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.keep_alive = True
         self._until_eof = False
+        self._poll: select.poll | None = None
 
     # -- asyncio callbacks -----------------------------------------------------------------
 
@@ -78,6 +80,19 @@ class _Connection(asyncio.Protocol):
         """Remember the transport."""
         # uvloop's transports implement asyncio.Transport without inheriting from it.
         self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self._poll = select.poll()
+            self._poll.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+
+    def dropped(self) -> bool:
+        """Return whether the idle connection has something to read: the backend's close.
+
+        The event loop may not have processed the close yet when a request picks the
+        connection; a request written to it would then fail after it was sent, and could not
+        be retried. One ``poll`` with no wait tells.
+        """
+        return self._poll is not None and bool(self._poll.poll(0))
 
     def data_received(self, data: bytes) -> None:
         """Feed the response parser."""
@@ -366,7 +381,11 @@ class PoolTransport(httpx.AsyncBaseTransport):
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if connection.closed or now - connection.idle_since > self.idle_seconds:
+            if (
+                connection.closed
+                or now - connection.idle_since > self.idle_seconds
+                or connection.dropped()
+            ):
                 connection.close()
                 continue
             return connection
