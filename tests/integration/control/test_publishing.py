@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from tests.conftest import DatabaseTarget
 from tests.integration.control.builders import make_event_type, make_template
-from tests.integration.control.conftest import Cell, exec_url
+from tests.integration.control.conftest import Cell, control_cell, exec_url
 
 ONE, TWO = exec_url(1), exec_url(2)
 
@@ -228,3 +230,26 @@ async def test_sync_brings_a_recovered_instance_up_to_date(cell: Cell) -> None:
     again = await cell.control.post(f"/api/v1/execution-instances/{two['id']}/sync", headers=admin)
     assert again.json()["templates_changed"] == 0
     assert again.json()["templates_removed"] == 0
+
+
+async def test_publishing_and_history_on_each_database(
+    tmp_path: Path, database_target: DatabaseTarget
+) -> None:
+    async with control_cell(
+        tmp_path,
+        database_url=database_target.url,
+        database_schema=database_target.schema,
+    ) as cell:
+        admin = await cell.login()
+        template = await make_template(cell, admin)
+        tid = template["id"]
+        await _post(cell, f"/api/v1/templates/{tid}/publish", admin)
+        await cell.control.patch(
+            f"/api/v1/templates/{tid}", json={"content": {"subject": "v2"}}, headers=admin
+        )
+        await _post(cell, f"/api/v1/templates/{tid}/publish", admin)
+        rolled = await _post(cell, f"/api/v1/templates/{tid}/rollback", admin, version=1)
+        assert rolled["version"] == 3
+        assert [d["version"] for d in rolled["template"]["deployments"]] == [3, 3]
+        history = await cell.control.get(f"/api/v1/templates/{tid}/versions", headers=admin)
+        assert history.json()["total"] == 3
