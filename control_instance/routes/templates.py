@@ -16,6 +16,7 @@ from control_instance.templates.schemas import (
     PreviewOut,
     ProofIn,
     ProofOut,
+    ProofRecord,
     PublishOut,
     RollbackIn,
     TemplateCreate,
@@ -96,6 +97,16 @@ async def proof(template_id: int, body: ProofIn, actor: EditorDep, state: StateD
     """Send the draft to the seed addresses through mid-sourcing, marked as proofs."""
     return await testing.send_proof(
         state=state, template_id=template_id, body=body, actor=actor.login
+    )
+
+
+@router.get("/{template_id}/proofs", response_model=Page[ProofRecord])
+async def list_proofs(
+    template_id: int, _: ViewerDep, state: StateDep, page: PageDep
+) -> Page[ProofRecord]:
+    """List the proofs sent for this template, newest first (Campaign's Audit tab)."""
+    return await run_in_threadpool(
+        lambda: testing.list_proofs(db=state.db, template_id=template_id, page=page)
     )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "ProofIn",
     "ProofMessage",
     "ProofOut",
+    "ProofRecord",
     "PublishOut",
     "RollbackIn",
     "SeedCreate",
@@ -209,6 +210,18 @@ class ProofMessage(BaseModel):
     seed: str
     to: str
     message_id: str
+
+
+class ProofRecord(BaseModel):
+    """A proof sent earlier (Campaign lists them under the Audit tab)."""
+
+    id: int
+    seed: str
+    to: str
+    message_id: str
+    part_id: str
+    sent_at: datetime
+    sent_by: str
 
 
 class ProofOut(BaseModel):

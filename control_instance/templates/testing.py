@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.state import ControlState
 from control_instance.tables import EventType, Proof, Seed, TemplateVersion
 from control_instance.templates import content as contents
@@ -27,6 +28,7 @@ from control_instance.templates.schemas import (
     ProofIn,
     ProofMessage,
     ProofOut,
+    ProofRecord,
 )
 from control_instance.templates.seeds import get as get_seed
 from control_instance.templates.seeds import parse_ctx
@@ -38,7 +40,7 @@ from services.delivery_protocol import DeliveryMessage, DeliveryPart
 from services.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from services.personalization import CompiledFields, EventData, TemplateEngine
 
-__all__ = ["preview_template", "render_for", "send_proof"]
+__all__ = ["list_proofs", "preview_template", "render_for", "send_proof"]
 
 _ADDRESS_ATTRIBUTE = {
     ChannelName.EMAIL: "email",
@@ -250,3 +252,24 @@ async def send_proof(
             for message, recipient in zip(part.messages, recipients, strict=True)
         ],
     )
+
+
+def list_proofs(*, db: Database, template_id: int, page: PageParams) -> Page[ProofRecord]:
+    """Return a page of the proofs sent for a template, newest first."""
+    with db.transaction() as session:
+        get_template(session, template_id)
+        statement = select(Proof).where(Proof.template_id == template_id).order_by(Proof.id.desc())
+        rows, total = fetch_page(session, statement, page)
+    items = [
+        ProofRecord(
+            id=row.id,
+            seed=row.seed_label,
+            to=row.address,
+            message_id=row.message_id,
+            part_id=row.part_id,
+            sent_at=row.sent_at,
+            sent_by=row.sent_by,
+        )
+        for row in rows
+    ]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

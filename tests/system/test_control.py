@@ -146,6 +146,22 @@ def _scenario(stack: StackRunner, control: Control, instances: int) -> None:
     assert len(first["instances"]) == instances
     _check_rendering(stack, "a", instances, "v1")
 
+    # A proof to a seed address reaches the real mid-sourcing server, marked as a proof.
+    seed = {"label": "QA", "address": "qa@example.com", "ctx": "<ctx><name>QA</name></ctx>"}
+    control.call("POST", f"/api/v1/templates/{tid}/seeds", 201, json=seed)
+    proof = control.call("POST", f"/api/v1/templates/{tid}/proof", json={})
+    (sent,) = proof["messages"]
+
+    def proof_captured() -> bool:
+        page = httpx.get(
+            f"{stack.mid_url}/api/v1/messages",
+            params={"messageId": sent["message_id"], "proof": "true"},
+            timeout=10,
+        ).json()
+        return [(m["subject"], m["instance"]) for m in page["messages"]] == [("v1 QA", 0)]
+
+    assert wait_until(proof_captured, timeout=20, interval=0.1)
+
     # Republish a v2: new events use it everywhere.
     control.call(
         "PATCH",

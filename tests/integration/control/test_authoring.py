@@ -221,6 +221,12 @@ async def test_a_proof_goes_to_every_seed_through_mid_sourcing_marked_as_proof(c
     assert cell.mid.messages[messages[1]["message_id"]].subject == "v1 for Bob"
     assert sent.json()["part_id"] in cell.mid.parts
 
+    audit = await cell.control.get(f"/api/v1/templates/{tid}/proofs", headers=admin)
+    assert [(p["seed"], p["sent_by"]) for p in audit.json()["items"]] == [
+        ("Bob", "admin"),
+        ("Ann", "admin"),
+    ]
+    assert {p["message_id"] for p in audit.json()["items"]} == {m["message_id"] for m in messages}
     only_ann = await cell.control.post(
         f"/api/v1/templates/{tid}/proof", json={"seed_ids": [ann["id"]]}, headers=admin
     )
