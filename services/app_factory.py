@@ -49,7 +49,11 @@ def new_service_app(
         db: Database | None = None
         if migrations is not None:
             db = Database(settings.resolved_database_url(), schema=settings.database_schema)
-            revision = await run_in_threadpool(db.upgrade, migrations)
+            try:
+                revision = await run_in_threadpool(db.upgrade, migrations)
+            except BaseException:
+                db.dispose()
+                raise
             log.info(
                 "database ready",
                 extra={"database": db.describe(), "revision": revision},
