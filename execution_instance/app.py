@@ -53,6 +53,7 @@ def create_app(
                 state.intake.add_event_types, [(name, name) for name in settings.event_types]
             )
         await run_in_threadpool(state.refresh)
+        await run_in_threadpool(state.processor.load_epoch)
         await state.writer.start()
         state.processor.start()
         refresher = asyncio.create_task(_keep_fresh(state), name="refresh-caches")

@@ -5,7 +5,7 @@ the content of a delivery part, nor how delivery logs come back. mcsim uses thes
 
 ```xml
 <deliveryPart id="exec1-…" instance="1" queue="rt">
-  <message id="1-8030" eventId="72057594037935966" eventType="PASSWORD_RESET"
+  <message id="1-5f0c2a9e-8030" eventId="72057594037935966" eventType="PASSWORD_RESET"
            channel="email" to="ann@example.com" templateVersion="3" proof="false">
     <from name="Acme" address="noreply@acme.test"/><replyTo>help@acme.test</replyTo>
     <subject>…</subject><text>…</text><html>…</html>
@@ -17,12 +17,13 @@ the content of a delivery part, nor how delivery logs come back. mcsim uses thes
 </deliveryPart>
 
 <deliveryLogs>
-  <log seq="42" messageId="1-8030" eventId="72057594037935966" status="sent"
+  <log seq="42" messageId="1-5f0c2a9e-8030" eventId="72057594037935966" status="sent"
        failureType="" failureReason="0" text="250 OK" at="2026-11-28 10:00:00.000Z" tries="1"/>
 </deliveryLogs>
 ```
 
-Message ids are unique across the cell (``<instance>-<event pk>``): the mid-sourcing server accepts
+Message ids are unique across the cell (``<instance>-<database epoch>-<event pk>``, the epoch a
+random tag made when the instance's database is created): the mid-sourcing server accepts
 a message id once, so a part sent again after a crash or a timeout never duplicates a message.
 """
 

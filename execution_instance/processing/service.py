@@ -50,6 +50,7 @@ _FINAL_STATUS = {
     LogStatus.FAILED: EventStatus.DELIVERY_FAILED,
 }
 _CURSOR_KEY = "delivery_log_cursor"
+_EPOCH_KEY = "message_epoch"
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,26 @@ class Processor:
         self.wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.handed_over = 0
+        self.epoch = "0"
 
     # -- life cycle ---------------------------------------------------------------------------
+    def load_epoch(self) -> None:
+        """Read (or create) this database's epoch, a random tag in every message id.
+
+        Message ids must be unique across the cell for as long as mid-sourcing remembers them:
+        an execution instance whose database was reset restarts its pks at 1, but not its epoch.
+        """
+        with self.db.transaction(write=True) as session:
+            row = session.execute(
+                service_meta.select().where(service_meta.c.key == _EPOCH_KEY)
+            ).first()
+            if row is None:
+                epoch = uuid.uuid4().hex[:8]
+                session.execute(service_meta.insert().values(key=_EPOCH_KEY, value=epoch))
+            else:
+                epoch = row.value
+        self.epoch = epoch
+
     def start(self) -> None:
         """Start the workers and the status sync."""
         for number in range(self.settings.workers):
@@ -236,7 +255,7 @@ class Processor:
         out = self.engine.render_fields(template.fields, data)
         channel = Channel(event.wished_channel)
         common = {
-            "id": f"{self.settings.instance_id}-{event.id}",
+            "id": f"{self.settings.instance_id}-{self.epoch}-{event.id}",
             "event_id": pl_id(self.settings.instance_id, event.id),
             "event_type": event.event_type,
             "channel": _CHANNEL_NAMES[channel],

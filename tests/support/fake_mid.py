@@ -124,4 +124,10 @@ class FakeMid:
 
     def message_for(self, event_pk: int, instance: int = 1) -> DeliveryMessage:
         """Return the message the fake received for an event."""
-        return self.messages[f"{instance}-{event_pk}"]
+        event_id = (instance << 56) | event_pk
+        (message,) = [m for m in self.messages.values() if m.event_id == event_id]
+        return message
+
+    def ids_of(self, *event_pks: int, instance: int = 1) -> list[str]:
+        """Return the message ids of events, in that order."""
+        return [self.message_for(pk, instance).id for pk in event_pks]
