@@ -9,12 +9,12 @@ import httpx
 from execution_instance.intake.documents import EventLimits
 from execution_instance.intake.service import IntakeService
 from execution_instance.intake.writer import EventWriter
-from execution_instance.processing.midclient import MidsourcingClient
 from execution_instance.processing.service import Processor, ProcessorSettings
 from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
 from execution_instance.templates.service import TemplateService
 from services.db import Database
+from services.delivery_client import DeliveryClient
 from services.forwarding import TrustedProxies
 from services.personalization import RenderLimits, TemplateEngine
 
@@ -54,7 +54,7 @@ class ExecutionState:
                 memory_limit=settings.render_memory_limit_mb * 1024 * 1024,
             )
         )
-        mid = MidsourcingClient(
+        mid = DeliveryClient(
             http,
             url=settings.midsourcing_url,
             login=settings.midsourcing_login,

@@ -1,7 +1,7 @@
-"""SOAP client of the mid-sourcing server's ``nms:delivery`` methods, for any mcsim service.
+"""SOAP calls to the mid-sourcing server (``nms:delivery``), shared by every service that sends.
 
-A copy of ``execution_instance.processing.midclient`` under a shared name (services never import
-each other): the control instance sends proofs with it.
+The execution instances hand delivery parts over and read delivery logs back; the control
+instance sends proofs the same way.
 """
 
 from __future__ import annotations

@@ -26,10 +26,10 @@ from execution_instance.intake.channels import Channel, EventStatus, Queue
 from execution_instance.intake.service import pl_id
 from execution_instance.processing import claims
 from execution_instance.processing.claims import Finished
-from execution_instance.processing.midclient import MidsourcingClient, MidsourcingError
 from execution_instance.tables import Event, service_meta
 from execution_instance.templates.service import PublishedTemplate, TemplateService
 from services.db import Database
+from services.delivery_client import DeliveryClient, DeliveryClientError
 from services.delivery_protocol import DeliveryLog, DeliveryMessage, DeliveryPart, LogStatus
 from services.personalization import EventData, TemplateEngine
 from services.personalization.errors import TemplateRuntimeError
@@ -83,7 +83,7 @@ class Processor:
         db: Database,
         templates: TemplateService,
         engine: TemplateEngine,
-        mid: MidsourcingClient,
+        mid: DeliveryClient,
         settings: ProcessorSettings,
     ) -> None:
         self.db = db
@@ -181,7 +181,7 @@ class Processor:
         retry = any(e.error_count for e in events)
         try:
             outcome = await self.mid.append_delivery_part(part, retry=retry)
-        except MidsourcingError as exc:
+        except DeliveryClientError as exc:
             await run_in_threadpool(self._retry_later, events, batch, worker, str(exc))
             return
         ids = [_pk(m.event_id) for m in batch.messages]
@@ -340,7 +340,7 @@ class Processor:
                     cursor = next_cursor
                 if len(logs) == 500:
                     continue
-            except MidsourcingError as exc:
+            except DeliveryClientError as exc:
                 log.info("cannot read delivery logs yet", extra={"error": str(exc)})
             except Exception:
                 log.exception("status sync failed")

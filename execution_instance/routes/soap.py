@@ -6,21 +6,16 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from lxml import etree
 
 from execution_instance.deps import client_address, provide_state
 from execution_instance.security.service import Credentials
 from execution_instance.soapapi.methods import METHODS, CallContext
 from execution_instance.state import ExecutionState
-from services.bodies import read_body
 from services.errors import (
-    AuthenticationFailed,
-    InvalidRequest,
     McsimError,
-    SessionExpired,
-    UnknownMethod,
 )
-from services.soap.envelope import SoapCall, SoapVersion, read_call, render_fault
+from services.soap.envelope import SoapCall, SoapVersion, render_fault
+from services.soap.router import campaign_wording, read_soap_call, session_tokens, unknown_method
 
 __all__ = ["router"]
 
@@ -35,26 +30,19 @@ async def soap_router(request: Request) -> Response:
     version = SoapVersion.SOAP11
     call: SoapCall | None = None
     try:
-        body = await read_body(request, max_bytes=state.settings.max_body_bytes)
-        call = read_call(
-            body,
-            soap_action=request.headers.get("soapaction"),
-            content_type=request.headers.get("content-type"),
-            query_action=request.query_params.get("soapAction"),
+        call = await read_soap_call(
+            request,
             max_bytes=state.settings.max_body_bytes,
             max_depth=state.settings.max_xml_depth,
         )
         version = call.version
         handler = METHODS.get((call.service, call.method))
         if handler is None:
-            raise UnknownMethod(
-                f"The method '{call.method}' is not defined in SOAP service '{call.service}'.",
-                detail=_known_methods(),
-            )
+            raise unknown_method(call, METHODS)
         context = CallContext(state=state, credentials=_credentials(request, call, state))
         reply = await handler(call, context)
     except McsimError as error:
-        shown = _campaign_wording(error, call)
+        shown = campaign_wording(error, call)
         log.info("fault %s", shown.fault_string, extra={"action": call.action if call else None})
         reply = render_fault(shown, version=version)
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
@@ -64,49 +52,11 @@ def _credentials(request: Request, call: SoapCall, state: ExecutionState) -> Cre
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None
-    cookie = request.cookies.get("__sessiontoken")
-    security = request.headers.get("x-security-token")
-    if call.header is not None:  # the JS SDK repeats both inside SOAP-ENV:Header
-        for element in call.header:
-            if not isinstance(element.tag, str):
-                continue
-            name, text = etree.QName(element).localname, (element.text or "").strip()
-            if name == "X-Security-Token" and security is None and text:
-                security = text
-            elif name == "Cookie" and cookie is None and "__sessiontoken=" in text:
-                cookie = text.split("__sessiontoken=", 1)[1].split(";", 1)[0].strip()
+    cookie, security = session_tokens(request, call)
     return Credentials(
         address=client_address(request, state),
         body_token=call.session_token,
         bearer=bearer,
-        cookie_token=cookie or None,
-        security_token=security or None,
+        cookie_token=cookie,
+        security_token=security,
     )
-
-
-def _known_methods() -> str:
-    return "known methods: " + ", ".join(f"{s}#{m}" for s, m in sorted(METHODS))
-
-
-def _campaign_wording(error: McsimError, call: SoapCall | None) -> McsimError:
-    """Word faults as Campaign does: a generic faultstring, the precise reason in detail."""
-    if call is None or isinstance(error, SessionExpired | UnknownMethod):
-        return error
-    reason = error.message if error.detail is None else f"{error.message} ({error.detail})"
-    if error.detail == error.message:
-        reason = error.message
-    if isinstance(error, AuthenticationFailed):
-        return type(error)(
-            f"Error while reading parameters of method '{call.method}' of service "
-            f"'{call.service}'.",
-            detail=reason,
-            field=error.field,
-        )
-    if type(error) is InvalidRequest:
-        return InvalidRequest(
-            f"SOP-330011 Error while executing the method '{call.method}' of service "
-            f"'{call.service}'.",
-            detail=reason,
-            field=error.field,
-        )
-    return error
