@@ -62,6 +62,7 @@ def create_app(
             yield
         finally:
             refresher.cancel()
+            await asyncio.wait([refresher])  # its thread may hold a connection: let it finish
             await state.processor.stop()
             await state.writer.stop()
 

@@ -131,8 +131,10 @@ class Dispatcher:
                 self._inflight[entry.item.pk] = task
                 task.add_done_callback(functools.partial(self._done, entry.item.pk))
             if len(claimed) < min(free, self.claim_batch):
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wakeup.wait()
 
     def _claim(self, limit: int) -> list[Claimed]:
         now = datetime.now(UTC)
