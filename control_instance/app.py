@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from control_instance.accounts.service import register_from_settings
+from control_instance.archive.loop import Archiver
 from control_instance.auth.service import ensure_admin
 from control_instance.demo import create_demo_workspace
 from control_instance.routes import (
@@ -17,6 +18,7 @@ from control_instance.routes import (
     auth,
     cell,
     event_types,
+    events,
     operators,
     seeds,
     templates,
@@ -42,7 +44,12 @@ def create_app(
         await register_from_settings(state=state)
         if settings.demo:
             await create_demo_workspace(state=state)
-        yield
+        archiver = Archiver(state)
+        archiver.start()
+        try:
+            yield
+        finally:
+            await archiver.stop()
 
     app = new_service_app(
         settings,
@@ -61,6 +68,7 @@ def create_app(
         event_types.router,
         templates.router,
         seeds.router,
+        events.router,
     ):
         app.include_router(router)
     return app

@@ -75,6 +75,70 @@ class ControlSettings(ServiceSettings):
         None, description="Its password. In development an empty value means 'mid'."
     )
 
+    archive_interval_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often events and their outcomes are pulled from every enabled "
+        "execution instance into the archive; 0 turns the archiving loop off.",
+    )
+    archive_page_size: int = Field(
+        500, ge=1, le=1000, description="Events asked for in one /_mc/events page."
+    )
+    archive_overlap_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Each archiving pass re-reads the changes of this many seconds before its "
+        "cursor, so that a change committed late on an instance is not missed.",
+    )
+    archive_retention_days: int = Field(
+        360,
+        ge=1,
+        description="Archived events older than this are purged (Campaign's 'Archived events' "
+        "purge, NmsCleanup_EventHistoPurgeDelay).",
+    )
+    monitor_queue_warning: int = Field(
+        100, ge=0, description="Pending events in one instance's queues that raise a warning."
+    )
+    monitor_queue_alert: int = Field(
+        400, ge=0, description="Pending events in one instance's queues that raise an alert."
+    )
+    monitor_error_rate_warning: float = Field(
+        1.0, ge=0, description="Error rate (percent of finished events) that raises a warning."
+    )
+    monitor_error_rate_alert: float = Field(
+        5.0, ge=0, description="Error rate (percent of finished events) that raises an alert."
+    )
+    monitor_throughput_warning: float = Field(
+        18000.0,
+        ge=0,
+        description="Outgoing messages per hour below which a warning is raised while events "
+        "are pending.",
+    )
+    monitor_throughput_alert: float = Field(
+        15000.0,
+        ge=0,
+        description="Outgoing messages per hour below which an alert is raised while events "
+        "are pending.",
+    )
+    monitor_queue_time_warning: float = Field(
+        4.0, ge=0, description="Average seconds in the queue that raise a warning."
+    )
+    monitor_queue_time_alert: float = Field(
+        8.0, ge=0, description="Average seconds in the queue that raise an alert."
+    )
+    monitor_sending_time_warning: float = Field(
+        6.0, ge=0, description="Average message sending seconds that raise a warning."
+    )
+    monitor_sending_time_alert: float = Field(
+        12.0, ge=0, description="Average message sending seconds that raise an alert."
+    )
+    monitor_processing_time_warning: float = Field(
+        10.0, ge=0, description="Average processing seconds (received to sent) for a warning."
+    )
+    monitor_processing_time_alert: float = Field(
+        20.0, ge=0, description="Average processing seconds (received to sent) for an alert."
+    )
+
     @model_validator(mode="after")
     def _development_credentials(self) -> ControlSettings:
         development = self.environment is Environment.DEVELOPMENT

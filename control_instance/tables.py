@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -19,6 +21,8 @@ from services.db import UtcDateTime, make_metadata, service_meta_table
 
 __all__ = [
     "Account",
+    "ArchiveCursor",
+    "ArchivedEvent",
     "AuthToken",
     "Base",
     "CellOperator",
@@ -227,3 +231,54 @@ class Removal(Base):
     key: Mapped[str] = mapped_column(String(64))
     secret: Mapped[str | None] = mapped_column(Text)
     removed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ArchivedEvent(Base):
+    """An event of an execution instance, archived with its outcome (Campaign's NmsEventHisto)."""
+
+    __tablename__ = "archived_events"
+
+    pl_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: history outlives
+    instance_id: Mapped[int] = mapped_column(SmallInteger)
+    queue: Mapped[str] = mapped_column(String(8))  # rt or batch
+    event_type: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    email: Mapped[str | None] = mapped_column(String(320))
+    mobile_phone: Mapped[str | None] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    document: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processing_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    failure_reason: Mapped[int | None] = mapped_column(SmallInteger)
+    error_text: Mapped[str | None] = mapped_column(Text)
+    template_name: Mapped[str | None] = mapped_column(String(128))
+    template_version: Mapped[int | None] = mapped_column(Integer)
+    delivery_part: Mapped[str | None] = mapped_column(String(64))
+    archived_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_archived_events_created_at", "created_at"),
+        Index("ix_archived_events_email", "email"),
+        Index("ix_archived_events_external_id", "external_id"),
+        Index("ix_archived_events_type_created", "event_type", "created_at"),
+    )
+
+
+class ArchiveCursor(Base):
+    """How far archiving has read one execution instance's events (``/_mc/events`` cursor)."""
+
+    __tablename__ = "archive_cursors"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[str] = mapped_column(String(80), default="")
+    archived: Mapped[int] = mapped_column(Integer, default=0)  # rows written, updates included
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

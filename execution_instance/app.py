@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from execution_instance.routes import controlplane, ping, rest, soap, wsdl
+from execution_instance.routes import controlplane, ping, rest, soap, stats, wsdl
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState
 from services.app_factory import new_service_app
@@ -79,5 +79,6 @@ def create_app(
     app.include_router(wsdl.router)
     app.include_router(soap.router)
     app.include_router(controlplane.router)
+    app.include_router(stats.router)
     app.include_router(rest.router)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -19,6 +19,11 @@ __all__ = [
     "Template",
     "service_meta",
 ]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -80,9 +85,15 @@ class Event(Base):
     template_name: Mapped[str | None] = mapped_column(String(128))
     template_version: Mapped[int | None] = mapped_column(Integer)
     delivery_part: Mapped[str | None] = mapped_column(String(64))
+    # Set on every insert and update (a column default, so no writer can forget it): the
+    # archiving cursor of GET /_mc/events follows it to catch every status change.
+    updated_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, default=_utc_now, onupdate=_utc_now
+    )
 
     __table_args__ = (
         Index("ix_events_claim", "status", "queue", "next_attempt_at"),
+        Index("ix_events_updated_at", "updated_at", "id"),
         Index("ix_events_idempotency_key", "idempotency_key", unique=True),
         Index("ix_events_created_at", "created_at"),
     )

@@ -56,6 +56,9 @@ ROUTES = {
     ("GET", "/api/v1/templates/{template_id}/seeds/{seed_id}"): "viewer",
     ("PATCH", "/api/v1/templates/{template_id}/seeds/{seed_id}"): "editor",
     ("DELETE", "/api/v1/templates/{template_id}/seeds/{seed_id}"): "editor",
+    ("GET", "/api/v1/events"): "viewer",
+    ("GET", "/api/v1/events/{pl_id}"): "viewer",
+    ("POST", "/api/v1/events/archive"): "admin",
 }
 #: Routes any authenticated operator may call, and the anonymous ones.
 OPEN = {

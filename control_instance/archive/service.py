@@ -1,0 +1,196 @@
+"""Use cases of archiving: pull changed events from each instance, store them, purge old ones.
+
+Each execution instance pages its events by ``(updated_at, id)``; the cursor of each account is
+stored with the archive, so a pass resumes where the last one stopped, after downtime on either
+side. A pass starts ``archive_overlap_seconds`` before its cursor (a change committed late is
+still seen) and writes an event only when it is newer than the archived copy: passes are
+idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from starlette.concurrency import run_in_threadpool
+
+from control_instance.accounts.client import InstanceCallError
+from control_instance.accounts.service import Target, list_targets
+from control_instance.archive.schemas import ArchiveOutcome
+from control_instance.archive.source import read_json
+from control_instance.state import ControlState
+from control_instance.tables import ArchiveCursor, ArchivedEvent
+from services.db import Database
+
+__all__ = ["archive_account", "archive_all", "purge_archive"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIELDS = (
+    "instance_id",
+    "queue",
+    "event_type",
+    "channel",
+    "status",
+    "email",
+    "mobile_phone",
+    "external_id",
+    "document",
+    "processing_at",
+    "processed_at",
+    "error_count",
+    "failure_reason",
+    "error_text",
+    "template_name",
+    "template_version",
+    "delivery_part",
+)
+_TIMES = ("created_at", "processing_at", "processed_at", "updated_at")
+
+
+def _parse(cursor: str) -> tuple[datetime, int]:
+    if not cursor:
+        return _EPOCH, 0
+    stamp, _, pk = cursor.rpartition("~")
+    try:
+        return datetime.fromisoformat(stamp).astimezone(UTC), int(pk)
+    except ValueError:
+        return _EPOCH, 0  # not understood: read everything again (idempotent)
+
+
+def _format(at: datetime, pk: int) -> str:
+    return f"{at.astimezone(UTC).isoformat()}~{pk}"
+
+
+def _rewind(cursor: str, seconds: float) -> str:
+    at, _ = _parse(cursor)
+    if at == _EPOCH:
+        return ""
+    return _format(max(at - timedelta(seconds=seconds), _EPOCH), 0)
+
+
+def _load_cursor(db: Database, account_id: int) -> str:
+    with db.transaction() as session:
+        row = session.get(ArchiveCursor, account_id)
+        return row.cursor if row is not None else ""
+
+
+def _event_values(item: dict[str, Any]) -> dict[str, Any]:
+    values = {name: item.get(name) for name in _FIELDS}
+    for name in _TIMES:
+        raw = item.get(name)
+        values[name] = datetime.fromisoformat(raw).astimezone(UTC) if raw else None
+    values["error_count"] = int(item.get("error_count") or 0)
+    return values
+
+
+def _newer(values: dict[str, Any], row: ArchivedEvent) -> bool:
+    if values["updated_at"] != row.updated_at:
+        return bool(values["updated_at"] > row.updated_at)
+    return any(getattr(row, name) != value for name, value in values.items())
+
+
+def store_page(db: Database, account_id: int, items: Sequence[dict[str, Any]], cursor: str) -> int:
+    """Write a page of events (newer copies win) and advance the account's cursor; return writes."""
+    now = datetime.now(UTC)
+    written = 0
+    with db.transaction(write=True) as session:
+        ids = [int(item["pl_id"]) for item in items]
+        existing = {
+            row.pl_id: row
+            for row in session.execute(
+                select(ArchivedEvent).where(ArchivedEvent.pl_id.in_(ids))
+            ).scalars()
+        }
+        for item in items:
+            values = _event_values(item)
+            pl_id = int(item["pl_id"])
+            row = existing.get(pl_id)
+            if row is None:
+                row = ArchivedEvent(pl_id=pl_id, account_id=account_id, archived_at=now, **values)
+                session.add(row)
+                existing[pl_id] = row
+            elif _newer(values, row):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.account_id = account_id
+                row.archived_at = now
+            else:
+                continue  # an older or identical copy (the overlap is read again)
+            written += 1
+        state = session.get(ArchiveCursor, account_id)
+        if state is None:
+            state = ArchiveCursor(account_id=account_id, cursor="", archived=0)
+            session.add(state)
+        if _parse(cursor) > _parse(state.cursor):
+            state.cursor = cursor
+        state.archived = (state.archived or 0) + written
+    return written
+
+
+def _record_run(db: Database, account_id: int, error: str | None) -> None:
+    now = datetime.now(UTC)
+    with db.transaction(write=True) as session:
+        state = session.get(ArchiveCursor, account_id)
+        if state is None:
+            state = ArchiveCursor(account_id=account_id, cursor="", archived=0)
+            session.add(state)
+        state.last_run_at = now
+        state.last_error = error
+        if error is None:
+            state.last_ok_at = now
+
+
+async def archive_account(*, state: ControlState, target: Target) -> ArchiveOutcome:
+    """Pull every event changed since the account's cursor (minus the overlap) into the archive."""
+    settings = state.settings
+    stored = await run_in_threadpool(_load_cursor, state.db, target.account_id)
+    cursor = _rewind(stored, settings.archive_overlap_seconds)
+    written = 0
+    error: str | None = None
+    try:
+        while True:
+            page = await read_json(
+                state.http,
+                target,
+                "/events",
+                params={"cursor": cursor, "limit": settings.archive_page_size},
+                wait=settings.instance_timeout_seconds,
+            )
+            items = list(page["items"])
+            cursor = str(page["next_cursor"])
+            written += await run_in_threadpool(
+                store_page, state.db, target.account_id, items, cursor
+            )
+            if not page.get("more") or not items:
+                break
+    except InstanceCallError as exc:
+        error = exc.message
+    except (KeyError, TypeError, ValueError) as exc:
+        error = f"the instance's /_mc/events answer is not understood: {exc!r}"
+    await run_in_threadpool(_record_run, state.db, target.account_id, error)
+    final = await run_in_threadpool(_load_cursor, state.db, target.account_id)
+    return ArchiveOutcome(
+        account_id=target.account_id,
+        name=target.name,
+        ok=error is None,
+        archived=written,
+        error=error,
+        cursor=final,
+    )
+
+
+async def archive_all(*, state: ControlState) -> list[ArchiveOutcome]:
+    """Run one archiving pass on every enabled execution instance, side by side."""
+    targets = await run_in_threadpool(lambda: list_targets(state=state))
+    return list(await asyncio.gather(*(archive_account(state=state, target=t) for t in targets)))
+
+
+def purge_archive(*, db: Database, retention_days: int, now: datetime | None = None) -> int:
+    """Delete archived events received more than ``retention_days`` ago; return how many."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    with db.transaction(write=True) as session:
+        result = session.execute(delete(ArchivedEvent).where(ArchivedEvent.created_at < cutoff))
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,284 @@
+"""Statistics and the archiving cursor of the control-plane API (``/_mc/stats``, ``/_mc/events``).
+
+``GET /_mc/stats`` feeds the control instance's monitoring (campaign-facts §4.7);
+``GET /_mc/events`` pages through events by ``(updated_at, id)`` so that the control instance's
+archiving catches new events and every later status change (DESIGN §3.7).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from starlette.concurrency import run_in_threadpool
+
+from execution_instance.deps import StateDep
+from execution_instance.intake.channels import EventStatus, Queue
+from execution_instance.intake.service import pl_id
+from execution_instance.routes.controlplane import provide_caller
+from execution_instance.tables import Event
+from services.db import Database
+from services.errors import InvalidRequest
+
+__all__ = ["ERROR_STATUSES", "FINAL_STATUSES", "router"]
+
+router = APIRouter(prefix="/_mc", tags=["control plane"], dependencies=[Depends(provide_caller)])
+
+#: Statuses counted as errors by Campaign's service level (routing, expired, delivery, ignored).
+ERROR_STATUSES = (
+    EventStatus.ROUTING_FAILED,
+    EventStatus.TOO_OLD,
+    EventStatus.DELIVERY_FAILED,
+    EventStatus.IGNORED,
+)
+FINAL_STATUSES = (EventStatus.PROCESSED, *ERROR_STATUSES)
+
+
+class QueueDepth(BaseModel):
+    """Pending events per queue."""
+
+    rt: int
+    batch: int
+
+
+class InstanceStats(BaseModel):
+    """What happened on this instance during the last ``window_seconds``."""
+
+    instance_id: int
+    at: datetime
+    window_seconds: int
+    pending: QueueDepth
+    paused: int
+    events_in: int
+    messages_out: int
+    finished: int
+    errors: int
+    error_rate: float  # percent of the finished events
+    errors_by_status: dict[str, int]
+    events_in_per_hour: float
+    messages_out_per_hour: float
+    avg_queuing_seconds: float | None
+    avg_sending_seconds: float | None
+    avg_processing_seconds: float | None
+
+
+class ArchivedEvent(BaseModel):
+    """One event as the archive sees it."""
+
+    pl_id: int
+    instance_id: int
+    queue: str
+    event_type: str
+    status: int
+    status_name: str
+    channel: int
+    email: str | None
+    mobile_phone: str | None
+    external_id: str | None
+    document: str
+    created_at: datetime
+    processing_at: datetime | None
+    processed_at: datetime | None
+    updated_at: datetime
+    error_count: int
+    failure_reason: int | None
+    error_text: str | None
+    template_name: str | None
+    template_version: int | None
+    delivery_part: str | None
+
+
+class EventPage(BaseModel):
+    """A page of events in cursor order; pass ``next_cursor`` back to continue."""
+
+    items: list[ArchivedEvent]
+    next_cursor: str
+    more: bool
+
+
+def _seconds(db: Database, later: Any, earlier: Any) -> ColumnElement[Any]:
+    if db.is_postgres:
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
+    now = datetime.now(UTC)
+    since = now - timedelta(seconds=window)
+    sent = Event.status == int(EventStatus.PROCESSED)
+    with db.transaction() as session:
+        depth = dict(
+            session.execute(
+                select(Event.queue, func.count())
+                .where(Event.status == int(EventStatus.PENDING))
+                .group_by(Event.queue)
+            ).all()
+        )
+        paused = session.execute(
+            select(func.count()).where(Event.status == int(EventStatus.PAUSED))
+        ).scalar_one()
+        events_in = session.execute(
+            select(func.count()).where(Event.created_at >= since)
+        ).scalar_one()
+        finished = dict(
+            session.execute(
+                select(Event.status, func.count())
+                .where(Event.status.in_([int(s) for s in FINAL_STATUSES]), _finished_since(since))
+                .group_by(Event.status)
+            ).all()
+        )
+        queuing, sending, processing = session.execute(
+            select(
+                func.avg(
+                    case(
+                        (
+                            Event.processing_at >= since,
+                            _seconds(db, Event.processing_at, Event.created_at),
+                        )
+                    )
+                ),
+                func.avg(
+                    case(
+                        (
+                            and_(sent, Event.processed_at >= since),
+                            _seconds(db, Event.processed_at, Event.processing_at),
+                        )
+                    )
+                ),
+                func.avg(
+                    case(
+                        (
+                            and_(sent, Event.processed_at >= since),
+                            _seconds(db, Event.processed_at, Event.created_at),
+                        )
+                    )
+                ),
+            ).where(or_(Event.processing_at >= since, Event.processed_at >= since))
+        ).one()
+    errors_by_status = {s.rest_name: int(finished.get(int(s), 0)) for s in ERROR_STATUSES}
+    errors = sum(errors_by_status.values())
+    done = errors + int(finished.get(int(EventStatus.PROCESSED), 0))
+    out = int(finished.get(int(EventStatus.PROCESSED), 0))
+    hours = window / 3600
+    return InstanceStats(
+        instance_id=instance_id,
+        at=now,
+        window_seconds=window,
+        pending=QueueDepth(
+            rt=int(depth.get(int(Queue.REALTIME), 0)), batch=int(depth.get(int(Queue.BATCH), 0))
+        ),
+        paused=int(paused),
+        events_in=int(events_in),
+        messages_out=out,
+        finished=done,
+        errors=errors,
+        error_rate=round(100.0 * errors / done, 3) if done else 0.0,
+        errors_by_status=errors_by_status,
+        events_in_per_hour=round(events_in / hours, 3),
+        messages_out_per_hour=round(out / hours, 3),
+        avg_queuing_seconds=_round(queuing),
+        avg_sending_seconds=_round(sending),
+        avg_processing_seconds=_round(processing),
+    )
+
+
+def _finished_since(since: datetime) -> ColumnElement[bool]:
+    # Some final statuses (routing failed, expired) may carry no processed_at: use updated_at.
+    return func.coalesce(Event.processed_at, Event.updated_at) >= since
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, int]:
+    """Return the ``(updated_at, id)`` a cursor points after."""
+    if not cursor:
+        return datetime(1970, 1, 1, tzinfo=UTC), 0
+    stamp, _, pk = cursor.rpartition("~")
+    try:
+        at = datetime.fromisoformat(stamp)
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at.astimezone(UTC), int(pk)
+    except ValueError:
+        raise InvalidRequest(
+            "cursor must be the next_cursor of an earlier answer (<ISO 8601 time>~<id>)",
+            field="cursor",
+        ) from None
+
+
+def format_cursor(at: datetime, pk: int) -> str:
+    """Return the cursor that points after ``(at, pk)``."""
+    return f"{at.astimezone(UTC).isoformat()}~{pk}"
+
+
+def _page(db: Database, instance_id: int, cursor: str, limit: int) -> EventPage:
+    at, pk = parse_cursor(cursor)
+    changed = Event.updated_at  # set on every insert and update (see tables.Event)
+    with db.transaction() as session:
+        rows = list(
+            session.execute(
+                select(Event)
+                .where(or_(changed > at, and_(changed == at, Event.id > pk)))
+                .order_by(changed, Event.id)
+                .limit(limit + 1)
+            ).scalars()
+        )
+        items = [_archived(row, instance_id) for row in rows[:limit]]
+    if items:
+        last = items[-1]
+        next_cursor = format_cursor(last.updated_at, last.pl_id & ((1 << 56) - 1))
+    else:
+        next_cursor = cursor
+    return EventPage(items=items, next_cursor=next_cursor, more=len(rows) > limit)
+
+
+def _archived(row: Event, instance_id: int) -> ArchivedEvent:
+    return ArchivedEvent(
+        pl_id=pl_id(instance_id, row.id),
+        instance_id=instance_id,
+        queue="rt" if row.queue == Queue.REALTIME else "batch",
+        event_type=row.event_type,
+        status=row.status,
+        status_name=EventStatus(row.status).rest_name,
+        channel=row.wished_channel,
+        email=row.email,
+        mobile_phone=row.mobile_phone,
+        external_id=row.external_id,
+        document=row.document,
+        created_at=row.created_at,
+        processing_at=row.processing_at,
+        processed_at=row.processed_at,
+        updated_at=row.updated_at or row.created_at,
+        error_count=row.error_count,
+        failure_reason=row.failure_reason,
+        error_text=row.error_text,
+        template_name=row.template_name,
+        template_version=row.template_version,
+        delivery_part=row.delivery_part,
+    )
+
+
+@router.get("/stats", response_model=InstanceStats)
+async def read_stats(
+    state: StateDep,
+    window: Annotated[
+        int, Query(ge=60, le=7 * 86400, description="Seconds to look back (default one hour).")
+    ] = 3600,
+) -> InstanceStats:
+    """Return queue depth, throughput, error rate and average times over the last window."""
+    return await run_in_threadpool(_stats, state.db, state.settings.instance_id, window)
+
+
+@router.get("/events", response_model=EventPage)
+async def page_events(
+    state: StateDep,
+    cursor: Annotated[str, Query(max_length=80, description="next_cursor of the last page.")] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> EventPage:
+    """Return events changed after the cursor, oldest change first (for archiving)."""
+    return await run_in_threadpool(_page, state.db, state.settings.instance_id, cursor, limit)
