@@ -20,6 +20,7 @@ from control_instance.routes import (
     event_types,
     events,
     operators,
+    packages,
     seeds,
     templates,
 )
@@ -68,6 +69,7 @@ def create_app(
         event_types.router,
         templates.router,
         seeds.router,
+        packages.router,
         events.router,
     ):
         app.include_router(router)

@@ -1,4 +1,4 @@
-"""The ``mcsim`` command line: ``mcsim up``, ``status``, ``send``, ``version``."""
+"""The ``mcsim`` command line: ``mcsim up``, ``status``, ``send``, ``package``, ``version``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import httpx
 import typer
 
 from services.cli.display import make_console
+from services.cli.package import PackageCommandError, export_to_file, import_file
 from services.cli.plan import MAX_INSTANCES, StackOptions
 from services.cli.send import FINAL, SendRequest, send_event
 from services.cli.status import run_status
@@ -308,6 +309,88 @@ def send(
             console.print(f"error  {result.error}")
         if result.status not in FINAL:
             raise typer.Exit(2)
+
+
+package_app = typer.Typer(
+    help="Move configuration between control instances as Campaign-style XML packages.",
+    no_args_is_help=True,
+)
+app.add_typer(package_app, name="package")
+
+ControlUrl = Annotated[
+    str,
+    typer.Option("--control", envvar="MCSIM_CONTROL_URL", help="The control instance's URL."),
+]
+Token = Annotated[
+    str,
+    typer.Option(
+        envvar="MCSIM_CONTROL_TOKEN",
+        help="Bearer token from POST /api/v1/auth/login (export: editor; import: admin).",
+    ),
+]
+
+
+@package_app.command("export")
+def package_export(
+    token: Token,
+    out: Annotated[Path, typer.Option(dir_okay=False, help="File to write the package to.")],
+    control: ControlUrl = "http://127.0.0.1:8070",
+    template: Annotated[
+        list[str] | None,
+        typer.Option(help="Template to export, with its event type and seeds (repeatable)."),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option(help="Event type to export (repeatable).")
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(help="Execution-instance account to export, never its password."),
+    ] = None,
+) -> None:
+    """Export templates, event types, seeds and accounts (nothing chosen: everything)."""
+    try:
+        exported = export_to_file(
+            control=control,
+            token=token,
+            out=out,
+            templates=template or [],
+            event_types=event_type or [],
+            accounts=account or [],
+        )
+    except PackageCommandError as exc:
+        make_console(stderr=True).print(f"[red]not exported:[/red] {exc}")
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"exported {exported.size} bytes from the {exported.environment} control instance "
+        f"{control} to {exported.path}"
+    )
+
+
+@package_app.command("import")
+def package_import(
+    token: Token,
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The package file.")],
+    control: ControlUrl = "http://127.0.0.1:8070",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the changes; change nothing.")
+    ] = False,
+) -> None:
+    """Import a package: created / updated / unchanged per entity, applied all or nothing."""
+    try:
+        environment, report = import_file(control=control, token=token, path=file, dry_run=dry_run)
+    except PackageCommandError as exc:
+        make_console(stderr=True).print(f"[red]not imported:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for change in report["changes"]:
+        fields = f" ({', '.join(change['fields'])})" if change["fields"] else ""
+        note = f" - {change['note']}" if change["note"] else ""
+        typer.echo(f"{change['action']:<9} {change['schema_name']} {change['key']}{fields}{note}")
+    outcome = "applied" if report["applied"] else "nothing changed"
+    typer.echo(
+        f"{'dry run on' if dry_run else 'import into'} the {environment} control instance: "
+        f"{report['created']} created, {report['updated']} updated, "
+        f"{report['unchanged']} unchanged; {outcome}"
+    )
 
 
 @app.command()

@@ -59,6 +59,8 @@ ROUTES = {
     ("GET", "/api/v1/events"): "viewer",
     ("GET", "/api/v1/events/{pl_id}"): "viewer",
     ("POST", "/api/v1/events/archive"): "admin",
+    ("GET", "/api/v1/packages/export"): "editor",
+    ("POST", "/api/v1/packages/import"): "admin",
 }
 #: Routes any authenticated operator may call, and the anonymous ones.
 OPEN = {
@@ -66,6 +68,7 @@ OPEN = {
     ("POST", "/api/v1/auth/session"),
     ("POST", "/api/v1/auth/logout"),
     ("GET", "/api/v1/auth/me"),
+    ("GET", "/api/v1/environment"),
 }
 RANK = {"viewer": 0, "editor": 1, "admin": 2}
 

@@ -1,0 +1,1 @@
+"""Packages: configuration moved between environments as Campaign-style XML (DESIGN §7)."""

@@ -1,0 +1,134 @@
+"""Export: chosen entities of this control instance as a package document.
+
+Nothing chosen exports everything. Chosen templates bring their event type and their seed
+addresses along (a transactional message moves with its event configuration, campaign-facts §6);
+accounts move only when chosen, or when everything is exported. A template moves with the
+content of its newest published version, or with its draft when it was never published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_instance.packages.document import build_document
+from control_instance.packages.model import (
+    FORMAT_VERSION,
+    AccountEntry,
+    EventTypeEntry,
+    Package,
+    PackageHeader,
+    SeedEntry,
+    TemplateEntry,
+)
+from control_instance.tables import Account, EventType, Seed, Template
+from control_instance.templates import content as contents
+from control_instance.templates.content import ChannelName
+from control_instance.templates.service import latest_version
+from services.db import Database
+from services.errors import NotFound
+from services.version import VERSION
+
+__all__ = ["export_package"]
+
+
+def _missing(what: str, wanted: Sequence[str], found: Sequence[str]) -> None:
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise NotFound(f"no {what} {', '.join(missing)} to export")
+
+
+def _template_entry(session: Session, row: Template) -> TemplateEntry:
+    event_type = session.get(EventType, row.event_type_id)
+    assert event_type is not None
+    latest = latest_version(session, row.id)
+    return TemplateEntry(
+        name=row.name,
+        label=row.label,
+        event_type=event_type.name,
+        channel=ChannelName.of(row.channel),
+        content=contents.decode(latest.content if latest else row.content),
+        published_version=latest.version if latest else None,
+    )
+
+
+def _collect(
+    session: Session,
+    templates: Sequence[str],
+    event_types: Sequence[str],
+    accounts: Sequence[str],
+) -> tuple[list[Template], list[EventType], list[Account]]:
+    everything = not (templates or event_types or accounts)
+    template_query = select(Template)
+    type_query = select(EventType)
+    account_query = select(Account)
+    if not everything:
+        template_query = template_query.where(Template.name.in_(templates))
+        type_query = type_query.where(EventType.name.in_(event_types))
+        account_query = account_query.where(Account.name.in_(accounts))
+    template_rows = list(session.execute(template_query).scalars())
+    type_rows = list(session.execute(type_query).scalars())
+    account_rows = list(session.execute(account_query).scalars())
+    _missing("template", templates, [t.name for t in template_rows])
+    _missing("event type", event_types, [e.name for e in type_rows])
+    _missing("account", accounts, [a.name for a in account_rows])
+    type_ids = {e.id for e in type_rows}
+    for template in template_rows:
+        if template.event_type_id not in type_ids:
+            event_type = session.get(EventType, template.event_type_id)
+            assert event_type is not None
+            type_rows.append(event_type)
+            type_ids.add(event_type.id)
+    return template_rows, type_rows, account_rows
+
+
+def export_package(
+    *,
+    db: Database,
+    environment: str,
+    author: str,
+    templates: Sequence[str] = (),
+    event_types: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+    name: str = "export",
+    label: str = "",
+) -> bytes:
+    """Return a package of the chosen entities (all of them when none is chosen)."""
+    with db.transaction() as session:
+        template_rows, type_rows, account_rows = _collect(session, templates, event_types, accounts)
+        names = {t.id: t.name for t in template_rows}
+        seeds: list[Seed] = []
+        if names:
+            seeds = list(session.execute(select(Seed).where(Seed.template_id.in_(names))).scalars())
+        package = Package(
+            header=PackageHeader(
+                namespace="mcsim",
+                name=name,
+                label=label,
+                author=author,
+                build_number=FORMAT_VERSION,
+                build_version=VERSION,
+                build_date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z",
+                environment=environment,
+            ),
+            event_types=[EventTypeEntry(name=e.name, label=e.label) for e in type_rows],
+            templates=[_template_entry(session, t) for t in template_rows],
+            seeds=[
+                SeedEntry(
+                    template=names[s.template_id],
+                    label=s.label,
+                    address=s.address,
+                    external_id=s.external_id,
+                    ctx=s.ctx,
+                )
+                for s in seeds
+            ],
+            accounts=[
+                AccountEntry(name=a.name, label=a.label, url=a.url, login=a.login)
+                for a in account_rows
+            ],
+        )
+    return build_document(package)
