@@ -151,6 +151,10 @@ class ControlSettings(ServiceSettings):
         production = self.environment is Environment.PRODUCTION
         if production and self.admin_password == DEV_ADMIN[1]:
             raise ValueError("the development admin password is refused in production")
+        if production and self.execution_password == "mc":  # noqa: S105 - refusing it
+            raise ValueError("the development execution password 'mc' is refused in production")
+        if production and self.midsourcing_password == "mid":  # noqa: S105 - refusing it
+            raise ValueError("the development mid-sourcing password 'mid' is refused in production")
         if self.secret_key is not None and len(self.secret_key) < 32:
             raise ValueError("the secret key must have at least 32 characters")
         return self

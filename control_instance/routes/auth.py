@@ -75,7 +75,9 @@ async def open_session(
     """Log in to the console: sets the session cookie; changes must send X-CSRF-Token."""
     issued = await _log_in(state, body, request, "session")
     assert issued.csrf_token is not None
-    secure = state.settings.resolved_public_url.startswith("https://")
+    # Production always marks the cookies Secure (behind a TLS proxy the public URL may lie).
+    production = state.settings.environment is Environment.PRODUCTION
+    secure = production or state.settings.resolved_public_url.startswith("https://")
     max_age = state.settings.session_ttl_seconds
     response.set_cookie(
         SESSION_COOKIE,
