@@ -1,0 +1,103 @@
+"""Monitoring reads every instance's statistics and the balancer, against the thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from execution_instance.intake.channels import EventStatus, Queue
+from tests.integration.archive.helpers import finish, hand_over, push
+from tests.integration.control.conftest import Cell, control_cell, exec_url
+from tests.integration.load_balancer.conftest import running_balancer
+from tests.support.live import free_port
+
+THRESHOLDS = {
+    "monitor_queue_warning": 2,
+    "monitor_queue_alert": 4,
+    "monitor_error_rate_warning": 10.0,
+    "monitor_error_rate_alert": 40.0,
+}
+
+
+async def monitoring(cell: Cell, headers: dict[str, str]) -> dict[str, Any]:
+    """Return GET /api/v1/monitoring."""
+    answer = await cell.control.get("/api/v1/monitoring", headers=headers)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def checks(instance: dict[str, Any]) -> dict[str, str]:
+    """Return the level of each indicator."""
+    return {check["indicator"]: check["level"] for check in instance["checks"]}
+
+
+async def test_queue_and_error_rate_thresholds_raise_warnings_and_alerts(tmp_path: Path) -> None:
+    async with control_cell(tmp_path, archive_interval_seconds=0, **THRESHOLDS) as cell:
+        viewer = await cell.as_role("viewer")
+        await push(cell, 1, count=2)
+        await push(cell, 1, count=1, queue=Queue.BATCH)
+        sent, failed = await push(cell, 2, count=2)
+        hand_over(cell, 2, [sent, failed])
+        finish(cell, 2, [sent], EventStatus.PROCESSED)
+        finish(cell, 2, [failed], EventStatus.ROUTING_FAILED)
+
+        body = await monitoring(cell, viewer)
+        one, two = sorted(body["instances"], key=lambda i: i["name"])
+        assert (one["pending_rt"], one["pending_batch"]) == (2, 1)
+        assert one["events_in_per_hour"] == 3.0
+        assert checks(one)["pending_events"] == "warning"  # 3 >= 2, < 4
+        # Events wait and nothing went out within the hour: the throughput is an alert.
+        assert checks(one)["outgoing_throughput"] == "alert"
+        assert one["level"] == "alert"
+        assert two["error_rate"] == 50.0
+        assert two["stats"]["errors_by_status"]["routingFailed"] == 1
+        assert two["messages_out_per_hour"] == 1.0
+        assert two["avg_sending_seconds"] is not None
+        assert checks(two)["error_rate"] == "alert"
+        assert checks(two)["pending_events"] == "ok"
+        assert checks(two)["outgoing_throughput"] == "ok"  # nothing pending: not judged
+        assert two["level"] == "alert"
+        assert body["level"] == "alert"
+        assert body["load_balancer"] is None
+
+        await push(cell, 1, count=1)
+        assert checks((await monitoring(cell, viewer))["instances"][0])["pending_events"] == (
+            "alert"
+        )
+
+
+async def test_an_unreachable_instance_is_an_alert(cell: Cell) -> None:
+    admin = await cell.login()
+    cell.switches[exec_url(2)].down = True
+    body = await monitoring(cell, admin)
+    one, two = sorted(body["instances"], key=lambda i: i["name"])
+    assert one["reachable"] is True and one["level"] == "ok"
+    assert two["reachable"] is False
+    assert "cannot reach" in two["error"]
+    assert two["level"] == "alert" and body["level"] == "alert"
+    assert (await cell.control.get("/api/v1/monitoring")).status_code == 401
+
+
+async def test_the_load_balancer_backends_are_reported(tmp_path: Path) -> None:
+    backend = f"http://127.0.0.1:{free_port()}"  # nothing listens: the balancer marks it down
+    with running_balancer([backend]) as balancer:
+        async with control_cell(
+            tmp_path, instances=1, archive_interval_seconds=0, load_balancer_url=balancer.url
+        ) as cell:
+            body = await monitoring(cell, await cell.login())
+    lb = body["load_balancer"]
+    assert lb["reachable"] is True
+    assert [b["url"] for b in lb["backends"]] == [backend]
+    assert lb["counts"]["total"] == 1
+
+
+async def test_an_unreachable_load_balancer_is_an_alert(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with control_cell(
+        tmp_path, instances=1, archive_interval_seconds=0, load_balancer_url=url
+    ) as cell:
+        body = await monitoring(cell, await cell.login())
+    assert body["load_balancer"]["reachable"] is False
+    assert body["load_balancer"]["error"]
+    assert body["level"] == "alert"
