@@ -19,8 +19,10 @@ from control_instance.routes import (
     cell,
     event_types,
     events,
+    monitoring,
     operators,
     packages,
+    reports,
     seeds,
     templates,
 )
@@ -69,8 +71,10 @@ def create_app(
         event_types.router,
         templates.router,
         seeds.router,
-        packages.router,
         events.router,
+        monitoring.router,
+        reports.router,
+        packages.router,
     ):
         app.include_router(router)
     return app

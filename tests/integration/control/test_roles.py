@@ -59,6 +59,10 @@ ROUTES = {
     ("GET", "/api/v1/events"): "viewer",
     ("GET", "/api/v1/events/{pl_id}"): "viewer",
     ("POST", "/api/v1/events/archive"): "admin",
+    ("GET", "/api/v1/monitoring"): "viewer",
+    ("GET", "/api/v1/reports/history"): "viewer",
+    ("GET", "/api/v1/reports/service-level"): "viewer",
+    ("GET", "/api/v1/reports/processing-time"): "viewer",
     ("GET", "/api/v1/packages/export"): "editor",
     ("POST", "/api/v1/packages/import"): "admin",
 }
