@@ -246,6 +246,37 @@ def _unique(keys: list[tuple[str, ...]], what: str) -> None:
         seen.add(key)
 
 
+def _fits(what: str, values: dict[str, tuple[str, int]]) -> None:
+    for name, (value, limit) in values.items():
+        if len(value) > limit:
+            raise InvalidPackage(f"{what}: {name} has more than {limit} characters", field=name)
+
+
+def _check_lengths(package: Package) -> None:
+    for event_type in package.event_types:
+        _fits(f"event type {event_type.name}", {"label": (event_type.label, 255)})
+    for template in package.templates:
+        _fits(f"template {template.name}", {"label": (template.label, 255)})
+    for seed in package.seeds:
+        _fits(
+            f"seed address {seed.template}/{seed.label}",
+            {
+                "label": (seed.label, 255),
+                "address": (seed.address, 4096),
+                "externalId": (seed.external_id, 255),
+            },
+        )
+    for account in package.accounts:
+        _fits(
+            f"account {account.name}",
+            {
+                "label": (account.label, 255),
+                "url": (account.url, 1024),
+                "login": (account.login, 64),
+            },
+        )
+
+
 def read_document(data: bytes) -> Package:
     """Parse and check a package's structure (references are checked against the database)."""
     root = parse_xml(data, max_bytes=MAX_PACKAGE_BYTES)
@@ -287,4 +318,5 @@ def read_document(data: bytes) -> Package:
     _unique([(t.name,) for t in package.templates], "template")
     _unique([(s.template, s.label) for s in package.seeds], "seed address")
     _unique([(a.name,) for a in package.accounts], "account")
+    _check_lengths(package)
     return package

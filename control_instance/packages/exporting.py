@@ -1,9 +1,10 @@
 """Export: chosen entities of this control instance as a package document.
 
-Nothing chosen exports everything. Chosen templates bring their event type and their seed
-addresses along (a transactional message moves with its event configuration, campaign-facts §6);
-accounts move only when chosen, or when everything is exported. A template moves with the
-content of its newest published version, or with its draft when it was never published.
+Nothing chosen exports every template (with its seed addresses) and event type. Chosen templates
+bring their event type and their seed addresses along (a transactional message moves with its
+event configuration, campaign-facts §6). Accounts move only when chosen by name: each environment
+has its own execution instances, and a package of everything must not repoint them. A template
+moves with the content of its newest published version, or with its draft when never published.
 """
 
 from __future__ import annotations
@@ -61,14 +62,12 @@ def _collect(
     event_types: Sequence[str],
     accounts: Sequence[str],
 ) -> tuple[list[Template], list[EventType], list[Account]]:
-    everything = not (templates or event_types or accounts)
     template_query = select(Template)
     type_query = select(EventType)
-    account_query = select(Account)
-    if not everything:
+    account_query = select(Account).where(Account.name.in_(accounts))
+    if templates or event_types or accounts:
         template_query = template_query.where(Template.name.in_(templates))
         type_query = type_query.where(EventType.name.in_(event_types))
-        account_query = account_query.where(Account.name.in_(accounts))
     template_rows = list(session.execute(template_query).scalars())
     type_rows = list(session.execute(type_query).scalars())
     account_rows = list(session.execute(account_query).scalars())
@@ -96,7 +95,7 @@ def export_package(
     name: str = "export",
     label: str = "",
 ) -> bytes:
-    """Return a package of the chosen entities (all of them when none is chosen)."""
+    """Return a package of the chosen entities (no account, every other entity by default)."""
     with db.transaction() as session:
         template_rows, type_rows, account_rows = _collect(session, templates, event_types, accounts)
         names = {t.id: t.name for t in template_rows}

@@ -344,10 +344,12 @@ def package_export(
     ] = None,
     account: Annotated[
         list[str] | None,
-        typer.Option(help="Execution-instance account to export, never its password."),
+        typer.Option(
+            help="Execution-instance account to export (only when named; never its password)."
+        ),
     ] = None,
 ) -> None:
-    """Export templates, event types, seeds and accounts (nothing chosen: everything)."""
+    """Export templates, event types, seeds and named accounts (default: all but accounts)."""
     try:
         exported = export_to_file(
             control=control,

@@ -112,6 +112,9 @@ async def test_development_stage_production_round_trip(tmp_path: Path) -> None:
         )
         assert created.status_code == 201, created.text
 
+        everything = await export(dev, dev_h)
+        assert f'internalName="{name}"'.encode() in everything
+        assert b"extAccount" not in everything  # accounts move only when chosen by name
         package = await export(dev, dev_h, template=[name], account=[account])
         assert ACCOUNT_PASSWORD.encode() not in package
         assert b"password" not in package.lower()

@@ -100,6 +100,8 @@ def test_another_format_is_refused_with_both_versions_named() -> None:
         (b'url="http://a.test"', b'url="ftp://a.test"', "not an http(s) URL"),
         (b'_operation="none" name="A"', b'_operation="insert" name="A"', "_operation"),
         (b"<desc>", b"<surprise/><desc>", "not expected"),
+        (b'login="ops"', b'login="' + b"o" * 65 + b'"', "login has more than 64 characters"),
+        (b'label="b &amp; c"', b'label="' + b"b" * 256 + b'"', "label has more than 255"),
     ],
 )
 def test_structural_errors_are_named(old: bytes, new: bytes, reason: str) -> None:
