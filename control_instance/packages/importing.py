@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_instance.accounts.service import PASSWORD_PURPOSE
@@ -38,7 +39,7 @@ from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import TemplateState
 from control_instance.templates.seeds import check_address, parse_ctx
 from services.db import Database
-from services.errors import InvalidRequest
+from services.errors import Conflict, InvalidRequest
 
 __all__ = ["import_package"]
 
@@ -269,14 +270,20 @@ def import_package(
     """Check a package, report what it changes, and apply it in one transaction unless a dry run."""
     package = read_document(data)
     plan = _Plan()
-    with db.transaction(write=not dry_run) as session:
-        _event_types(session, plan, package.event_types)
-        _templates(session, plan, package.templates, {e.name for e in package.event_types})
-        _seeds(session, plan, package.seeds, package)
-        _accounts(session, plan, package.accounts)
-        changing = any(c.action is not Action.UNCHANGED for c in plan.changes)
-        if not dry_run and changing:
-            _apply(session, package, box, actor)
+    try:
+        with db.transaction(write=not dry_run) as session:
+            _event_types(session, plan, package.event_types)
+            _templates(session, plan, package.templates, {e.name for e in package.event_types})
+            _seeds(session, plan, package.seeds, package)
+            _accounts(session, plan, package.accounts)
+            changing = any(c.action is not Action.UNCHANGED for c in plan.changes)
+            if not dry_run and changing:
+                _apply(session, package, box, actor)
+    except IntegrityError as exc:  # e.g. a concurrent change to the same names
+        raise Conflict(
+            "the database refused the import; nothing was imported: try again",
+            detail=str(exc.orig),
+        ) from None
     head = package.header
     return ImportReport(
         dry_run=dry_run,

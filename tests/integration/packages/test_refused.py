@@ -166,3 +166,30 @@ async def test_roles_and_unknown_names(tmp_path: Path, source: bytes) -> None:
         )
         assert missing.status_code == 404
         assert "NOPE" in missing.json()["message"]
+
+
+async def test_a_failure_while_applying_leaves_nothing_behind(
+    tmp_path: Path, source: bytes
+) -> None:
+    async with control_cell(tmp_path / "target", instances=0) as target:
+        headers = await target.login()
+        before = await snapshot(target, headers)
+        # The database itself refuses the last row the import writes (the seed address), after
+        # the event type and the template were already written in the same transaction.
+        engine = target.control_app.state.control.db.engine
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_seed BEFORE INSERT ON seeds WHEN NEW.label = 'QA' "
+                "BEGIN SELECT RAISE(ABORT, 'no seed today'); END"
+            )
+        dry = await install(target, headers, source, dry_run=True)
+        assert dry.json()["created"] == 3  # the checks pass: only the write fails
+        answer = await install(target, headers, source, dry_run=False)
+        assert answer.status_code == 409, answer.text
+        assert "nothing was imported" in answer.json()["message"]
+        assert "no seed today" in answer.json()["detail"]
+        assert await snapshot(target, headers) == before
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER refuse_seed")
+        assert (await install(target, headers, source, dry_run=False)).status_code == 200
+        assert await snapshot(target, headers) != before
