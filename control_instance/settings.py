@@ -96,6 +96,13 @@ class ControlSettings(ServiceSettings):
         description="Archived events older than this are purged (Campaign's 'Archived events' "
         "purge, NmsCleanup_EventHistoPurgeDelay).",
     )
+    execution_event_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Finished events older than this are purged from the execution instances "
+        "(Campaign's 'Events' purge, NmsCleanup_EventPurgeDelay), once archived; checked "
+        "hourly by the archiving loop.",
+    )
     monitor_queue_warning: int = Field(
         100, ge=0, description="Pending events in one instance's queues that raise a warning."
     )

@@ -8,7 +8,7 @@ import time
 
 from starlette.concurrency import run_in_threadpool
 
-from control_instance.archive.service import archive_all, purge_archive
+from control_instance.archive.service import archive_all, purge_archive, purge_instances
 from control_instance.state import ControlState
 
 __all__ = ["Archiver"]
@@ -53,6 +53,7 @@ class Archiver:
                             db=self.state.db, retention_days=settings.archive_retention_days
                         )
                     )
+                    await purge_instances(state=self.state)
                     purged_at = time.monotonic()
                     if purged:
                         log.info("purged %d archived events", purged)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +26,7 @@ from control_instance.state import ControlState
 from control_instance.tables import ArchiveCursor, ArchivedEvent
 from services.db import Database
 
-__all__ = ["archive_account", "archive_all", "purge_archive"]
+__all__ = ["archive_account", "archive_all", "purge_archive", "purge_instances"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIELDS = (
@@ -194,3 +195,38 @@ def purge_archive(*, db: Database, retention_days: int, now: datetime | None = N
     with db.transaction(write=True) as session:
         result = session.execute(delete(ArchivedEvent).where(ArchivedEvent.created_at < cutoff))
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _purge_instance(state: ControlState, target: Target, before: datetime) -> int:
+    url = target.url.rstrip("/") + "/_mc/events"
+    try:
+        answer = await state.http.delete(
+            url,
+            params={"before": before.isoformat()},
+            auth=(target.login, target.password),
+            timeout=state.settings.instance_timeout_seconds,
+        )
+        answer.raise_for_status()
+        return int(answer.json()["purged"])
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return 0  # tried again at the next purge
+
+
+async def purge_instances(*, state: ControlState, now: datetime | None = None) -> dict[str, int]:
+    """Purge archived, finished events past their retention from every enabled instance.
+
+    Only what the archive already holds is purged: the cut-off is never later than the
+    account's cursor. Return how many events each instance deleted.
+    """
+    cutoff = (now or datetime.now(UTC)) - timedelta(
+        days=state.settings.execution_event_retention_days
+    )
+    targets = await run_in_threadpool(lambda: list_targets(state=state))
+    purged: dict[str, int] = {}
+    for target in targets:
+        cursor = await run_in_threadpool(_load_cursor, state.db, target.account_id)
+        archived_until, _ = _parse(cursor)
+        if archived_until == _EPOCH:
+            continue  # nothing archived yet: keep everything
+        purged[target.name] = await _purge_instance(state, target, min(cutoff, archived_until))
+    return purged

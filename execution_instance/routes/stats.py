@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from execution_instance.deps import StateDep
@@ -282,3 +282,32 @@ async def page_events(
 ) -> EventPage:
     """Return events changed after the cursor, oldest change first (for archiving)."""
     return await run_in_threadpool(_page, state.db, state.settings.instance_id, cursor, limit)
+
+
+class PurgeOutcome(BaseModel):
+    """How many finished events a purge deleted."""
+
+    purged: int
+
+
+def _purge(db: Database, before: datetime) -> int:
+    with db.transaction(write=True) as session:
+        result = session.execute(
+            delete(Event).where(
+                Event.status.in_([int(s) for s in FINAL_STATUSES]), Event.updated_at < before
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@router.delete("/events", response_model=PurgeOutcome)
+async def purge_events(
+    state: StateDep,
+    before: Annotated[
+        datetime, Query(description="Delete finished events last changed before this time.")
+    ],
+) -> PurgeOutcome:
+    """Delete finished events (sent, failed, ignored, expired) last changed before a time."""
+    if before.tzinfo is None:
+        raise InvalidRequest("before needs a time zone (ISO 8601, e.g. ...Z)", field="before")
+    return PurgeOutcome(purged=await run_in_threadpool(_purge, state.db, before))
