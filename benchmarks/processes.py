@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -27,18 +29,20 @@ def process(
     command: list[str], *, health_url: str, env: dict[str, str] | None = None
 ) -> Iterator[None]:
     """Run ``command`` until the block ends; wait until ``health_url`` answers 200 first."""
+    # A file, not a pipe: a service logging every request would fill a pipe nobody reads.
+    log = tempfile.NamedTemporaryFile(prefix="mcsim-bench-", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(
         command,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             if child.poll() is not None:
-                raise SystemExit(f"{command} exited: {child.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise SystemExit(f"{command} exited: {Path(log.name).read_text()[-2000:]}")
             try:
                 if httpx.get(health_url, timeout=1).status_code == 200:
                     break
@@ -55,6 +59,8 @@ def process(
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -10,11 +10,13 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 
 from execution_instance.routes import controlplane, ping, rest, soap, stats, wsdl
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState
 from services.app_factory import new_service_app
+from services.fastpath import FastPath
 
 __all__ = ["REFRESH_SECONDS", "create_app"]
 
@@ -78,6 +80,10 @@ def create_app(
     app.include_router(ping.router)
     app.include_router(wsdl.router)
     app.include_router(soap.router)
+    # The SOAP router also gets a fast path that skips FastAPI's per-request machinery.
+    app.user_middleware.append(
+        Middleware(FastPath, method="POST", path=soap.ROUTER_PATH, endpoint=soap.soap_router)
+    )
     app.include_router(controlplane.router)
     app.include_router(stats.router)
     app.include_router(rest.router)

@@ -1,0 +1,185 @@
+"""End-to-end benchmark (issue 4): event accepted → message accepted by a real SMTP relay.
+
+One execution instance and the mid-sourcing server run as processes on the embedded SQLite
+default; the relay is aiosmtpd (``tests/support/smtp.py``) in this process, so the time a
+message arrives and the time its event was sent are read from the same clock.
+
+1. Throughput: N events pushed with PushEvents (100 a call), timed until the relay has them all.
+2. Latency: single PushEvent calls at half the measured end-to-end throughput; for each event,
+   the time from sending it to the relay accepting its message; p50 and p99.
+
+    .venv/bin/python -m benchmarks.delivery --events 5000 --latency-seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.processes import free_port, process, python_module
+from tests.support.smtp import SmtpSink
+from tests.support.soap import event_xml, push_event_envelope, push_events_envelope
+
+TEMPLATE = {
+    "event_type": "PASSWORD_RESET",
+    "channel": 0,
+    "version": 1,
+    "content": {
+        "from_name": "Acme",
+        "from_address": "noreply@acme.test",
+        "subject": "Reset your password, <%= rtEvent.ctx.firstName %>",
+        "html": "<p>Hello <%= rtEvent.ctx.firstName %>, "
+        "<a href='<%= rtEvent.ctx.resetUrl %>'>reset</a></p>",
+        "text": "Hello <%= rtEvent.ctx.firstName %>: <%= rtEvent.ctx.resetUrl %>",
+    },
+}
+CTX = "<firstName>Ann</firstName><resetUrl>https://shop.example/reset?t=abc</resetUrl>"
+HEADERS = {"content-type": "text/xml; charset=utf-8"}
+
+
+def _say(text: str) -> None:
+    print(text, flush=True, file=sys.stderr)
+
+
+async def _throughput(client: httpx.AsyncClient, sink: SmtpSink, events: int) -> float:
+    started = time.monotonic()
+    calls = []
+    for first in range(0, events, 100):
+        batch = [
+            event_xml(email=f"t{n}@example.com", ctx=CTX)
+            for n in range(first, min(first + 100, events))
+        ]
+        calls.append(
+            client.post(
+                "/nl/jsp/soaprouter.jsp",
+                content=push_events_envelope(batch).encode(),
+                headers=HEADERS,
+            )
+        )
+    semaphore = asyncio.Semaphore(4)
+
+    async def send(call: object) -> None:
+        async with semaphore:
+            answer = await call  # type: ignore[misc]
+            assert answer.status_code == 200, answer.text
+
+    await asyncio.gather(*(send(c) for c in calls))
+    accepted = time.monotonic() - started
+    _say(f"  {events} events accepted in {accepted:.2f} s ({events / accepted:,.0f}/s)")
+    while sink.count() < events:
+        await asyncio.sleep(0.05)
+        if time.monotonic() - started > 300:
+            raise SystemExit(f"only {sink.count()} of {events} messages arrived in 300 s")
+    elapsed = time.monotonic() - started
+    _say(f"  {events} messages at the relay after {elapsed:.2f} s")
+    return events / elapsed
+
+
+async def _latency(
+    client: httpx.AsyncClient, sink: SmtpSink, rate: float, seconds: float
+) -> list[float]:
+    sent: dict[str, float] = {}
+    base = sink.count()
+    interval = 1 / rate
+    tasks = []
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < seconds:
+        address = f"l{n}@example.com"
+        body = push_event_envelope(event_xml(email=address, ctx=CTX)).encode()
+        sent[address] = time.time()  # the relay stamps arrivals with time.time()
+        tasks.append(
+            asyncio.create_task(
+                client.post("/nl/jsp/soaprouter.jsp", content=body, headers=HEADERS)
+            )
+        )
+        n += 1
+        await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+    answers = await asyncio.gather(*tasks)
+    assert all(a.status_code == 200 for a in answers)
+    deadline = time.monotonic() + 60
+    while sink.count() - base < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    arrived = {m.rcpt_tos[0]: m.received_at for m in sink.received}
+    return [(arrived[a] - t) * 1000 for a, t in sent.items() if a in arrived]
+
+
+async def _main(options: argparse.Namespace) -> None:
+    data = Path(tempfile.mkdtemp(prefix="mcsim-e2e-"))
+    exec_port, mid_port = free_port(), free_port()
+    with SmtpSink() as sink:
+        mid_env = {
+            "MCSIM_MID_PORT": str(mid_port),
+            "MCSIM_MID_DATA_DIR": str(data),
+            "MCSIM_MID_SMTP_HOST": sink.host,
+            "MCSIM_MID_SMTP_PORT": str(sink.port),
+            "MCSIM_MID_LOG_LEVEL": "WARNING",
+        }
+        exec_env = {
+            "MCSIM_EXEC_PORT": str(exec_port),
+            "MCSIM_EXEC_DATA_DIR": str(data),
+            "MCSIM_EXEC_MIDSOURCING_URL": f"http://127.0.0.1:{mid_port}",
+            "MCSIM_EXEC_QUEUE_HARD_LIMIT": "10000000",
+            "MCSIM_EXEC_LOG_LEVEL": "WARNING",
+        }
+        with (
+            process(
+                python_module("midsourcing"),
+                health_url=f"http://127.0.0.1:{mid_port}/health",
+                env=mid_env,
+            ),
+            process(
+                python_module("execution_instance"),
+                health_url=f"http://127.0.0.1:{exec_port}/health",
+                env=exec_env,
+            ),
+        ):
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{exec_port}", timeout=60
+            ) as client:
+                published = await client.put(
+                    "/_mc/templates/reset", json=TEMPLATE, auth=("mc", "mc")
+                )
+                assert published.status_code == 200, published.text
+                _say(f"throughput: {options.events} events …")
+                throughput = await _throughput(client, sink, options.events)
+                rate = options.rate or throughput * 0.5
+                _say(
+                    f"latency: single PushEvent at {rate:,.0f}/s for {options.latency_seconds} s …"
+                )
+                latencies = sorted(await _latency(client, sink, rate, options.latency_seconds))
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print("| measure | value | target |")
+    print("|---|---|---|")
+    print(
+        f"| delivered messages/s (event accepted → relay accepted) | {throughput:,.0f} | ≥ 1,000 |"
+    )
+    print(f"| event-to-delivery p50 at {rate:,.0f} events/s | {p50:.1f} ms | ≤ 50 ms |")
+    print(f"| event-to-delivery p99 at {rate:,.0f} events/s | {p99:.1f} ms | ≤ 250 ms |")
+    print(f"\n{len(latencies)} latency samples")
+
+
+def main() -> None:
+    """Run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="events/s for the latency run (default: half the throughput)",
+    )
+    asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
