@@ -64,7 +64,7 @@ def _push_to_every_instance(
     Return, by instance, the PKey of its event and the name in the event's ctx.
     """
     found: dict[int, tuple[str, str]] = {}
-    for n in range(instances * 8):
+    for n in range(instances * 40):  # a backend may be out for a health-check period
         name = f"{tag}-{n}"
         instance, pkey, _href = _push(stack, name)
         found.setdefault(instance, (pkey, name))
@@ -76,17 +76,18 @@ def _push_to_every_instance(
 
 def _subject(stack: StackRunner, pkey: str) -> str:
     """Wait for the message mid-sourcing captured for an event and return its subject."""
-    message_id = f"{int(pkey) >> 56}-{int(pkey) & ((1 << 56) - 1)}"
     found: list[str] = []
 
     def captured() -> bool:
         page = httpx.get(
-            f"{stack.mid_url}/api/v1/messages", params={"messageId": message_id}, timeout=10
+            f"{stack.mid_url}/api/v1/messages",
+            params={"eventType": EVENT_TYPE, "limit": 500},
+            timeout=10,
         ).json()
-        found[:] = [m["subject"] for m in page["messages"]]
+        found[:] = [m["subject"] for m in page["messages"] if str(m["eventId"]) == pkey]
         return bool(found)
 
-    assert wait_until(captured, timeout=20, interval=0.1), f"no message {message_id}"
+    assert wait_until(captured, timeout=20, interval=0.1), f"no message for event {pkey}"
     return found[0]
 
 
