@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from services.xtk import format_xtk
+
 __all__ = [
     "DeliveryLog",
     "DeliveryMessage",
@@ -200,10 +202,6 @@ def parse_delivery_part(root: etree._Element) -> DeliveryPart:
     )
 
 
-def _xtk(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
-
-
 def render_delivery_logs(logs: list[DeliveryLog]) -> etree._Element:
     """Return the ``<deliveryLogs>`` element for ``logs``."""
     root = etree.Element("deliveryLogs")
@@ -218,7 +216,7 @@ def render_delivery_logs(logs: list[DeliveryLog]) -> etree._Element:
             failureType=log.failure_type.value,
             failureReason=str(log.failure_reason),
             text=log.text,
-            at=_xtk(log.at),
+            at=format_xtk(log.at),
             tries=str(log.tries),
         )
     return root

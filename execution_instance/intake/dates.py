@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from services.xtk import format_xtk
+
 __all__ = ["format_xtk", "parse_wire_date"]
 
 _XTK = re.compile(
@@ -44,8 +46,3 @@ def parse_wire_date(text: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
-
-
-def format_xtk(moment: datetime) -> str:
-    """Return ``moment`` as an XTK datetime string in UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"

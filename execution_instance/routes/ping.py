@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.db import Database
+from services.xtk import xtk_now
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["monitoring"])
-
-
-def xtk_now() -> str:
-    """Return the current time as an XTK datetime string (``2026-11-28 10:00:00.000Z``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
 @router.get("/nl/jsp/ping.jsp", response_class=PlainTextResponse)

@@ -10,17 +10,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from execution_instance.intake.channels import Queue
-from execution_instance.intake.dates import format_xtk
 from execution_instance.intake.documents import EventIn, read_event, read_event_collection
 from execution_instance.security.service import Credentials
 from execution_instance.state import ExecutionState
 from services.errors import InvalidRequest
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.version import VERSION
+from services.soap.session import logon_outputs
 
 __all__ = ["METHODS", "CallContext", "Handler"]
 
@@ -49,28 +47,15 @@ async def logon(call: SoapCall, context: CallContext) -> SoapReply:
     opened = await run_in_threadpool(
         state.security.logon, address=context.credentials.address, login=login, password=password
     )
-    ttl = str(state.settings.session_ttl_seconds)
-    info = etree.Element("sessionInfo")
-    etree.SubElement(
-        info,
-        "serverInfo",
-        buildNumber="mcsim",
-        buildVersion=VERSION,
-        instanceName=f"mcsim_exec{state.settings.instance_id}",
-        securityTimeOut=ttl,
-        sessionTimeOut=ttl,
-        serverDate=format_xtk(datetime.now(UTC)),
+    outputs = logon_outputs(
+        session_token=opened.session_token,
+        security_token=opened.security_token,
+        login=opened.login,
+        ttl_seconds=state.settings.session_ttl_seconds,
+        instance_name=f"mcsim_exec{state.settings.instance_id}",
+        right="messageCenter",
     )
-    user = etree.SubElement(
-        info, "userInfo", login=opened.login, locale="en", timezone="UTC", loginId="0"
-    )
-    etree.SubElement(user, "login-right", right="messageCenter")
-    return _reply(
-        call,
-        Output.string("pstrSessionToken", opened.session_token),
-        Output.xml("pSessionInfo", info),
-        Output.string("pstrSecurityToken", opened.security_token),
-    )
+    return _reply(call, *outputs)
 
 
 async def logoff(call: SoapCall, context: CallContext) -> SoapReply:

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from midsourcing.logs.service import read_delivery_logs
@@ -22,7 +21,7 @@ from midsourcing.state import MidState
 from services.delivery_protocol import parse_delivery_part, render_delivery_logs
 from services.errors import InvalidRequest
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.version import VERSION
+from services.soap.session import logon_outputs
 
 __all__ = ["DEFAULT_LOG_LIMIT", "FATAL_MALFORMED_PART", "METHODS", "CallContext", "Handler"]
 
@@ -49,11 +48,6 @@ def _reply(call: SoapCall, *outputs: Output) -> SoapReply:
     return render_response(call.service, call.method, outputs, version=call.version)
 
 
-def _xtk_now() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
 async def logon(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
     login, password = call.text(1).strip(), call.text(2)
@@ -63,28 +57,15 @@ async def logon(call: SoapCall, context: CallContext) -> SoapReply:
     opened = await run_in_threadpool(
         state.security.logon, address=context.credentials.address, login=login, password=password
     )
-    ttl = str(state.settings.session_ttl_seconds)
-    info = etree.Element("sessionInfo")
-    etree.SubElement(
-        info,
-        "serverInfo",
-        buildNumber="mcsim",
-        buildVersion=VERSION,
-        instanceName="mcsim_mid",
-        securityTimeOut=ttl,
-        sessionTimeOut=ttl,
-        serverDate=_xtk_now(),
+    outputs = logon_outputs(
+        session_token=opened.session_token,
+        security_token=opened.security_token,
+        login=opened.login,
+        ttl_seconds=state.settings.session_ttl_seconds,
+        instance_name="mcsim_mid",
+        right="midSourcing",
     )
-    user = etree.SubElement(
-        info, "userInfo", login=opened.login, locale="en", timezone="UTC", loginId="0"
-    )
-    etree.SubElement(user, "login-right", right="midSourcing")
-    return _reply(
-        call,
-        Output.string("pstrSessionToken", opened.session_token),
-        Output.xml("pSessionInfo", info),
-        Output.string("pstrSecurityToken", opened.security_token),
-    )
+    return _reply(call, *outputs)
 
 
 async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
