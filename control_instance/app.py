@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from control_instance.accounts.service import register_from_settings
 from control_instance.archive.loop import Archiver
 from control_instance.auth.service import ensure_admin
+from control_instance.console import install_console
 from control_instance.demo import create_demo_workspace
 from control_instance.routes import (
     accounts,
@@ -77,4 +78,5 @@ def create_app(
         packages.router,
     ):
         app.include_router(router)
+    install_console(app)
     return app

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from control_instance.auth import service as auth
 from control_instance.auth.roles import Principal, Role
+from control_instance.settings import ControlSettings
 from control_instance.state import ControlState
 from services.errors import AuthenticationFailed, Forbidden
+from services.settings import Environment
 
 __all__ = [
     "CSRF_COOKIE",
@@ -23,8 +25,11 @@ __all__ = [
     "PrincipalDep",
     "StateDep",
     "ViewerDep",
+    "clear_session_cookies",
     "client_address",
+    "log_in",
     "provide_state",
+    "set_session_cookies",
 ]
 
 SESSION_COOKIE = "mcsim_session"
@@ -38,6 +43,53 @@ _cookie = APIKeyCookie(
     auto_error=False,
     description="The console session (POST /api/v1/auth/session); changes need X-CSRF-Token.",
 )
+
+
+async def log_in(
+    state: ControlState, request: Request, *, login: str, password: str, kind: str
+) -> auth.Issued:
+    """Check a login and password (throttled per login and address) and issue a token."""
+    settings = state.settings
+    return await run_in_threadpool(
+        lambda: auth.log_in(
+            db=state.db,
+            throttle=state.throttle,
+            login=login,
+            password=password,
+            address=client_address(request),
+            kind=kind,
+            ttl_seconds=settings.session_ttl_seconds,
+            production=settings.environment is Environment.PRODUCTION,
+        )
+    )
+
+
+def set_session_cookies(response: Response, settings: ControlSettings, issued: auth.Issued) -> None:
+    """Set the console's session cookie (HttpOnly) and its CSRF cookie (readable by scripts)."""
+    assert issued.csrf_token is not None
+    # Production always marks the cookies Secure (behind a TLS proxy the public URL may lie).
+    production = settings.environment is Environment.PRODUCTION
+    secure = production or settings.resolved_public_url.startswith("https://")
+    max_age = settings.session_ttl_seconds
+    for name, value, http_only in (
+        (SESSION_COOKIE, issued.token, True),
+        (CSRF_COOKIE, issued.csrf_token, False),
+    ):
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=http_only,
+            samesite="strict",
+            secure=secure,
+            path="/",
+        )
+
+
+def clear_session_cookies(response: Response) -> None:
+    """Remove the console's session and CSRF cookies."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 def provide_state(request: Request) -> ControlState:

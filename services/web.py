@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.errors import McsimError
+from services.errors import InvalidRequest, McsimError, NotFound
 from services.logging_setup import RequestLogMiddleware
+from services.ui import wants_html
 
-__all__ = ["HealthReport", "error_response", "install_common"]
+__all__ = ["HealthReport", "HtmlErrors", "error_response", "install_common"]
 
 log = logging.getLogger("mcsim.errors")
 
@@ -35,14 +37,25 @@ def error_response(exc: McsimError) -> JSONResponse:
     return JSONResponse(exc.to_json(), status_code=exc.status_code)
 
 
-async def _on_mcsim_error(_request: Request, exc: Exception) -> JSONResponse:
+#: Set on ``app.state.html_errors`` by a service with web pages: answers an error to a browser.
+HtmlErrors = Callable[[Request, McsimError], Response]
+
+
+def _html_answer(request: Request, exc: McsimError) -> Response | None:
+    hook: HtmlErrors | None = getattr(request.app.state, "html_errors", None)
+    if hook is not None and wants_html(request):
+        return hook(request, exc)
+    return None
+
+
+async def _on_mcsim_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, McsimError)
     if exc.status_code >= 500:
         log.warning("request failed: %s", exc.message, extra={"error": exc.error})
-    return error_response(exc)
+    return _html_answer(request, exc) or error_response(exc)
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = []
     first_field: str | None = None
@@ -50,18 +63,18 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
         location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         first_field = first_field or location or None
         problems.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
-    body = {
-        "error": "invalid_request",
-        "message": "the request is invalid",
-        "detail": "; ".join(problems),
-    }
-    if first_field:
-        body["field"] = first_field
-    return JSONResponse(body, status_code=400)
+    invalid = InvalidRequest(
+        "the request is invalid", detail="; ".join(problems), field=first_field
+    )
+    return _html_answer(request, invalid) or error_response(invalid)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        html = _html_answer(request, NotFound(f"there is no page at {request.url.path}"))
+        if html is not None:
+            return html
     names = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
     body = {"error": names.get(exc.status_code, "http_error"), "message": str(exc.detail)}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -1,0 +1,83 @@
+"""Rendering console pages: the shared layout plus the control instance's navigation and banner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from control_instance.console.deps import LoginRequired, User
+from control_instance.state import ControlState
+from services.errors import McsimError
+from services.ui import Pages, is_htmx
+
+__all__ = ["NAV", "PAGES", "html_errors", "page", "redirect"]
+
+PAGES = Pages(Path(__file__).parent / "pages", product="mcsim control")
+
+#: The console's sections, in the order of the navigation.
+NAV: list[tuple[str, str]] = [
+    ("/", "Dashboard"),
+    ("/event-types", "Event types"),
+    ("/templates", "Templates"),
+    ("/instances", "Execution instances"),
+    ("/monitoring", "Monitoring"),
+    ("/events", "Event history"),
+    ("/reports", "Reports"),
+    ("/operators", "Operators"),
+    ("/packages", "Packages"),
+]
+
+
+def _common(request: Request, user: User | None) -> dict[str, Any]:
+    state: ControlState | None = getattr(request.app.state, "control", None)
+    environment = state.settings.environment.value if state else "development"
+    return {
+        "nav": NAV if user else [],
+        "user": user,
+        "csrf_token": user.csrf_token if user else "",
+        "environment": environment,
+    }
+
+
+def page(
+    request: Request,
+    name: str,
+    user: User | None,
+    *,
+    active: str | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a console page (or fragment) for ``user``."""
+    return PAGES.page(
+        request,
+        name,
+        status_code=status_code,
+        active=active,
+        **_common(request, user),
+        **context,
+    )
+
+
+def redirect(request: Request, url: str) -> Response:
+    """Send the browser to ``url``: an htmx redirect for htmx, else 303 See Other."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def html_errors(request: Request, exc: McsimError) -> Response:
+    """Answer an error to a browser: the login page when no session, else an error page."""
+    if isinstance(exc, LoginRequired):
+        target = "/login"
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method == "GET" and wanted not in ("/", "/login"):
+            target += "?next=" + quote(wanted, safe="")
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    return PAGES.error(request, exc, **_common(request, None))

@@ -1,0 +1,9 @@
+"""Console section: packages (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)

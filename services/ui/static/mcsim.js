@@ -1,0 +1,14 @@
+// mcsim console helpers: no inline script is allowed (CSP), so page behaviour lives here.
+(function () {
+  "use strict";
+  // Move the keyboard focus to the first error after an htmx swap, so that it is announced.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var alert = event.detail.target && event.detail.target.querySelector(".alert.error");
+    if (alert) { alert.setAttribute("tabindex", "-1"); alert.focus(); }
+  });
+  // <button data-copy="text"> copies text to the clipboard.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (button && navigator.clipboard) { navigator.clipboard.writeText(button.getAttribute("data-copy")); }
+  });
+})();
