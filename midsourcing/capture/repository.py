@@ -26,6 +26,13 @@ __all__ = [
 FINAL = ("sent", "failed", "ignored")
 
 
+def _event_id_is(text: str) -> list[Any]:
+    """Match the event's plId when the search text is one (the mailbox finds events by it)."""
+    if text.isascii() and text.isdigit() and int(text) < 2**63:
+        return [Message.event_id == int(text)]
+    return []
+
+
 def _conditions(criteria: MessageFilter) -> list[Any]:
     conditions: list[Any] = []
     if criteria.q:
@@ -36,6 +43,7 @@ def _conditions(criteria: MessageFilter) -> list[Any]:
                 Message.title.icontains(criteria.q, autoescape=True),
                 Message.event_type.icontains(criteria.q, autoescape=True),
                 Message.message_id.icontains(criteria.q, autoescape=True),
+                *_event_id_is(criteria.q),
             )
         )
     if criteria.recipient:

@@ -35,7 +35,10 @@ def _utc(moment: datetime | None) -> datetime | None:
 @router.get("", response_model=MessagePage)
 async def list_messages(
     state: StateDep,
-    q: Annotated[str | None, Query(description="Text in recipient, subject, type or id.")] = None,
+    q: Annotated[
+        str | None,
+        Query(description="Text in recipient, subject, type or message id; or the event id."),
+    ] = None,
     recipient: Annotated[str | None, Query(description="Part of the recipient.")] = None,
     subject: Annotated[str | None, Query(description="Part of the subject or title.")] = None,
     event_type: Annotated[str | None, Query(alias="eventType")] = None,
