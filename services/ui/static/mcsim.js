@@ -11,4 +11,9 @@
     var button = event.target.closest("[data-copy]");
     if (button && navigator.clipboard) { navigator.clipboard.writeText(button.getAttribute("data-copy")); }
   });
+  // <form data-reset-on-success> is emptied once htmx has sent it successfully (no hx-on: no eval).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.successful && form && form.matches && form.matches("form[data-reset-on-success]")) { form.reset(); }
+  });
 })();
