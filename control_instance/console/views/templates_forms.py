@@ -1,0 +1,90 @@
+"""What the authoring pages share: reading a form into the API's models, a bounded preview cache.
+
+Not a section of its own: :mod:`~control_instance.console.views.event_types` and
+:mod:`~control_instance.console.views.templates` use it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from services.errors import InvalidRequest
+
+__all__ = ["PreviewCache", "parse_form"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_form(model: type[M], **data: Any) -> M:
+    """Return ``model`` built from form values; a refusal is an InvalidRequest naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        first: str | None = None
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            first = first or where or None
+            problems.append(f"{where or 'form'}: {error.get('msg', 'invalid')}")
+        raise InvalidRequest(
+            f"the {first or 'form'} field is invalid", detail="; ".join(problems), field=first
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    template_id: int
+    html: str
+    expires: float
+
+
+class PreviewCache:
+    """Rendered HTML previews by random key: at most ``size`` entries, each for ``ttl`` seconds.
+
+    A preview frame is loaded by the browser with its own request (never ``srcdoc``, which would
+    inherit the page's policy), so the rendered HTML waits here under an unguessable key.
+    """
+
+    def __init__(self, size: int = 200, ttl: float = 600.0) -> None:
+        self.size = size
+        self.ttl = ttl
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, template_id: int, html: str) -> str:
+        """Keep ``html`` and return its key; the oldest entries go when the cache is full."""
+        key = secrets.token_urlsafe(18)
+        now = time.monotonic()
+        with self._lock:
+            self._drop_expired(now)
+            self._entries[key] = _Entry(template_id, html, now + self.ttl)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return key
+
+    def get(self, template_id: int, key: str) -> str | None:
+        """Return the HTML kept under ``key`` for this template, or None (unknown or expired)."""
+        with self._lock:
+            self._drop_expired(time.monotonic())
+            entry = self._entries.get(key)
+        if entry is None or entry.template_id != template_id:
+            return None
+        return entry.html
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _drop_expired(self, now: float) -> None:
+        while self._entries:
+            key, entry = next(iter(self._entries.items()))
+            if entry.expires > now:
+                break
+            del self._entries[key]
