@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from midsourcing.housekeeping import Retention, keep_tidy
+from midsourcing.mailbox import install_mailbox
 from midsourcing.routes import chaos, messages, quarantine, soap, wsdl
 from midsourcing.settings import MidSettings
 from midsourcing.state import MidState
@@ -59,4 +60,5 @@ def create_app(
     app.include_router(messages.router)
     app.include_router(quarantine.router)
     app.include_router(chaos.router)
+    install_mailbox(app)
     return app

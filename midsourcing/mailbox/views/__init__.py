@@ -1,0 +1,1 @@
+"""The mailbox's pages, one module per section."""

@@ -1,0 +1,213 @@
+"""The message list (search, counts, live updates) and one message (HTML, text, headers, raw)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, get_args
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from midsourcing.capture import service
+from midsourcing.capture.schemas import MessageCounts, MessageDetail, MessageFilter, MessagePage
+from midsourcing.deps import StateDep
+from midsourcing.mailbox.csrf import CsrfChecked
+from midsourcing.mailbox.rendering import fragment, page, redirect
+from midsourcing.routes.messages import Channel, Status
+from services.errors import InvalidRequest, NotFound
+from services.ui import frame_headers, is_htmx
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+CHANNELS: tuple[str, ...] = get_args(Channel)
+STATUSES: tuple[str, ...] = get_args(Status)
+_LIMIT = 50
+_TABS = {
+    "email": ("html", "text", "headers", "raw"),
+    "sms": ("sms", "raw"),
+    "push": ("push", "raw"),
+}
+_TAB_LABELS = {
+    "html": "HTML",
+    "text": "Text",
+    "headers": "Headers",
+    "raw": "Raw",
+    "sms": "SMS",
+    "push": "Push",
+}
+
+
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}", field=name)
+    return value
+
+
+def _moment(value: str, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"{name} must be a date and time such as 2026-01-31T09:30 (UTC)", field=name
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _proof(value: str) -> bool | None:
+    answers = {"": None, "yes": True, "no": False}
+    if value not in answers:
+        raise InvalidRequest("proof must be yes, no or empty", field="proof")
+    return answers[value]
+
+
+def _signature(found: MessagePage, counts: MessageCounts) -> str:
+    """Return a short digest of what the list shows: polling answers 204 while it is unchanged."""
+    shown = [(m.id, m.status, m.tries) for m in found.messages]
+    text = json.dumps([found.total, shown, counts.model_dump()], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@router.get("/", response_class=HTMLResponse, response_model=None)
+async def message_list(
+    request: Request,
+    state: StateDep,
+    q: str = "",
+    recipient: str = "",
+    subject: str = "",
+    event_type: str = "",
+    channel: str = "",
+    status: str = "",
+    proof: str = "",
+    since: str = "",
+    until: str = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = _LIMIT,
+    v: str = "",
+    deleted: int | None = None,
+    kept: int | None = None,
+) -> Response:
+    """Show the captured messages, newest first; htmx polls the list part every few seconds."""
+    filters = {
+        "q": q.strip(),
+        "recipient": recipient.strip(),
+        "subject": subject.strip(),
+        "event_type": event_type.strip(),
+        "channel": channel,
+        "status": status,
+        "proof": proof,
+        "since": since,
+        "until": until,
+    }
+    criteria = MessageFilter(
+        q=filters["q"] or None,
+        recipient=filters["recipient"] or None,
+        subject=filters["subject"] or None,
+        event_type=filters["event_type"] or None,
+        channel=_choice(channel, CHANNELS, "channel"),
+        status=_choice(status, STATUSES, "status"),
+        proof=_proof(proof),
+        since=_moment(since, "since"),
+        until=_moment(until, "until"),
+    )
+    found = await run_in_threadpool(
+        service.list_messages, db=state.db, criteria=criteria, limit=limit, offset=offset
+    )
+    counts = await run_in_threadpool(service.count_messages, db=state.db)
+    signature = _signature(found, counts)
+    if is_htmx(request) and v == signature:
+        return Response(status_code=204)
+    query = {name: value for name, value in filters.items() if value}
+    context: dict[str, Any] = {
+        "found": found,
+        "counts": counts,
+        "filters": filters,
+        "filtered": bool(query),
+        "base": "/?" + urlencode(query) + ("&" if query else ""),
+        "poll": "/?" + urlencode({**query, "offset": offset, "limit": limit, "v": signature}),
+        "channels": CHANNELS,
+        "statuses": STATUSES,
+    }
+    if is_htmx(request):
+        return fragment("_message_list.html", **context)
+    return page(
+        request,
+        "messages.html",
+        active="/",
+        deleted=deleted,
+        kept=kept,
+        **context,
+    )
+
+
+@router.post("/messages/delete", response_model=None)
+async def delete_all(state: StateDep, _: CsrfChecked) -> Response:
+    """Delete every finished message (those still being delivered are kept)."""
+    result = await run_in_threadpool(service.delete_messages, db=state.db)
+    return redirect(f"/?deleted={result.deleted}&kept={result.kept}")
+
+
+def _kind(message: MessageDetail) -> str:
+    return "push" if message.channel in ("ios", "android") else message.channel
+
+
+def _custom_data(data: str) -> str:
+    """Return push custom data pretty-printed when it is JSON, else as it is."""
+    try:
+        return json.dumps(json.loads(data), indent=2, ensure_ascii=False) if data else ""
+    except ValueError:
+        return data
+
+
+@router.get("/messages/{message_id}", response_class=HTMLResponse)
+async def message_page(
+    request: Request, state: StateDep, message_id: int, tab: str = ""
+) -> HTMLResponse:
+    """Show one message: its content in tabs and what happened to its delivery."""
+    domain = state.settings.message_id_domain
+    message = await run_in_threadpool(
+        service.get_message, db=state.db, pk=message_id, domain=domain
+    )
+    raw = await run_in_threadpool(service.raw_message, db=state.db, pk=message_id, domain=domain)
+    kind = _kind(message)
+    tabs = [t for t in _TABS.get(kind, ("raw",)) if t != "html" or message.html]
+    selected = tab if tab in tabs else tabs[0]
+    return page(
+        request,
+        "message.html",
+        active="/",
+        message=message,
+        kind=kind,
+        tabs=[(name, _TAB_LABELS[name]) for name in tabs],
+        selected=selected,
+        raw=raw.body.decode("utf-8", errors="replace"),
+        raw_filename=raw.filename,
+        custom_data=_custom_data(message.data),
+    )
+
+
+@router.get("/messages/{message_id}/html", response_class=HTMLResponse)
+async def message_html(state: StateDep, message_id: int) -> HTMLResponse:
+    """Serve an email's HTML alone, for the sandboxed frame: inert, no script at all."""
+    message = await run_in_threadpool(
+        service.get_message, db=state.db, pk=message_id, domain=state.settings.message_id_domain
+    )
+    if not message.html:
+        raise NotFound(f"message {message_id} has no HTML part", field="id")
+    return HTMLResponse(message.html, headers=frame_headers())
+
+
+@router.post("/messages/{message_id}/delete", response_model=None)
+async def delete_one(state: StateDep, message_id: int, _: CsrfChecked) -> Response:
+    """Delete one finished message."""
+    await run_in_threadpool(service.delete_message, db=state.db, pk=message_id)
+    return redirect("/?deleted=1")

@@ -1,0 +1,92 @@
+"""Quarantine: the addresses with delivery errors or in quarantine, and their release."""
+
+from __future__ import annotations
+
+from typing import Annotated, get_args
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from midsourcing.deps import StateDep
+from midsourcing.mailbox.csrf import CsrfChecked
+from midsourcing.mailbox.rendering import page, redirect
+from midsourcing.quarantine import service
+from midsourcing.routes.quarantine import AddressStatusName
+from services.errors import InvalidRequest
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+STATUSES: tuple[str, ...] = get_args(AddressStatusName)
+CHANNELS = ("email", "sms", "ios", "android")
+_LIMIT = 50
+
+
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}", field=name)
+    return value
+
+
+@router.get("/quarantine", response_class=HTMLResponse)
+async def quarantine_page(
+    request: Request,
+    state: StateDep,
+    status: str = "",
+    channel: str = "",
+    address: str = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = _LIMIT,
+    released: int | None = None,
+) -> HTMLResponse:
+    """List the addresses in quarantine or with errors, the latest errors first."""
+    found = await run_in_threadpool(
+        service.list_addresses,
+        db=state.db,
+        status=_choice(status, STATUSES, "status"),
+        channel=_choice(channel, CHANNELS, "channel"),
+        contains=address.strip() or None,
+        limit=limit,
+        offset=offset,
+    )
+    filters = {"status": status, "channel": channel, "address": address.strip()}
+    query = {name: value for name, value in filters.items() if value}
+    return page(
+        request,
+        "quarantine.html",
+        active="/quarantine",
+        found=found,
+        filters=filters,
+        filtered=bool(query),
+        base="/quarantine?" + urlencode(query) + ("&" if query else ""),
+        statuses=STATUSES,
+        channels=CHANNELS,
+        released=released,
+    )
+
+
+@router.post("/quarantine/release", response_model=None)
+async def release_one(
+    state: StateDep, _: CsrfChecked, address: Annotated[str, Form()] = ""
+) -> Response:
+    """Release one address: it is sent to again."""
+    if not address:
+        raise InvalidRequest("say which address to release", field="address")
+    await run_in_threadpool(service.release_address, db=state.db, address=address)
+    return redirect("/quarantine?released=1")
+
+
+@router.post("/quarantine/release-all", response_model=None)
+async def release_all(
+    state: StateDep, _: CsrfChecked, status: Annotated[str, Form()] = ""
+) -> Response:
+    """Release every address (only those of one status when given)."""
+    result = await run_in_threadpool(
+        service.release_all, db=state.db, status=_choice(status, STATUSES, "status")
+    )
+    return redirect(f"/quarantine?released={result.released}")
