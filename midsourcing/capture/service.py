@@ -86,8 +86,11 @@ def get_message(*, db: Database, pk: int, domain: str) -> MessageDetail:
     row = _found(db, pk)
     headers: list[Header] = []
     if row.channel == "email":
-        email = build_email(Outgoing.from_row(row), domain=domain)
-        headers = [Header(name=name, value=str(value)) for name, value in email.items()]
+        try:
+            email = build_email(Outgoing.from_row(row), domain=domain)
+            headers = [Header(name=name, value=str(value)) for name, value in email.items()]
+        except ValueError:
+            pass  # not encodable (a recipient that is no email address): it has no headers
     return MessageDetail.model_validate(
         {
             **_summary_fields(row),
@@ -121,7 +124,10 @@ def raw_message(*, db: Database, pk: int, domain: str) -> RawMessage:
     row = _found(db, pk)
     item = Outgoing.from_row(row)
     if row.channel == "email":
-        body = render_email(item, domain=domain)
+        try:
+            body = render_email(item, domain=domain)
+        except ValueError as exc:
+            raise Conflict(f"message {pk} has no source: {exc}", field="id") from None
         return RawMessage(body, "message/rfc822", f"message-{pk}.eml")
     body = json.dumps(webhook_payload(item), ensure_ascii=False, indent=2).encode()
     return RawMessage(body, "application/json", f"message-{pk}.json")
