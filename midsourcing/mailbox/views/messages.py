@@ -18,7 +18,7 @@ from midsourcing.deps import StateDep
 from midsourcing.mailbox.csrf import CsrfChecked
 from midsourcing.mailbox.rendering import fragment, page, redirect
 from midsourcing.routes.messages import Channel, Status
-from services.errors import InvalidRequest, NotFound
+from services.errors import Conflict, InvalidRequest, NotFound
 from services.ui import frame_headers, is_htmx
 
 __all__ = ["router"]
@@ -177,7 +177,14 @@ async def message_page(
     message = await run_in_threadpool(
         service.get_message, db=state.db, pk=message_id, domain=domain
     )
-    raw = await run_in_threadpool(service.raw_message, db=state.db, pk=message_id, domain=domain)
+    try:
+        raw = await run_in_threadpool(
+            service.raw_message, db=state.db, pk=message_id, domain=domain
+        )
+    except Conflict as exc:  # an email that cannot be encoded: the page says so in its tab
+        raw, raw_problem = None, exc.message
+    else:
+        raw_problem = ""
     kind = _kind(message)
     tabs = [t for t in _TABS.get(kind, ("raw",)) if t != "html" or message.html]
     selected = tab if tab in tabs else tabs[0]
@@ -189,8 +196,9 @@ async def message_page(
         kind=kind,
         tabs=[(name, _TAB_LABELS[name]) for name in tabs],
         selected=selected,
-        raw=raw.body.decode("utf-8", errors="replace"),
-        raw_filename=raw.filename,
+        raw=raw.body.decode("utf-8", errors="replace") if raw else "",
+        raw_filename=raw.filename if raw else "",
+        raw_problem=raw_problem,
         custom_data=_custom_data(message.data),
     )
 
