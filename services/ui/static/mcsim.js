@@ -16,4 +16,34 @@
     var form = event.detail.elt;
     if (event.detail.successful && form && form.matches && form.matches("form[data-reset-on-success]")) { form.reset(); }
   });
+  // Tabs (role="tablist" of links to ?tab=…): they work without script; with it they switch in
+  // place, and the arrow keys, Home and End move between them.
+  function selectTab(tab, focus) {
+    var tabs = tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]');
+    Array.prototype.forEach.call(tabs, function (other) {
+      other.setAttribute("aria-selected", other === tab ? "true" : "false");
+      var panel = document.getElementById(other.getAttribute("aria-controls"));
+      if (panel) { panel.hidden = other !== tab; }
+    });
+    if (focus) { tab.focus(); }
+    if (tab.href && window.history.replaceState) { window.history.replaceState(null, "", tab.href); }
+  }
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest('[role="tablist"] [role="tab"][aria-controls]');
+    if (!tab || !document.getElementById(tab.getAttribute("aria-controls"))) { return; }
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) { return; }
+    event.preventDefault();
+    selectTab(tab, false);
+  });
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target.closest && event.target.closest('[role="tablist"] [role="tab"][aria-controls]');
+    if (!tab) { return; }
+    var tabs = Array.prototype.slice.call(tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]'));
+    var index = tabs.indexOf(tab), next = null;
+    if (event.key === "ArrowRight") { next = tabs[(index + 1) % tabs.length]; }
+    else if (event.key === "ArrowLeft") { next = tabs[(index - 1 + tabs.length) % tabs.length]; }
+    else if (event.key === "Home") { next = tabs[0]; }
+    else if (event.key === "End") { next = tabs[tabs.length - 1]; }
+    if (next) { event.preventDefault(); selectTab(next, true); }
+  });
 })();
