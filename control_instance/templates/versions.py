@@ -72,14 +72,15 @@ def diff_fields(
         old, new = before.get(field, ""), after.get(field, "")
         diff = ""
         if old != new:
-            diff = "".join(
-                difflib.unified_diff(
-                    old.splitlines(keepends=True),
-                    new.splitlines(keepends=True),
-                    fromfile=f"{names[0]}/{field}",
-                    tofile=f"{names[1]}/{field}",
-                )
+            # One line per diff line, even when a field does not end with a newline.
+            lines = difflib.unified_diff(
+                old.splitlines(),
+                new.splitlines(),
+                fromfile=f"{names[0]}/{field}",
+                tofile=f"{names[1]}/{field}",
+                lineterm="",
             )
+            diff = "".join(line + "\n" for line in lines)
         result.append(FieldDiff(field=field, changed=old != new, before=old, after=new, diff=diff))
     return result
 

@@ -75,6 +75,8 @@ def test_diff_reports_changed_fields_only() -> None:
     assert "-a" in fields[0].diff
     assert "+b" in fields[0].diff
     assert fields[1].diff == ""
+    # fields without a final newline still give one diff line each
+    assert fields[0].diff.splitlines()[-2:] == ["-a", "+b"]
 
 
 def test_ctx_errors_name_their_line() -> None:
