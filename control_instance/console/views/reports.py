@@ -1,9 +1,209 @@
-"""Console section: reports (being built)."""
+"""Console section: reports on the archived events, with server-rendered SVG charts and CSV links.
+
+The three reports are the API's (``control_instance/reports/service.py``) with the same filters
+(``provide_filter`` of the API route reads the period and its defaults); the CSV links point at
+the API, which a console session may read.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
-__all__ = ["router"]
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from control_instance.console.deps import ViewerUser
+from control_instance.console.rendering import page
+from control_instance.console.views._ops_forms import optional_int, optional_time
+from control_instance.console.views.events import CHANNELS
+from control_instance.deps import StateDep
+from control_instance.reports import service
+from control_instance.reports.periods import Interval
+from control_instance.reports.schemas import ReportFilter
+from control_instance.routes.reports import provide_filter
+from control_instance.state import ControlState
+from services.errors import InvalidRequest, McsimError
+
+__all__ = ["Bar", "Chart", "bar_chart", "router"]
 
 router = APIRouter(include_in_schema=False)
+
+_WIDTH, _HEIGHT, _LEFT, _BOTTOM, _TOP = 640, 200, 44, 28, 12
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart, in SVG user units."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    css: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart ready to be drawn: bars, period labels, the top of the scale."""
+
+    label: str
+    width: int
+    height: int
+    bars: list[Bar]
+    labels: list[tuple[float, str]]
+    top: float
+    legend: list[tuple[str, str]]
+    baseline: float
+
+
+def bar_chart(
+    label: str, periods: Sequence[str], series: Sequence[tuple[str, str, Sequence[float]]]
+) -> Chart:
+    """Lay out grouped bars: one group per period, one bar per series (name, css, values)."""
+    highest = max((v for _, _, values in series for v in values), default=0.0)
+    top = highest if highest > 0 else 1.0
+    plot_w = _WIDTH - _LEFT - 8
+    plot_h = _HEIGHT - _BOTTOM - _TOP
+    group = plot_w / max(len(periods), 1)
+    bar_w = max(group * 0.8 / max(len(series), 1), 1.0)
+    bars: list[Bar] = []
+    labels: list[tuple[float, str]] = []
+    step = max(1, len(periods) // 12)  # at most about 12 period labels under the axis
+    for index, period in enumerate(periods):
+        start = _LEFT + index * group + group * 0.1
+        for number, (name, css, values) in enumerate(series):
+            value = values[index]
+            height = plot_h * value / top
+            bars.append(
+                Bar(
+                    x=round(start + number * bar_w, 2),
+                    y=round(_TOP + plot_h - height, 2),
+                    width=round(bar_w, 2),
+                    height=round(height, 2),
+                    css=css,
+                    title=f"{period} · {name}: {value:g}",
+                )
+            )
+        if index % step == 0:
+            labels.append((round(start, 2), period))
+    return Chart(
+        label=label,
+        width=_WIDTH,
+        height=_HEIGHT,
+        bars=bars,
+        labels=labels,
+        top=top,
+        legend=[(name, css) for name, css, _ in series],
+        baseline=_TOP + plot_h,
+    )
+
+
+def _filter(params: dict[str, str]) -> tuple[ReportFilter, dict[str, str]]:
+    values = {name: (params.get(name) or "").strip() for name in _NAMES}
+    try:
+        interval = Interval(values["interval"] or Interval.DAY.value)
+    except ValueError:
+        raise InvalidRequest("interval must be hour, day or month", field="interval") from None
+    where = provide_filter(
+        since=optional_time(values["since"], "since"),
+        until=optional_time(values["until"], "until"),
+        interval=interval,
+        channel=optional_int(values["channel"], "channel", high=255),
+        instance=optional_int(values["instance"], "instance", low=1, high=255),
+    )
+    return where, values
+
+
+_NAMES = ("since", "until", "interval", "channel", "instance")
+
+
+def _csv_query(where: ReportFilter) -> str:
+    query: dict[str, str] = {
+        "format": "csv",
+        "since": where.since.isoformat(),
+        "until": where.until.isoformat(),
+        "interval": where.interval,
+    }
+    if where.channel is not None:
+        query["channel"] = str(where.channel)
+    if where.instance is not None:
+        query["instance"] = str(where.instance)
+    return urlencode(query)
+
+
+def _reports(state: ControlState, where: ReportFilter) -> dict[str, Any]:
+    db = state.db
+    history = service.history_report(db=db, where=where)
+    level = service.service_level_report(db=db, where=where)
+    timing = service.processing_time_report(db=db, where=where)
+    by_period: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in history.rows:
+        by_period[row.period][0] += row.events
+        by_period[row.period][1] += row.sent
+        by_type[row.event_type][0] += row.events
+        by_type[row.event_type][1] += row.sent
+    periods = sorted(by_period)
+    charts = {
+        "history": bar_chart(
+            "Events and messages sent per period",
+            periods,
+            [
+                ("events", "bar", [float(by_period[p][0]) for p in periods]),
+                ("sent", "bar2", [float(by_period[p][1]) for p in periods]),
+            ],
+        ),
+        "level": bar_chart(
+            "Incoming events and outgoing messages per period",
+            [row.period for row in level.rows],
+            [
+                ("incoming", "bar", [float(row.incoming_events) for row in level.rows]),
+                ("outgoing", "bar2", [float(row.outgoing_messages) for row in level.rows]),
+            ],
+        ),
+        "timing": bar_chart(
+            "Average queuing and processing time (s) per period",
+            [row.period for row in timing.rows],
+            [
+                ("queuing", "bar", [row.avg_queuing_seconds or 0.0 for row in timing.rows]),
+                ("processing", "bar2", [row.avg_processing_seconds or 0.0 for row in timing.rows]),
+            ],
+        ),
+    }
+    return {
+        "history": history,
+        "level": level,
+        "timing": timing,
+        "by_type": dict(sorted(by_type.items())),
+        "charts": charts,
+        "csv": _csv_query(where),
+    }
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports_page(request: Request, state: StateDep, user: ViewerUser) -> HTMLResponse:
+    """Show event history by type x period, service level and processing time, with charts."""
+    params = dict(request.query_params)
+    context: dict[str, Any] = {"report_error": None, "values": {name: "" for name in _NAMES}}
+    try:
+        where, context["values"] = _filter(params)
+    except McsimError as exc:
+        context["report_error"] = exc
+    else:
+        context.update(await run_in_threadpool(_reports, state, where))
+        context["where"] = where
+    return page(
+        request,
+        "reports.html",
+        user,
+        active="/reports",
+        channels=CHANNELS,
+        intervals=[i.value for i in Interval],
+        **context,
+    )
