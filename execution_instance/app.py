@@ -10,13 +10,12 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
 
 from execution_instance.routes import controlplane, ping, rest, soap, stats, wsdl
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState
 from services.app_factory import new_service_app
-from services.fastpath import FastPath
+from services.fastpath import install_fast_path
 
 __all__ = ["REFRESH_SECONDS", "create_app"]
 
@@ -34,6 +33,12 @@ async def _keep_fresh(state: ExecutionState) -> None:
             await run_in_threadpool(state.refresh)
         except Exception:  # the database is down: keep serving what is known, retry
             log.warning("cannot refresh the caches from the database", exc_info=True)
+
+
+def _running_id(app: FastAPI) -> int | None:
+    """Return the instance id the running instance uses (None before its start-up)."""
+    state: ExecutionState | None = getattr(app.state, "execution", None)
+    return state.identity.value if state is not None else None
 
 
 def create_app(
@@ -75,15 +80,13 @@ def create_app(
         migrations="execution_instance:migrations",
         http_client=http_client,
         hook=run_instance,
-        instance_id=lambda _app: settings.instance_id,
+        instance_id=_running_id,
     )
     app.include_router(ping.router)
     app.include_router(wsdl.router)
     app.include_router(soap.router)
-    # The SOAP router also gets a fast path that skips FastAPI's per-request machinery.
-    app.user_middleware.append(
-        Middleware(FastPath, method="POST", path=soap.ROUTER_PATH, endpoint=soap.soap_router)
-    )
+    # The SOAP router also gets a fast path ahead of FastAPI's per-request machinery.
+    install_fast_path(app, method="POST", path=soap.ROUTER_PATH, endpoint=soap.soap_router)
     app.include_router(controlplane.router)
     app.include_router(stats.router)
     app.include_router(rest.router)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from execution_instance.identity import Identity
 from execution_instance.intake.documents import EventLimits
 from execution_instance.intake.service import IntakeService
 from execution_instance.intake.writer import EventWriter
@@ -27,6 +28,7 @@ class ExecutionState:
 
     settings: ExecutionSettings
     db: Database
+    identity: Identity
     security: SecurityService
     intake: IntakeService
     writer: EventWriter
@@ -37,6 +39,7 @@ class ExecutionState:
 
     def refresh(self) -> None:
         """Re-read from the database everything requests and workers serve from memory."""
+        self.identity.load()
         self.security.refresh()
         self.intake.refresh()
         self.templates.refresh()
@@ -47,6 +50,7 @@ class ExecutionState:
     ) -> ExecutionState:
         """Wire the services of an instance together (nothing runs yet)."""
         writer = EventWriter(db)
+        identity = Identity(db, settings.instance_id)
         templates = TemplateService(db)
         engine = TemplateEngine(
             RenderLimits(
@@ -66,7 +70,6 @@ class ExecutionState:
             engine,
             mid,
             ProcessorSettings(
-                instance_id=settings.instance_id,
                 workers=settings.workers,
                 batch_size=settings.claim_batch_size,
                 lease_seconds=settings.claim_lease_seconds,
@@ -76,21 +79,23 @@ class ExecutionState:
                 validity_seconds=settings.validity_seconds,
                 sync_seconds=settings.status_sync_seconds,
             ),
+            identity,
         )
         return cls(
             settings=settings,
             db=db,
+            identity=identity,
             security=SecurityService(
                 db,
                 zones=settings.security_zones,
-                instance_id=settings.instance_id,
+                identity=identity,
                 session_ttl=settings.session_ttl_seconds,
                 password_cache=settings.password_cache_seconds,
             ),
             intake=IntakeService(
                 db,
                 writer,
-                instance_id=settings.instance_id,
+                identity=identity,
                 queue_warning=settings.queue_warning,
                 queue_hard_limit=settings.queue_hard_limit,
                 on_stored=processor.notify,

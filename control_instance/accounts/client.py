@@ -82,6 +82,10 @@ class InstanceClient:
         except (KeyError, TypeError, ValueError):
             raise InstanceCallError("the instance's /_mc/info answer is not understood") from None
 
+    async def assign_instance_id(self, instance_id: int) -> None:
+        """Make ``instance_id`` the instance's id (refused by an instance holding events)."""
+        await self._call("PUT", "/instance-id", json={"instance_id": instance_id})
+
     async def put_event_type(self, name: str, label: str) -> None:
         """Publish an event type."""
         await self._call("PUT", f"/event-types/{name}", json={"label": label})

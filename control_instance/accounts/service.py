@@ -221,13 +221,68 @@ async def test_connection(*, state: ControlState, account_id: int) -> Connection
 
 
 async def initialize_connection(*, state: ControlState, account_id: int) -> AccountPublic:
-    """Read the instance's id and record it, refusing an id another account already holds."""
+    """Give the instance a unique id (1 to 255), set it on the instance, and record it."""
     info = await _info(state, account_id)
     if isinstance(info, InstanceCallError):
         raise UpstreamUnavailable(
             "the execution instance cannot be initialized", detail=info.message
         )
-    return await run_in_threadpool(_set_instance_id, state.db, account_id, info.instance_id)
+    return await _initialize(state, account_id, info)
+
+
+def _choose_id(db: Database, account_id: int, reported: int) -> int:
+    """Keep the instance's own id unless another account holds it; else the account's, or the
+    lowest free one. Two accounts for one instance (same URL) are refused."""
+    with db.transaction() as session:
+        row = _get(session, account_id)
+        twin = session.execute(
+            select(Account.name).where(Account.url == row.url, Account.id != account_id)
+        ).scalar_one_or_none()
+        if twin is not None:
+            raise Conflict(
+                f"account {twin!r} already points at {row.url}",
+                detail="one execution instance needs one account: delete one of them",
+            )
+        held = {
+            instance_id: holder
+            for holder, instance_id in session.execute(
+                select(Account.id, Account.instance_id).where(Account.instance_id.is_not(None))
+            )
+        }
+    if held.get(reported, account_id) == account_id:
+        return reported
+    own = next((instance_id for instance_id, holder in held.items() if holder == account_id), None)
+    if own is not None:
+        return own
+    free = next((number for number in range(1, 256) if number not in held), None)
+    if free is None:
+        raise Conflict(
+            "every instance id from 1 to 255 is held by an account",
+            detail="delete an account that is no longer used",
+        )
+    return free
+
+
+async def _initialize(state: ControlState, account_id: int, info: InstanceInfo) -> AccountPublic:
+    wanted = await run_in_threadpool(_choose_id, state.db, account_id, info.instance_id)
+    if wanted != info.instance_id:
+        (target,) = await run_in_threadpool(
+            lambda: list_targets(state=state, account_id=account_id)
+        )
+        try:
+            await client_for(state, target).assign_instance_id(wanted)
+        except InstanceCallError as exc:
+            error = Conflict if exc.status == 409 else UpstreamUnavailable
+            raise error(
+                f"the execution instance (id {info.instance_id}, an id another account holds) "
+                f"cannot take the id {wanted}",
+                detail=exc.message,
+            ) from None
+        log.info(
+            "execution instance id assigned",
+            extra={"account": account_id, "previous": info.instance_id, "instance_id": wanted},
+        )
+    return await run_in_threadpool(_set_instance_id, state.db, account_id, wanted)
 
 
 def _set_instance_id(db: Database, account_id: int, instance_id: int) -> AccountPublic:
@@ -258,10 +313,8 @@ async def register_from_settings(
             info = await _info(state, account_id)
             if isinstance(info, InstanceInfo):
                 try:
-                    await run_in_threadpool(
-                        _set_instance_id, state.db, account_id, info.instance_id
-                    )
-                except Conflict as exc:
+                    await _initialize(state, account_id, info)
+                except (Conflict, UpstreamUnavailable) as exc:
                     log.warning("execution instance id conflict", extra={"error": exc.message})
                 break
             if info.status is not None or attempt == attempts:  # refused, or still unreachable

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from execution_instance.identity import Identity
 from execution_instance.intake.channels import EventStatus
 from execution_instance.intake.documents import EventIn
 from execution_instance.intake.writer import EventWriter
@@ -36,19 +37,24 @@ class IntakeService:
         db: Database,
         writer: EventWriter,
         *,
-        instance_id: int,
+        identity: Identity,
         queue_warning: int,
         queue_hard_limit: int,
         on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.writer = writer
-        self.instance_id = instance_id
+        self.identity = identity
         self.queue_warning = queue_warning
         self.queue_hard_limit = queue_hard_limit
         self.on_stored = on_stored
         self._types: frozenset[str] = frozenset()
         self._pending = 0
+
+    @property
+    def instance_id(self) -> int:
+        """Return this instance's id (the top byte of every plId)."""
+        return self.identity.value
 
     # -- what requests read from memory; refresh() re-reads it -------------------------------
     def refresh(self) -> None:

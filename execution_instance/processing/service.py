@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
+from execution_instance.identity import Identity
 from execution_instance.intake.channels import Channel, EventStatus, Queue
 from execution_instance.intake.service import pl_id
 from execution_instance.processing import claims
@@ -57,7 +58,6 @@ _EPOCH_KEY = "message_epoch"
 class ProcessorSettings:
     """How the workers behave (from ExecutionSettings)."""
 
-    instance_id: int
     workers: int = 2
     batch_size: int = 100
     lease_seconds: float = 60.0
@@ -85,8 +85,10 @@ class Processor:
         engine: TemplateEngine,
         mid: DeliveryClient,
         settings: ProcessorSettings,
+        identity: Identity,
     ) -> None:
         self.db = db
+        self.identity = identity
         self.templates = templates
         self.engine = engine
         self.mid = mid
@@ -95,6 +97,11 @@ class Processor:
         self._tasks: list[asyncio.Task[None]] = []
         self.handed_over = 0
         self.epoch = "0"
+
+    @property
+    def instance_id(self) -> int:
+        """Return this instance's id (in message ids and plIds)."""
+        return self.identity.value
 
     # -- life cycle ---------------------------------------------------------------------------
     def load_epoch(self) -> None:
@@ -117,7 +124,7 @@ class Processor:
     def start(self) -> None:
         """Start the workers and the status sync."""
         for number in range(self.settings.workers):
-            name = f"exec{self.settings.instance_id}-w{number}-{uuid.uuid4().hex[:8]}"
+            name = f"exec{self.instance_id}-w{number}-{uuid.uuid4().hex[:8]}"
             self._tasks.append(asyncio.create_task(self._work(name), name=name))
         if self.settings.workers:
             self._tasks.append(asyncio.create_task(self._sync(), name="status-sync"))
@@ -173,8 +180,8 @@ class Processor:
         if not batch.messages:
             return
         part = DeliveryPart(
-            id=f"exec{self.settings.instance_id}-{uuid.uuid4().hex}",
-            instance=self.settings.instance_id,
+            id=f"exec{self.instance_id}-{uuid.uuid4().hex}",
+            instance=self.instance_id,
             queue="batch" if events[0].queue == Queue.BATCH else "rt",
             messages=batch.messages,
         )
@@ -255,8 +262,8 @@ class Processor:
         out = self.engine.render_fields(template.fields, data)
         channel = Channel(event.wished_channel)
         common = {
-            "id": f"{self.settings.instance_id}-{self.epoch}-{event.id}",
-            "event_id": pl_id(self.settings.instance_id, event.id),
+            "id": f"{self.instance_id}-{self.epoch}-{event.id}",
+            "event_id": pl_id(self.instance_id, event.id),
             "event_type": event.event_type,
             "channel": _CHANNEL_NAMES[channel],
             "template_version": template.version,
@@ -333,7 +340,7 @@ class Processor:
         while True:
             try:
                 logs, next_cursor = await self.mid.get_delivery_logs(
-                    cursor=cursor, limit=500, instance_id=self.settings.instance_id
+                    cursor=cursor, limit=500, instance_id=self.instance_id
                 )
                 if logs or next_cursor != cursor:
                     await run_in_threadpool(self._apply_logs, logs, next_cursor)
@@ -357,7 +364,7 @@ class Processor:
         with self.db.transaction(write=True) as session:
             for entry in logs:
                 status = _FINAL_STATUS.get(entry.status)
-                if status is None or entry.event_id >> 56 != self.settings.instance_id:
+                if status is None or entry.event_id >> 56 != self.instance_id:
                     continue
                 event = session.get(Event, _pk(entry.event_id))
                 if event is None or event.status not in (

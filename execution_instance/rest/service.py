@@ -199,10 +199,10 @@ def get_event(
     if not pkey.isdigit():
         raise NotFound(f"{pkey!r} is not an event PKey")
     instance, pk = split_pl_id(int(pkey))
-    if instance != state.settings.instance_id:
+    if instance != state.identity.value:
         raise NotFound(
             f"event {pkey} is held by execution instance {instance}, "
-            f"not by instance {state.settings.instance_id}",
+            f"not by instance {state.identity.value}",
             detail="read it through the load balancer, which routes it to its instance",
         )
     with state.db.transaction() as session:
@@ -218,7 +218,7 @@ def event_resource(state: ExecutionState, stored: StoredEvent) -> dict[str, Any]
     settings = state.settings
     document = etree.fromstring(row.document)
     ctx = document.find("ctx")
-    pkey = str(pl_id(settings.instance_id, row.id))
+    pkey = str(pl_id(state.identity.value, row.id))
     api = "mc" + settings.organization
     return {
         "PKey": pkey,

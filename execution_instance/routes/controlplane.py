@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from execution_instance.deps import StateDep, client_address
+from execution_instance.identity import MAX_INSTANCE_ID
 from execution_instance.intake.channels import Channel, Queue
 from execution_instance.security.service import Caller, Credentials
 from services.errors import AuthenticationFailed, InvalidRequest, NotFound
@@ -80,12 +81,32 @@ async def info(state: StateDep) -> InstanceInfo:
     types = await run_in_threadpool(state.intake.known_types)
     pending = await run_in_threadpool(state.intake.pending, fresh=True)
     return InstanceInfo(
-        instance_id=state.settings.instance_id,
+        instance_id=state.identity.value,
         version=VERSION,
         public_url=state.settings.resolved_public_url,
         event_types=sorted(types),
         pending_events=pending,
     )
+
+
+class InstanceIdIn(BaseModel):
+    """The id the control instance assigns ("initialize connection")."""
+
+    instance_id: int = Field(ge=1, le=MAX_INSTANCE_ID)
+
+
+class InstanceIdOut(BaseModel):
+    """The instance's id after the call, and whether the call changed it."""
+
+    instance_id: int
+    changed: bool
+
+
+@router.put("/instance-id", response_model=InstanceIdOut)
+async def assign_instance_id(body: InstanceIdIn, state: StateDep) -> InstanceIdOut:
+    """Set this instance's id (kept in its database; refused once it holds events)."""
+    changed = await run_in_threadpool(state.identity.assign, body.instance_id)
+    return InstanceIdOut(instance_id=state.identity.value, changed=changed)
 
 
 @router.get("/event-types", response_model=list[str])

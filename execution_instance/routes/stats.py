@@ -271,7 +271,7 @@ async def read_stats(
     ] = 3600,
 ) -> InstanceStats:
     """Return queue depth, throughput, error rate and average times over the last window."""
-    return await run_in_threadpool(_stats, state.db, state.settings.instance_id, window)
+    return await run_in_threadpool(_stats, state.db, state.identity.value, window)
 
 
 @router.get("/events", response_model=EventPage)
@@ -281,7 +281,7 @@ async def page_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> EventPage:
     """Return events changed after the cursor, oldest change first (for archiving)."""
-    return await run_in_threadpool(_page, state.db, state.settings.instance_id, cursor, limit)
+    return await run_in_threadpool(_page, state.db, state.identity.value, cursor, limit)
 
 
 class PurgeOutcome(BaseModel):

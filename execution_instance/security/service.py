@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
+from execution_instance.identity import Identity
 from execution_instance.security import repository
 from execution_instance.tables import SessionToken
 from services.auth.passwords import VerificationCache, hash_password
@@ -67,13 +68,13 @@ class SecurityService:
         db: Database,
         *,
         zones: list[SecurityZone],
-        instance_id: int,
+        identity: Identity,
         session_ttl: float,
         password_cache: float,
     ) -> None:
         self.db = db
         self.zones = ZoneTable(zones)
-        self.instance_id = instance_id
+        self.identity = identity
         self.session_ttl = session_ttl
         self.passwords = VerificationCache(ttl=password_cache)
         self.throttle = LogonThrottle()
@@ -200,7 +201,7 @@ class SecurityService:
         if found is None:
             raise SessionExpired(
                 EXPIRED,
-                detail=f"this session token is unknown to execution instance {self.instance_id} "
+                detail=f"this session token is unknown to execution instance {self.identity.value} "
                 "or has expired. Session tokens are local to the execution instance that issued "
                 "them: behind a load balancer, send login/password in <sessiontoken> "
                 "(for example mc/password) or a bearer technical token.",

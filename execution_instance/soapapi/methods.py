@@ -52,7 +52,7 @@ async def logon(call: SoapCall, context: CallContext) -> SoapReply:
         security_token=opened.security_token,
         login=opened.login,
         ttl_seconds=state.settings.session_ttl_seconds,
-        instance_name=f"mcsim_exec{state.settings.instance_id}",
+        instance_name=f"mcsim_exec{state.identity.value}",
         right="messageCenter",
     )
     return _reply(call, *outputs)

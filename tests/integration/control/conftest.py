@@ -91,16 +91,30 @@ def exec_url(number: int) -> str:
 
 @asynccontextmanager
 async def control_cell(
-    data: Path, *, instances: int = 2, demo: bool = False, **settings: Any
+    data: Path,
+    *,
+    instances: int = 2,
+    demo: bool = False,
+    instance_ids: list[int] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Cell]:
-    """Run ``instances`` execution instances (no workers) and a control instance in-process."""
+    """Run ``instances`` execution instances (no workers) and a control instance in-process.
+
+    ``instance_ids`` configures the instances' ids (each then gets a data directory of its own,
+    so that equal ids do not share a database); by default instance k has id k.
+    """
     mid = FakeMid()
+    ids = instance_ids or list(range(1, instances + 1))
     async with AsyncExitStack() as stack:
         apps = {
             exec_url(k): create_execution(
-                ExecutionSettings(instance_id=k, data_dir=data, workers=0)
+                ExecutionSettings(
+                    instance_id=ids[k - 1],
+                    data_dir=data / f"exec-{k}" if instance_ids else data,
+                    workers=0,
+                )
             )
-            for k in range(1, instances + 1)
+            for k in range(1, len(ids) + 1)
         }
         clients = {url: await stack.enter_async_context(serve(app)) for url, app in apps.items()}
         switches = {url: Switchable(httpx.ASGITransport(app=app)) for url, app in apps.items()}

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from control_instance.tables import Account
+from execution_instance.app import create_app as create_execution
+from execution_instance.settings import ExecutionSettings
 from tests.integration.control.builders import make_template
-from tests.integration.control.conftest import Cell, exec_url
+from tests.integration.control.conftest import Cell, control_cell, exec_url
+from tests.support.asgi import serve
+from tests.support.soap import outputs_of, push_event_envelope
 
 
 async def test_instances_from_the_settings_are_registered_and_initialized(cell: Cell) -> None:
@@ -82,7 +88,7 @@ async def test_initialize_refuses_an_id_another_account_holds(cell: Cell) -> Non
         f"/api/v1/execution-instances/{twin.json()['id']}/initialize", headers=admin
     )
     assert conflict.status_code == 409
-    assert "instance id 2 is already held by account 'exec2'" in conflict.json()["message"]
+    assert conflict.json()["message"] == f"account 'exec2' already points at {exec_url(2)}"
     await cell.control.delete("/api/v1/execution-instances/2", headers=admin)
     done = await cell.control.post(
         f"/api/v1/execution-instances/{twin.json()['id']}/initialize", headers=admin
@@ -129,3 +135,46 @@ async def test_bad_input_gets_the_one_error_shape(cell: Cell) -> None:
     missing = await cell.control.get("/api/v1/execution-instances/99", headers=admin)
     assert missing.status_code == 404
     assert missing.json() == {"error": "not_found", "message": "no execution instance account 99"}
+
+
+async def test_initialize_gives_an_instance_sharing_an_id_a_free_one(tmp_path: Path) -> None:
+    async with control_cell(tmp_path, instance_ids=[1, 1]) as cell:
+        admin = await cell.login()
+        accounts = (await cell.control.get("/api/v1/execution-instances", headers=admin)).json()
+        assert {a["url"]: a["instance_id"] for a in accounts["items"]} == {
+            exec_url(1): 1,
+            exec_url(2): 2,
+        }
+        second = cell.instances[exec_url(2)]
+        assert (await second.get("/health")).json()["instance_id"] == 2
+        assert (await cell.mc(exec_url(2), "GET", "/info")).json()["instance_id"] == 2
+        # the new id is in the plIds it returns
+        await cell.mc(exec_url(2), "PUT", "/event-types/PASSWORD_RESET", json={"label": "r"})
+        answer = await second.post(
+            "/nl/jsp/soaprouter.jsp",
+            content=push_event_envelope(),
+            headers={"content-type": "text/xml", "SOAPAction": "nms:rtEvent#PushEvent"},
+        )
+        assert answer.status_code == 200, answer.text
+        (pl_id,) = outputs_of(answer.content, "plId")
+        assert int(pl_id) >> 56 == 2
+        # initializing again changes nothing
+        again = await cell.control.post("/api/v1/execution-instances/2/initialize", headers=admin)
+        assert again.status_code == 200 and again.json()["instance_id"] == 2
+
+        # an instance holding events keeps its id: their plIds carry it
+        refused = await cell.mc(exec_url(2), "PUT", "/instance-id", json={"instance_id": 9})
+        assert refused.status_code == 409
+        assert refused.json()["message"] == (
+            "execution instance 2 already holds events: its id cannot become 9"
+        )
+        assert (await second.get("/health")).json()["instance_id"] == 2
+        out_of_range = await cell.mc(exec_url(2), "PUT", "/instance-id", json={"instance_id": 256})
+        assert out_of_range.status_code == 400
+
+    # the assigned id outlives a restart (it is kept in the instance's database)
+    restarted = create_execution(
+        ExecutionSettings(instance_id=1, data_dir=tmp_path / "exec-2", workers=0)
+    )
+    async with serve(restarted) as client:
+        assert (await client.get("/health")).json()["instance_id"] == 2
