@@ -6,6 +6,11 @@
     var alert = event.detail.target && event.detail.target.querySelector(".alert.error");
     if (alert) { alert.setAttribute("tabindex", "-1"); alert.focus(); }
   });
+  // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.successful && form && form.matches && form.matches("form[data-reset]")) { form.reset(); }
+  });
   // <button data-copy="text"> copies text to the clipboard.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
