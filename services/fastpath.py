@@ -1,21 +1,32 @@
-"""A short way in for one hot route: skip FastAPI's routing, dependencies and exit stack.
+"""A short way in for one hot route: ahead of FastAPI's middleware, routing and dependencies.
 
 The SOAP router answers thousands of calls a second and needs none of what FastAPI adds per
-request (the endpoint reads everything from ``request.app.state``). This middleware sits inside
-the request-logging middleware, so such calls keep their request id and log line.
+request (the endpoint reads everything from ``request.app.state``). :func:`install_fast_path`
+puts the route in front of the app's whole middleware stack (error, telemetry and body-limit
+middleware, request logging, routing), so it does here what those would have done for it: it
+gives the call its request id (``X-Request-Id``, kept when the caller sends one), logs the same
+request line as :class:`~services.logging_setup.RequestLogMiddleware`, and answers a bare 500
+(logged with its traceback) when the endpoint fails unexpectedly.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 
+from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["FastPath"]
+from services.logging_setup import log_request, new_request_id, request_id
+
+__all__ = ["FastPath", "install_fast_path"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+log = logging.getLogger("mcsim.http")
 
 
 class FastPath:
@@ -29,12 +40,36 @@ class FastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer the hot route here, anything else through the app."""
-        if (
-            scope["type"] == "http"
-            and scope["path"] == self.path
-            and scope["method"] == self.method
-        ):
-            response = await self.endpoint(Request(scope, receive))
-            await response(scope, receive, send)
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != self.method:
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        rid = new_request_id(scope)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        try:
+            try:
+                response = await self.endpoint(Request(scope, receive))
+            except Exception:
+                log.exception("unexpected error serving %s %s", self.method, self.path)
+                response = PlainTextResponse("Internal Server Error", status_code=500)
+            status = response.status_code
+            response.raw_headers.append((b"x-request-id", rid.encode("latin-1")))
+            await response(scope, receive, send)
+        finally:
+            log_request(log, scope, status, started)
+            request_id.reset(token)
+
+
+def install_fast_path(app: Starlette, *, method: str, path: str, endpoint: Endpoint) -> None:
+    """Serve ``method path`` with ``endpoint`` in front of ``app``'s whole middleware stack.
+
+    Starlette builds the stack on the first request (or the lifespan); the fast path wraps what
+    it builds, so middleware and handlers added to ``app`` later still apply to other routes.
+    """
+    build = app.build_middleware_stack
+
+    def build_with_fast_path() -> ASGIApp:
+        return FastPath(build(), method=method, path=path, endpoint=endpoint)
+
+    app.build_middleware_stack = build_with_fast_path  # type: ignore[method-assign]

@@ -13,7 +13,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestLogMiddleware", "configure_logging", "request_id"]
+__all__ = [
+    "RequestLogMiddleware",
+    "configure_logging",
+    "log_request",
+    "new_request_id",
+    "request_id",
+]
 
 request_id: ContextVar[str | None] = ContextVar("mcsim_request_id", default=None)
 
@@ -21,6 +27,8 @@ _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
     | {"message", "asctime", "color_message"}
 )
+# One encoder for every line: json.dumps() with options builds a new one per call.
+_encode_json = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,11 +38,22 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.service = service
         self.instance = instance
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, created: float) -> str:
+        # Every line of a second shares its date and time: format them once a second.
+        second = int(created)
+        if second != self._second:
+            text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+            self._second, self._second_text = second, text[:-6]  # without "+00:00"
+        millis = min(int((created - second) * 1000), 999)
+        return f"{self._second_text}.{millis:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as a JSON line."""
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -45,12 +64,14 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value
+        attributes = vars(record)
+        if attributes.keys() - _STANDARD_ATTRS:  # in C: most records have no extras
+            for key, value in attributes.items():
+                if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                    entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _encode_json(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -106,7 +127,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _incoming_request_id(scope) or uuid.uuid4().hex
+        rid = new_request_id(scope)
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
@@ -123,26 +144,35 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self.log.info(
-                "%s %s %d",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            log_request(self.log, scope, status, started)
             request_id.reset(token)
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
+def new_request_id(scope: Scope) -> str:
+    """Return the request's id: the caller's ``X-Request-Id`` when it is safe to log, else new."""
+    for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
             # Keep ids that are safe to log; anything else gets a fresh one.
             if 0 < len(text) <= 128 and text.isprintable():
                 return text
-    return None
+    return uuid.uuid4().hex
+
+
+def log_request(log: logging.Logger, scope: Scope, status: int, started: float) -> None:
+    """Log one served request: method, path, status and duration since ``started``."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    method, path = scope["method"], scope["path"]
+    log.info(
+        "%s %s %d",
+        method,
+        path,
+        status,
+        extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
