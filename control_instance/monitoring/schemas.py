@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["BalancerHealth", "Check", "InstanceHealth", "Level", "Monitoring"]
 
@@ -49,6 +49,9 @@ class InstanceHealth(BaseModel):
     avg_queuing_seconds: float | None = None
     avg_sending_seconds: float | None = None
     avg_processing_seconds: float | None = None
+    queued_max: int | None = Field(None, description="Most events pending at once (window).")
+    queued_min: int | None = Field(None, description="Fewest events pending at once (window).")
+    queued_avg: float | None = Field(None, description="Average events pending (window).")
     stats: dict[str, Any] | None = None
     checks: list[Check] = []
 

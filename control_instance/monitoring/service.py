@@ -55,9 +55,22 @@ async def _instance(state: ControlState, target: Target) -> InstanceHealth:
         avg_queuing_seconds=stats.get("avg_queuing_seconds"),
         avg_sending_seconds=stats.get("avg_sending_seconds"),
         avg_processing_seconds=stats.get("avg_processing_seconds"),
+        **_queued(stats),
         stats=stats,
         checks=checks,
     )
+
+
+def _queued(stats: dict[str, Any]) -> dict[str, Any]:
+    """Return the max/min/avg queued events (absent from an instance older than them)."""
+    queued = stats.get("queued_events")
+    if not isinstance(queued, dict):
+        return {}
+    return {
+        "queued_max": queued.get("max"),
+        "queued_min": queued.get("min"),
+        "queued_avg": queued.get("avg"),
+    }
 
 
 async def _balancer(state: ControlState) -> BalancerHealth | None:

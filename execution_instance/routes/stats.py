@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, delete, func, literal, or_, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from execution_instance.deps import StateDep
@@ -20,7 +21,7 @@ from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.intake.service import pl_id
 from execution_instance.routes.controlplane import provide_caller
 from execution_instance.tables import Event
-from services.db import Database
+from services.db import Database, UtcDateTime
 from services.errors import InvalidRequest
 
 __all__ = ["ERROR_STATUSES", "FINAL_STATUSES", "router"]
@@ -44,6 +45,15 @@ class QueueDepth(BaseModel):
     batch: int
 
 
+class QueuedEvents(BaseModel):
+    """Events waiting in the queues, sampled over the window (Campaign's max/min/avg queued)."""
+
+    max: int
+    min: int
+    avg: float
+    samples: int
+
+
 class InstanceStats(BaseModel):
     """What happened on this instance during the last ``window_seconds``."""
 
@@ -63,6 +73,7 @@ class InstanceStats(BaseModel):
     avg_queuing_seconds: float | None
     avg_sending_seconds: float | None
     avg_processing_seconds: float | None
+    queued_events: QueuedEvents
 
 
 class ArchivedEvent(BaseModel):
@@ -158,6 +169,8 @@ def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
                 ),
             ).where(or_(Event.processing_at >= since, Event.processed_at >= since))
         ).one()
+        pending_now = sum(int(n) for n in depth.values())
+        queued = _queued(session, db, since, window, pending_now)
     errors_by_status = {s.rest_name: int(finished.get(int(s), 0)) for s in ERROR_STATUSES}
     errors = sum(errors_by_status.values())
     done = errors + int(finished.get(int(EventStatus.PROCESSED), 0))
@@ -182,6 +195,63 @@ def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
         avg_queuing_seconds=_round(queuing),
         avg_sending_seconds=_round(sending),
         avg_processing_seconds=_round(processing),
+        queued_events=queued,
+    )
+
+
+#: How many equal steps the window is cut into to sample the queue (one a minute over an hour).
+QUEUE_SAMPLES = 60
+
+
+def _bucket(db: Database, column: Any, since: datetime, step: float) -> ColumnElement[Any]:
+    offset = _seconds(db, column, literal(since, UtcDateTime())) / step
+    return func.floor(offset) if db.is_postgres else cast(offset, Integer)
+
+
+def _queued(
+    session: Session, db: Database, since: datetime, window: int, pending_now: int
+) -> QueuedEvents:
+    """Sample the pending queue at QUEUE_SAMPLES + 1 instants of the window, from event times.
+
+    An event is queued from ``created_at`` until it leaves the pending status: when claimed
+    (``processing_at``), else when finished or paused (``processed_at``, then ``updated_at``);
+    a pending event has not left. Walking back from the queue now, an event created after an
+    instant was not queued then, and one that left after it was: two grouped counts over the
+    window's rows (both on indexed columns) give every sample.
+    """
+    step = window / QUEUE_SAMPLES
+    left_at = case(
+        (Event.status == int(EventStatus.PENDING), None),
+        else_=func.coalesce(Event.processing_at, Event.processed_at, Event.updated_at),
+    )
+    created_bucket = _bucket(db, Event.created_at, since, step)
+    created = session.execute(
+        select(created_bucket, func.count())
+        .where(Event.created_at >= since)
+        .group_by(created_bucket)
+    ).all()
+    left_bucket = _bucket(db, left_at, since, step)
+    left = session.execute(
+        select(left_bucket, func.count())
+        # left_at <= updated_at: the indexed updated_at narrows the scan to the window.
+        .where(Event.updated_at >= since, left_at >= since)
+        .group_by(left_bucket)
+    ).all()
+    after = [0] * (QUEUE_SAMPLES + 1)  # after[k]: net arrivals after instant k
+    for rows, sign in ((created, 1), (left, -1)):
+        for bucket, count in rows:
+            index = min(max(int(bucket), 0), QUEUE_SAMPLES - 1)
+            after[index] += sign * int(count)
+    samples = [pending_now]
+    running = 0
+    for index in range(QUEUE_SAMPLES - 1, -1, -1):
+        running += after[index]
+        samples.append(max(pending_now - running, 0))
+    return QueuedEvents(
+        max=max(samples),
+        min=min(samples),
+        avg=round(sum(samples) / len(samples), 3),
+        samples=len(samples),
     )
 
 

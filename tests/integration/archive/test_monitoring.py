@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from execution_instance.intake.channels import EventStatus, Queue
-from tests.integration.archive.helpers import finish, hand_over, push
+from execution_instance.tables import Event
+from tests.integration.archive.helpers import finish, hand_over, instance, push
 from tests.integration.control.conftest import Cell, control_cell, exec_url
 from tests.integration.load_balancer.conftest import running_balancer
 from tests.support.live import free_port
@@ -101,3 +105,20 @@ async def test_an_unreachable_load_balancer_is_an_alert(tmp_path: Path) -> None:
     assert body["load_balancer"]["reachable"] is False
     assert body["load_balancer"]["error"]
     assert body["level"] == "alert"
+
+
+async def test_queued_events_are_sampled_over_the_hour(cell: Cell) -> None:
+    """Max/min/avg queued events (campaign-facts §4.7) come from the events' own times."""
+    viewer = await cell.as_role("viewer")
+    pl_ids = await push(cell, 1, count=4)
+    half_an_hour_ago = datetime.now(UTC) - timedelta(minutes=30)
+    with instance(cell, 1).db.transaction(write=True) as session:
+        session.execute(update(Event).values(created_at=half_an_hour_ago))
+    hand_over(cell, 1, pl_ids[:2])  # two leave the queue now, two are still pending
+
+    one, two = sorted((await monitoring(cell, viewer))["instances"], key=lambda i: i["name"])
+    # the queue was empty an hour ago, held 4 for half an hour and holds 2 now
+    assert (one["queued_max"], one["queued_min"]) == (4, 0)
+    assert 1.5 < one["queued_avg"] < 2.5
+    assert one["stats"]["queued_events"]["samples"] == 61
+    assert (two["queued_max"], two["queued_min"], two["queued_avg"]) == (0, 0, 0.0)

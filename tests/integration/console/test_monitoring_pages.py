@@ -14,6 +14,7 @@ async def test_the_page_shows_each_instance_against_the_thresholds(browser: Brow
     assert 'id="monitor-instance-1"' in answer.text and 'id="monitor-instance-2"' in answer.text
     assert 'data-indicator="pending_events"' in answer.text
     assert "Average time in queue" in answer.text and "Load balancer" in answer.text
+    assert 'id="monitor-instance-1-queued">0 / 0 / 0.0<' in answer.text
 
 
 async def test_the_live_fragment_follows_the_instances(browser: Browser) -> None:
