@@ -65,7 +65,7 @@ _STATE_LABELS = {
     TemplateState.PUBLISHED: "Published",
     TemplateState.PAUSED: "Paused",
 }
-_PUBLISH_TRIGGER = {"HX-Trigger": "mcsim-published"}
+_PUBLISH_TRIGGER = {"HX-Trigger-After-Settle": "mcsim-published"}
 
 
 def content_from(form: FormData, channel: ChannelName) -> dict[str, str]:

@@ -280,7 +280,7 @@ async def test_publish_with_a_partial_failure_then_retry_pause_resume_unpublish(
     browser.cell.switches[exec_url(2)].down = True
     partial = await browser.hx("POST", f"/templates/{tid}/publish")
     assert partial.status_code == 200
-    assert partial.headers["HX-Trigger"] == "mcsim-published"
+    assert partial.headers["HX-Trigger-After-Settle"] == "mcsim-published"
     assert 'class="failed"' in partial.text and 'class="ok"' in partial.text
     assert "Publish again (retry)" in partial.text and 'class="alert warn"' in partial.text
     browser.cell.switches[exec_url(2)].down = False
