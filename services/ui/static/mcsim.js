@@ -16,11 +16,6 @@
     var button = event.target.closest("[data-copy]");
     if (button && navigator.clipboard) { navigator.clipboard.writeText(button.getAttribute("data-copy")); }
   });
-  // <form data-reset-on-success> is emptied once htmx has sent it successfully (no hx-on: no eval).
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var form = event.detail.elt;
-    if (event.detail.successful && form && form.matches && form.matches("form[data-reset-on-success]")) { form.reset(); }
-  });
   // Tabs (role="tablist" of links to ?tab=…): they work without script; with it they switch in
   // place, and the arrow keys, Home and End move between them.
   function selectTab(tab, focus) {
