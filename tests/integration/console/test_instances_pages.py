@@ -19,6 +19,7 @@ async def test_the_list_shows_each_instance_its_id_and_last_check(browser: Brows
     assert 'id="instance-1"' in answer.text and 'id="instance-2"' in answer.text
     assert exec_url(1) in answer.text and exec_url(2) in answer.text
     assert 'id="instance-1-test"' in answer.text and 'id="instance-create"' in answer.text
+    assert ' id="instance-name" ' in answer.text and ' id="instance-password" ' in answer.text
     assert 'hx-get="/monitoring/summary"' in answer.text
 
 

@@ -29,6 +29,7 @@ async def test_the_page_lists_operators_with_their_controls(browser: Browser) ->
     answer = await browser.get("/operators")
     assert answer.status_code == 200
     assert 'data-login="admin"' in answer.text and 'id="operator-create"' in answer.text
+    assert ' id="operator-login" ' in answer.text
 
 
 async def test_adding_an_operator_lets_it_log_in_with_its_role(browser: Browser) -> None:
