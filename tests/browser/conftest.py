@@ -72,6 +72,14 @@ def page(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         "console",
         lambda message: errors.append(message.text) if message.type == "error" else None,
     )
+    page.on(
+        "response",
+        lambda response: (
+            errors.append(f"HTTP {response.status} {response.url}")
+            if response.status >= 400
+            else None
+        ),
+    )
     page.console_errors = errors  # type: ignore[attr-defined]
     yield page
     report = getattr(request.node, "report_call", None)
