@@ -13,7 +13,7 @@ from midsourcing.delivery.reasons import FailureReason
 from midsourcing.deps import StateDep
 from midsourcing.mailbox.csrf import CsrfChecked
 from midsourcing.mailbox.rendering import page, redirect
-from midsourcing.routes import chaos as chaos_api
+from midsourcing.routes import chaos as chaos_api  # its handlers are the chaos use cases
 from services.errors import InvalidRequest
 
 __all__ = ["router"]
