@@ -7,6 +7,7 @@ input: every value reaches the page through Jinja2's autoescaping, the event doc
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,6 +158,8 @@ def _ctx(xml: str) -> str | None:
     ctx = root.find("ctx")
     if ctx is None:
         return None
+    ctx = copy.deepcopy(ctx)  # alone: the envelope's namespace declarations can go
+    etree.cleanup_namespaces(ctx)
     etree.indent(ctx, space="  ")
     return etree.tostring(ctx, encoding="unicode", with_tail=False)
 

@@ -23,7 +23,7 @@ from control_instance.console.views._ops_forms import optional_int, optional_tim
 from control_instance.console.views.events import CHANNELS
 from control_instance.deps import StateDep
 from control_instance.reports import service
-from control_instance.reports.periods import Interval
+from control_instance.reports.periods import Interval, period_bounds
 from control_instance.reports.schemas import ReportFilter
 from control_instance.routes.reports import provide_filter
 from control_instance.state import ControlState
@@ -71,12 +71,12 @@ def bar_chart(
     plot_w = _WIDTH - _LEFT - 8
     plot_h = _HEIGHT - _BOTTOM - _TOP
     group = plot_w / max(len(periods), 1)
-    bar_w = max(group * 0.8 / max(len(series), 1), 1.0)
+    bar_w = min(max(group * 0.8 / max(len(series), 1), 1.0), 36.0)
     bars: list[Bar] = []
     labels: list[tuple[float, str]] = []
     step = max(1, len(periods) // 12)  # at most about 12 period labels under the axis
     for index, period in enumerate(periods):
-        start = _LEFT + index * group + group * 0.1
+        start = _LEFT + index * group + (group - bar_w * len(series)) / 2
         for number, (name, css, values) in enumerate(series):
             value = values[index]
             height = plot_h * value / top
@@ -102,6 +102,24 @@ def bar_chart(
         legend=[(name, css) for name, css, _ in series],
         baseline=_TOP + plot_h,
     )
+
+
+_KEY_FORMATS = {Interval.HOUR: "%Y-%m-%dT%H:00", Interval.DAY: "%Y-%m-%d", Interval.MONTH: "%Y-%m"}
+_MOST_PERIODS = 400
+
+
+def _periods(where: ReportFilter, found: Sequence[str]) -> list[str]:
+    """Return every period of the report in order (empty ones too), or those found if too many."""
+    interval = Interval(where.interval)
+    keys: list[str] = []
+    start = where.since
+    while start < where.until and len(keys) <= _MOST_PERIODS:
+        key = start.strftime(_KEY_FORMATS[interval])
+        keys.append(key)
+        start = period_bounds(key, interval)[1]
+    if len(keys) > _MOST_PERIODS or not set(found) <= set(keys):
+        return sorted(set(found))
+    return keys
 
 
 def _filter(params: dict[str, str]) -> tuple[ReportFilter, dict[str, str]]:
@@ -137,6 +155,12 @@ def _csv_query(where: ReportFilter) -> str:
     return urlencode(query)
 
 
+def _get(rows: dict[str, Any], period: str, name: str) -> float:
+    row = rows.get(period)
+    value = getattr(row, name) if row is not None else None
+    return float(value or 0.0)
+
+
 def _reports(state: ControlState, where: ReportFilter) -> dict[str, Any]:
     db = state.db
     history = service.history_report(db=db, where=where)
@@ -149,30 +173,33 @@ def _reports(state: ControlState, where: ReportFilter) -> dict[str, Any]:
         by_period[row.period][1] += row.sent
         by_type[row.event_type][0] += row.events
         by_type[row.event_type][1] += row.sent
-    periods = sorted(by_period)
+    periods = _periods(where, list(by_period))
+    levels = {row.period: row for row in level.rows}
+    timings = {row.period: row for row in timing.rows}
+    every = _periods(where, [*levels, *timings])
     charts = {
         "history": bar_chart(
             "Events and messages sent per period",
             periods,
             [
-                ("events", "bar", [float(by_period[p][0]) for p in periods]),
-                ("sent", "bar2", [float(by_period[p][1]) for p in periods]),
+                ("events", "bar", [float(by_period.get(p, [0, 0])[0]) for p in periods]),
+                ("sent", "bar2", [float(by_period.get(p, [0, 0])[1]) for p in periods]),
             ],
         ),
         "level": bar_chart(
             "Incoming events and outgoing messages per period",
-            [row.period for row in level.rows],
+            every,
             [
-                ("incoming", "bar", [float(row.incoming_events) for row in level.rows]),
-                ("outgoing", "bar2", [float(row.outgoing_messages) for row in level.rows]),
+                ("incoming", "bar", [float(_get(levels, p, "incoming_events")) for p in every]),
+                ("outgoing", "bar2", [float(_get(levels, p, "outgoing_messages")) for p in every]),
             ],
         ),
         "timing": bar_chart(
             "Average queuing and processing time (s) per period",
-            [row.period for row in timing.rows],
+            every,
             [
-                ("queuing", "bar", [row.avg_queuing_seconds or 0.0 for row in timing.rows]),
-                ("processing", "bar2", [row.avg_processing_seconds or 0.0 for row in timing.rows]),
+                ("queuing", "bar", [_get(timings, p, "avg_queuing_seconds") for p in every]),
+                ("processing", "bar2", [_get(timings, p, "avg_processing_seconds") for p in every]),
             ],
         ),
     }
