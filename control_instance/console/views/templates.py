@@ -268,26 +268,34 @@ async def delete(request: Request, template_id: int, state: StateDep, user: Edit
     return redirect(request, "/templates")
 
 
-def _seed_id(form: FormData) -> int | None:
-    value = form.get("seed_id")
+def _form_int(form: FormData, name: str) -> int | None:
+    value = form.get(name)
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         return int(value)
     except ValueError:
-        raise InvalidRequest(f"{value!r} is not a seed address id", field="seed_id") from None
+        raise InvalidRequest(f"{value!r} is not a number", field=name) from None
 
 
 @router.post("/templates/{template_id}/preview", response_class=HTMLResponse)
 async def preview(
     request: Request, template_id: int, state: StateDep, user: ViewerUser
 ) -> HTMLResponse:
-    """Render the unsaved draft with a seed address; a render error is shown in its place."""
+    """Render the unsaved draft (or a published version) with a seed address.
+
+    A render error (syntax, runtime, ctx, push data) is shown in place of the preview.
+    """
     form = await request.form()
     template = await run_in_threadpool(
         lambda: service.get_template(db=state.db, template_id=template_id)
     )
-    body = PreviewIn(seed_id=_seed_id(form), content=content_from(form, template.channel))
+    version = _form_int(form, "version")
+    body = PreviewIn(
+        seed_id=_form_int(form, "seed_id"),
+        version=version,
+        content=None if version else content_from(form, template.channel),
+    )
     rendered: PreviewOut | None = None
     problem: McsimError | None = None
     frame_key: str | None = None
@@ -305,6 +313,7 @@ async def preview(
         rendered=rendered,
         problem=problem,
         frame_key=frame_key,
+        version=version,
         **_common(),
     )
 

@@ -333,6 +333,17 @@ async def test_versions_diff_and_rollback(browser: Browser) -> None:
     bad = await browser.get(f"/templates/{tid}/diff?from=9")
     assert bad.status_code == 404
 
+    assert "Preview v1" in versions.text
+    old = await browser.hx(
+        "POST", f"/templates/{tid}/preview", data={"version": "1", "subject": "ignored"}
+    )
+    assert 'id="preview-version">published version v1<' in old.text
+    assert '<dd id="preview-subject">Hello </dd>' in old.text  # no seed: an empty ctx
+    newest = await browser.hx("POST", f"/templates/{tid}/preview", data={"version": "2"})
+    assert '<dd id="preview-subject">Second &lt;b&gt;subject&lt;/b&gt;</dd>' in newest.text
+    nope = await browser.hx("POST", f"/templates/{tid}/preview", data={"version": "9"})
+    assert nope.status_code == 404 and nope.headers["HX-Retarget"] == "#flash"
+
     rolled = await browser.hx("POST", f"/templates/{tid}/rollback", data={"version": "1"})
     assert rolled.status_code == 200, rolled.text
     assert "Rolled back to version 1: published as version 3" in rolled.text
