@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -75,7 +75,10 @@ def html_errors(request: Request, exc: McsimError) -> Response:
     if isinstance(exc, LoginRequired):
         target = "/login"
         wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if request.method == "GET" and wanted not in ("/", "/login"):
+        if is_htmx(request):  # a fragment was asked for: come back to the page that showed it
+            shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+            wanted = (shown.path or "/") + (f"?{shown.query}" if shown.query else "")
+        if (request.method == "GET" or is_htmx(request)) and wanted not in ("/", "/login"):
             target += "?next=" + quote(wanted, safe="")
         if is_htmx(request):
             return Response(status_code=401, headers={"HX-Redirect": target})

@@ -37,5 +37,11 @@ async def test_viewers_see_monitoring(browser: Browser) -> None:
 
 async def test_the_fragment_needs_a_session(browser: Browser) -> None:
     browser.client.cookies.clear()
-    answer = await browser.hx("GET", "/monitoring/live")
-    assert answer.status_code == 401 and answer.headers["HX-Redirect"].startswith("/login")
+    answer = await browser.hx(
+        "GET",
+        "/monitoring/live",
+        headers={"HX-Current-URL": "http://testserver/monitoring?x=1"},
+    )
+    # the login page brings the operator back to the page, not to its fragment
+    assert answer.status_code == 401
+    assert answer.headers["HX-Redirect"] == "/login?next=%2Fmonitoring%3Fx%3D1"
