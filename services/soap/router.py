@@ -23,11 +23,13 @@ __all__ = ["campaign_wording", "read_soap_call", "session_tokens", "unknown_meth
 async def read_soap_call(request: Request, *, max_bytes: int, max_depth: int) -> SoapCall:
     """Read the body (never more than ``max_bytes``) and parse the SOAP call it holds."""
     body = await read_body(request, max_bytes=max_bytes)
+    # Parsing the query string costs more than the header: only when there is one.
+    query = request.query_params.get("soapAction") if request.scope["query_string"] else None
     return read_call(
         body,
         soap_action=request.headers.get("soapaction"),
         content_type=request.headers.get("content-type"),
-        query_action=request.query_params.get("soapAction"),
+        query_action=query,
         max_bytes=max_bytes,
         max_depth=max_depth,
     )
