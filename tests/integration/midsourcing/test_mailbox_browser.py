@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from midsourcing.app import create_app
 from tests.browser import conftest as browser_fixtures
@@ -21,23 +21,8 @@ from tests.support.live import live_server
 pytestmark = pytest.mark.browser
 
 
-# Debian's Chromium as tests/browser starts it, but for one test at a time: a session-wide sync
-# Playwright keeps its event loop running, which the asynchronous tests after this file refuse.
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless, for this test only."""
-    if not Path(browser_fixtures.CHROMIUM).exists():
-        pytest.fail(f"{browser_fixtures.CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as running:
-        browser = running.chromium.launch(
-            executable_path=browser_fixtures.CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
+playwright = browser_fixtures.playwright
+chromium = browser_fixtures.chromium
 page = browser_fixtures.page
 
 HOSTILE_HTML = (
