@@ -122,3 +122,13 @@ async def test_roles_and_csrf_guard_export_and_import(browser: Browser) -> None:
         assert (
             await editor.hx("POST", "/packages/import", data={"xml": package})
         ).status_code == 403
+
+
+async def test_the_texts_of_a_package_are_shown_inert(browser: Browser) -> None:
+    template = await _template(browser)
+    package = (await browser.client.get(f"/packages/export?template={template['name']}")).text
+    hostile = package.replace('label=""', 'label="&lt;script&gt;alert(1)&lt;/script&gt;"', 1)
+    assert hostile != package
+    dry = await browser.hx("POST", "/packages/import", data={"xml": hostile})
+    assert dry.status_code == 200, dry.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dry.text and "<script>" not in dry.text
