@@ -163,12 +163,15 @@ def new_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def log_request(log: logging.Logger, scope: Scope, status: int, started: float) -> None:
+def log_request(
+    log: logging.Logger, scope: Scope, status: int, started: float, *, level: int = logging.INFO
+) -> None:
     """Log one served request: method, path, status and duration since ``started``."""
-    if not log.isEnabledFor(logging.INFO):
+    if not log.isEnabledFor(level):
         return
     method, path = scope["method"], scope["path"]
-    log.info(
+    log.log(
+        level,
         "%s %s %d",
         method,
         path,

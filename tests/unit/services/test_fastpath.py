@@ -1,0 +1,103 @@
+"""The fast path: one hot route served ahead of the app's middleware, with id, log line and 500."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.fastpath import install_fast_path
+from services.logging_setup import request_id
+from services.web import install_common
+
+SEEN_IDS: list[str | None] = []
+
+
+async def _endpoint(request: Request) -> Response:
+    SEEN_IDS.append(request_id.get())
+    body = await request.body()
+    if body == b"boom":
+        raise RuntimeError("unexpected")
+    status = 500 if body == b"fault" else 200
+    return Response(b"<answer/>", status_code=status, media_type="text/xml")
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_common(app)  # the ordinary request-logging middleware, for the other routes
+
+    @app.get("/other")
+    async def other() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    install_fast_path(app, method="POST", path="/hot", endpoint=_endpoint)
+    return app
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "mcsim.http"]
+
+
+async def test_the_hot_route_keeps_the_callers_request_id_and_logs_success_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mcsim.http")
+    async with _client(_app()) as client:
+        answer = await client.post("/hot", content=b"ok", headers={"x-request-id": "rid-7"})
+    assert answer.status_code == 200
+    assert answer.text == "<answer/>"
+    assert answer.headers["x-request-id"] == "rid-7"
+    assert SEEN_IDS[-1] == "rid-7"  # the endpoint ran with the id set (its own log lines)
+    (line,) = _lines(caplog)
+    assert line.levelno == logging.DEBUG
+    assert (line.method, line.path, line.status) == ("POST", "/hot", 200)  # type: ignore[attr-defined]
+
+
+async def test_a_refused_call_is_logged_at_info_with_a_fresh_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mcsim.http")
+    async with _client(_app()) as client:
+        answer = await client.post("/hot", content=b"fault", headers={"x-request-id": "\x00bad"})
+    assert answer.status_code == 500
+    fresh = answer.headers["x-request-id"]
+    assert fresh != "\x00bad" and len(fresh) == 32
+    (line,) = _lines(caplog)
+    assert line.levelno == logging.INFO
+    assert line.status == 500  # type: ignore[attr-defined]
+
+
+async def test_an_unexpected_error_answers_a_bare_500_and_logs_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with _client(_app()) as client:
+        answer = await client.post("/hot", content=b"boom")
+    assert answer.status_code == 500
+    assert answer.text == "Internal Server Error"
+    assert "x-request-id" in answer.headers
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and errors[0].exc_info is not None
+    assert "RuntimeError" in caplog.text
+
+
+async def test_other_routes_and_methods_go_through_the_app(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mcsim.http")
+    async with _client(_app()) as client:
+        other = await client.get("/other", headers={"x-request-id": "rid-9"})
+        wrong_method = await client.get("/hot")
+    assert other.json() == {"ok": "yes"}
+    assert other.headers["x-request-id"] == "rid-9"  # from RequestLogMiddleware
+    assert wrong_method.status_code == 404  # FastAPI answered (no such GET route), not _endpoint
+    assert [r.status for r in _lines(caplog)] == [200, 404]  # type: ignore[attr-defined]
