@@ -66,7 +66,10 @@ class SoapCall:
         """Return the text of the parameter at ``index``, or an empty string when it is absent."""
         if index >= len(self.params):
             return ""
-        return "".join(str(text) for text in self.params[index].itertext())
+        parameter = self.params[index]
+        if len(parameter) == 0:  # text only, the usual case: no walk over the subtree
+            return parameter.text or ""
+        return "".join(str(text) for text in parameter.itertext())
 
     def document(self, index: int) -> etree._Element | None:
         """Return the first element inside the XML parameter at ``index``, if there is one."""
