@@ -14,7 +14,7 @@ from control_instance.state import ControlState
 from services.errors import McsimError
 from services.ui import Pages, is_htmx
 
-__all__ = ["NAV", "PAGES", "html_errors", "page", "redirect"]
+__all__ = ["ADMIN_ONLY", "NAV", "PAGES", "html_errors", "page", "redirect"]
 
 PAGES = Pages(Path(__file__).parent / "pages", product="mcsim control")
 
@@ -30,13 +30,17 @@ NAV: list[tuple[str, str]] = [
     ("/operators", "Operators"),
     ("/packages", "Packages"),
 ]
+#: Sections only admins may open: the others do not see them in the navigation.
+ADMIN_ONLY = frozenset({"/operators"})
 
 
 def _common(request: Request, user: User | None) -> dict[str, Any]:
     state: ControlState | None = getattr(request.app.state, "control", None)
     environment = state.settings.environment.value if state else "development"
     return {
-        "nav": NAV if user else [],
+        "nav": [(href, label) for href, label in NAV if href not in ADMIN_ONLY or user.can("admin")]
+        if user
+        else [],
         "user": user,
         "csrf_token": user.csrf_token if user else "",
         "environment": environment,

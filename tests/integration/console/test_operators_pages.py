@@ -29,6 +29,7 @@ async def test_the_page_lists_operators_with_their_controls(browser: Browser) ->
     answer = await browser.get("/operators")
     assert answer.status_code == 200
     assert 'data-login="admin"' in answer.text and 'id="operator-create"' in answer.text
+    assert '<a href="/operators" aria-current="page">' in answer.text
     assert ' id="operator-login" ' in answer.text
 
 
@@ -97,6 +98,7 @@ async def test_only_admins_reach_the_page(browser: Browser) -> None:
         async with console_as(browser, role) as other:
             page = await other.get("/operators")
             assert page.status_code == 403 and "admin role" in page.text
+            assert 'href="/operators"' not in (await other.get("/")).text
             created = await other.hx(
                 "POST", "/operators", data={"login": "sneak", "role": "admin", "password": "x" * 9}
             )
