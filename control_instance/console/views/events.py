@@ -31,7 +31,7 @@ from control_instance.console.views._ops_forms import (
 )
 from control_instance.deps import StateDep
 from control_instance.pagination import Page, PageParams
-from services.errors import McsimError
+from services.errors import McsimError, NotFound
 from services.soap.parser import parse_xml
 
 __all__ = ["CHANNELS", "STATUS_LABELS", "router"]
@@ -182,6 +182,8 @@ async def event_page(
     pl_id: int, request: Request, state: StateDep, user: ViewerUser
 ) -> HTMLResponse:
     """Show one archived event: its ctx, its status timeline, its outcome, its message."""
+    if not 0 <= pl_id < 2**63:  # a plId is a signed 64-bit number; the database holds no other
+        raise NotFound(f"no archived event {pl_id}")
     event = await run_in_threadpool(lambda: history.get_event(db=state.db, pl_id=pl_id))
     mailbox = state.settings.midsourcing_url.rstrip("/") + "/?" + urlencode({"q": str(pl_id)})
     return page(

@@ -155,3 +155,8 @@ async def test_archive_now_needs_admin_and_the_csrf_token(browser: Browser) -> N
         page = await viewer.get("/events")
         assert page.status_code == 200 and 'id="events-archive-now"' not in page.text
         assert (await viewer.hx("POST", "/events/archive")).status_code == 403
+
+
+async def test_an_event_id_beyond_64_bits_is_simply_not_found(browser: Browser) -> None:
+    answer = await browser.get(f"/events/{2**64}")
+    assert answer.status_code == 404 and "<html" in answer.text
