@@ -16,7 +16,7 @@ from control_instance.accounts import service
 from control_instance.accounts.schemas import AccountCreate, AccountPublic, AccountUpdate
 from control_instance.console.deps import AdminUser, ViewerUser
 from control_instance.console.rendering import page
-from control_instance.console.views._ops_forms import answer_change, blank, validated
+from control_instance.console.views._ops_forms import RowId, answer_change, blank, validated
 from control_instance.deps import StateDep
 from control_instance.pagination import PageParams
 from control_instance.state import ControlState
@@ -91,7 +91,7 @@ async def create_instance(
 
 @router.get("/instances/{account_id}", response_class=HTMLResponse)
 async def edit_instance(
-    account_id: int, request: Request, state: StateDep, user: AdminUser
+    account_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> HTMLResponse:
     """Show an account's edit form (the password field is always empty)."""
     account = await run_in_threadpool(
@@ -102,7 +102,7 @@ async def edit_instance(
 
 @router.post("/instances/{account_id}", response_model=None)
 async def update_instance(
-    account_id: int,
+    account_id: RowId,
     request: Request,
     state: StateDep,
     user: AdminUser,
@@ -131,7 +131,7 @@ async def update_instance(
 
 @router.post("/instances/{account_id}/enable", response_model=None)
 async def enable_instance(
-    account_id: int, request: Request, state: StateDep, user: AdminUser
+    account_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Enable an account: it is published to, monitored and archived again."""
     return await _switch(request, state, user, account_id, enabled=True)
@@ -139,7 +139,7 @@ async def enable_instance(
 
 @router.post("/instances/{account_id}/disable", response_model=None)
 async def disable_instance(
-    account_id: int, request: Request, state: StateDep, user: AdminUser
+    account_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Disable an account: publishing, monitoring and archiving leave it alone."""
     return await _switch(request, state, user, account_id, enabled=False)
@@ -158,7 +158,7 @@ async def _switch(
 
 @router.post("/instances/{account_id}/delete", response_model=None)
 async def delete_instance(
-    account_id: int, request: Request, state: StateDep, user: AdminUser
+    account_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Delete an account (what was published on the instance stays there)."""
     account = await run_in_threadpool(
@@ -170,7 +170,7 @@ async def delete_instance(
 
 @router.post("/instances/{account_id}/test", response_model=None)
 async def test_instance(
-    account_id: int, request: Request, state: StateDep, user: AdminUser
+    account_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Test the connection with the account and show what the instance answered."""
     outcome = await service.test_connection(state=state, account_id=account_id)
@@ -189,7 +189,7 @@ async def test_instance(
 
 @router.post("/instances/{account_id}/initialize", response_model=None)
 async def initialize_instance(
-    account_id: int, request: Request, state: StateDep, user: AdminUser
+    account_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Initialize the connection: record the instance's id."""
     account = await service.initialize_connection(state=state, account_id=account_id)

@@ -17,7 +17,7 @@ from control_instance.auth.roles import Role
 from control_instance.auth.schemas import OperatorCreate, OperatorPublic, OperatorUpdate
 from control_instance.console.deps import AdminUser
 from control_instance.console.rendering import page
-from control_instance.console.views._ops_forms import answer_change, validated
+from control_instance.console.views._ops_forms import RowId, answer_change, validated
 from control_instance.deps import StateDep
 from control_instance.pagination import PageParams
 from control_instance.state import ControlState
@@ -100,7 +100,7 @@ async def _update(
 
 @router.post("/operators/{operator_id}/role", response_model=None)
 async def change_role(
-    operator_id: int, request: Request, state: StateDep, user: AdminUser, role: FormText = ""
+    operator_id: RowId, request: Request, state: StateDep, user: AdminUser, role: FormText = ""
 ) -> Response:
     """Give an operator another role."""
     changes = validated(OperatorUpdate, {"role": role})
@@ -111,7 +111,7 @@ async def change_role(
 
 @router.post("/operators/{operator_id}/disable", response_model=None)
 async def disable_operator(
-    operator_id: int, request: Request, state: StateDep, user: AdminUser
+    operator_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Disable an operator: it can no longer log in."""
     changes = OperatorUpdate(disabled=True)
@@ -120,7 +120,7 @@ async def disable_operator(
 
 @router.post("/operators/{operator_id}/enable", response_model=None)
 async def enable_operator(
-    operator_id: int, request: Request, state: StateDep, user: AdminUser
+    operator_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Enable an operator again."""
     changes = OperatorUpdate(disabled=False)
@@ -129,7 +129,7 @@ async def enable_operator(
 
 @router.post("/operators/{operator_id}/password", response_model=None)
 async def reset_password(
-    operator_id: int, request: Request, state: StateDep, user: AdminUser, password: FormText = ""
+    operator_id: RowId, request: Request, state: StateDep, user: AdminUser, password: FormText = ""
 ) -> Response:
     """Set a new password; the operator's sessions and tokens end."""
     changes = validated(OperatorUpdate, {"password": password})
@@ -145,7 +145,7 @@ async def reset_password(
 
 @router.post("/operators/{operator_id}/delete", response_model=None)
 async def delete_operator(
-    operator_id: int, request: Request, state: StateDep, user: AdminUser
+    operator_id: RowId, request: Request, state: StateDep, user: AdminUser
 ) -> Response:
     """Delete an operator (not oneself, not the last admin)."""
     gone = await run_in_threadpool(

@@ -133,3 +133,12 @@ async def test_viewers_read_the_list_without_change_buttons(browser: Browser) ->
         refused = await viewer.hx("POST", "/instances/2/disable")
         assert refused.status_code == 403
     assert (await _accounts(browser))["exec2"]["enabled"] is True
+
+
+async def test_an_id_out_of_range_is_refused_not_a_crash(browser: Browser) -> None:
+    page = await browser.get(f"/instances/{2**64}")
+    assert page.status_code == 400 and "<html" in page.text
+    action = await browser.hx("POST", f"/instances/{2**64}/disable")
+    assert action.status_code == 400 and action.headers["HX-Retarget"] == "#flash"
+    operator = await browser.hx("POST", f"/operators/{2**64}/disable")
+    assert operator.status_code == 400
