@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 from execution_instance.intake.channels import EventStatus
 from execution_instance.tables import Event
 
-__all__ = ["Finished", "claim_due", "mark_handed_over", "record_finished", "reschedule"]
+__all__ = [
+    "Delivered",
+    "Finished",
+    "apply_delivered",
+    "claim_due",
+    "mark_handed_over",
+    "record_finished",
+    "reschedule",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,17 @@ class Finished:
     template_name: str | None = None
     template_version: int | None = None
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The final status mid-sourcing's delivery log gives an event."""
+
+    event_id: int
+    status: EventStatus
+    failure_reason: int | None
+    error: str | None
+    at: datetime
 
 
 def claim_due(
@@ -152,4 +171,42 @@ def reschedule(
             claimed_by=None,
             claimed_until=None,
         )
+    )
+
+
+def apply_delivered(session: Session, delivered: Sequence[Delivered]) -> None:
+    """Give events handed to mid-sourcing their final status (one executemany).
+
+    Only a pending or processing event changes: a final status is never overwritten (a log read
+    twice, or a second log of the same event, changes nothing).
+    """
+    if not delivered:
+        return
+    statement = (
+        update(_EVENTS)
+        .where(
+            _EVENTS.c.id == bindparam("event_id"),
+            _EVENTS.c.status.in_([int(EventStatus.PENDING), int(EventStatus.PROCESSING)]),
+        )
+        .values(
+            status=bindparam("new_status"),
+            failure_reason=bindparam("new_reason"),
+            error_text=bindparam("new_error"),
+            processed_at=bindparam("new_at"),
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "event_id": item.event_id,
+                "new_status": int(item.status),
+                "new_reason": item.failure_reason,
+                "new_error": item.error,
+                "new_at": item.at,
+            }
+            for item in delivered
+        ],
     )

@@ -361,24 +361,20 @@ class Processor:
         return value.value if value is not None else "0"
 
     def _apply_logs(self, logs: list[DeliveryLog], cursor: str) -> None:
+        delivered = [
+            claims.Delivered(
+                _pk(entry.event_id),
+                status,
+                failure_reason=entry.failure_reason or None,
+                error=entry.text or None if status is not EventStatus.PROCESSED else None,
+                at=entry.at,
+            )
+            for entry in logs
+            if (status := _FINAL_STATUS.get(entry.status)) is not None
+            and entry.event_id >> 56 == self.instance_id
+        ]
         with self.db.transaction(write=True) as session:
-            for entry in logs:
-                status = _FINAL_STATUS.get(entry.status)
-                if status is None or entry.event_id >> 56 != self.instance_id:
-                    continue
-                event = session.get(Event, _pk(entry.event_id))
-                if event is None or event.status not in (
-                    EventStatus.PENDING,
-                    EventStatus.PROCESSING,
-                ):
-                    continue
-                event.status = int(status)
-                event.failure_reason = entry.failure_reason or None
-                event.error_text = (
-                    entry.text or None if status is not EventStatus.PROCESSED else None
-                )
-                event.processed_at = entry.at
-                event.claimed_by = event.claimed_until = None
+            claims.apply_delivered(session, delivered)
             existing = session.execute(
                 service_meta.select().where(service_meta.c.key == _CURSOR_KEY)
             ).first()
