@@ -8,6 +8,10 @@ message arrives and the time its event was sent are read from the same clock.
 2. Latency: single PushEvent calls at half the measured end-to-end throughput; for each event,
    the time from sending it to the relay accepting its message; p50 and p99.
 
+Each phase also reports the CPU time each process spent per message (the execution instance,
+mid-sourcing, and this process: relay plus load generator) and the load average, since the
+machine is shared: CPU per message moves far less with other people's load than throughput.
+
     .venv/bin/python -m benchmarks.delivery --events 5000 --latency-seconds 20
 """
 
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.processes import free_port, process, python_module
+from benchmarks.processes import cpu_seconds, free_port, load_average, process, python_module
 from tests.support.smtp import SmtpSink
 from tests.support.soap import event_xml, push_event_envelope, push_events_envelope
 
@@ -46,6 +50,25 @@ HEADERS = {"content-type": "text/xml; charset=utf-8"}
 
 def _say(text: str) -> None:
     print(text, flush=True, file=sys.stderr)
+
+
+class CpuMeter:
+    """CPU seconds used by the execution instance, mid-sourcing and this process over a phase."""
+
+    def __init__(self, exec_pid: int, mid_pid: int) -> None:
+        self.pids = {"execution": exec_pid, "mid-sourcing": mid_pid}
+        self.start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        used["relay + load"] = time.process_time()
+        return used
+
+    def per_message(self, messages: int) -> str:
+        """Return each process's CPU time per message since the phase began, in µs."""
+        now = self._now()
+        parts = [f"{name} {(now[name] - self.start[name]) / messages * 1e6:,.0f}" for name in now]
+        return "CPU µs/message: " + ", ".join(parts)
 
 
 async def _throughput(client: httpx.AsyncClient, sink: SmtpSink, events: int) -> float:
@@ -134,12 +157,12 @@ async def _main(options: argparse.Namespace) -> None:
                 python_module("midsourcing"),
                 health_url=f"http://127.0.0.1:{mid_port}/health",
                 env=mid_env,
-            ),
+            ) as mid_pid,
             process(
                 python_module("execution_instance"),
                 health_url=f"http://127.0.0.1:{exec_port}/health",
                 env=exec_env,
-            ),
+            ) as exec_pid,
         ):
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{exec_port}", timeout=60
@@ -148,13 +171,20 @@ async def _main(options: argparse.Namespace) -> None:
                     "/_mc/templates/reset", json=TEMPLATE, auth=("mc", "mc")
                 )
                 assert published.status_code == 200, published.text
-                _say(f"throughput: {options.events} events …")
+                _say(f"throughput: {options.events} events (load average {load_average()}) …")
+                meter = CpuMeter(exec_pid, mid_pid)
                 throughput = await _throughput(client, sink, options.events)
+                throughput_cpu = meter.per_message(options.events)
+                _say(f"  {throughput_cpu}")
                 rate = options.rate or throughput * 0.5
                 _say(
-                    f"latency: single PushEvent at {rate:,.0f}/s for {options.latency_seconds} s …"
+                    f"latency: single PushEvent at {rate:,.0f}/s for {options.latency_seconds} s "
+                    f"(load average {load_average()}) …"
                 )
+                meter = CpuMeter(exec_pid, mid_pid)
                 latencies = sorted(await _latency(client, sink, rate, options.latency_seconds))
+                latency_cpu = meter.per_message(len(latencies))
+                _say(f"  {latency_cpu}; load average {load_average()}")
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print("| measure | value | target |")
@@ -164,7 +194,9 @@ async def _main(options: argparse.Namespace) -> None:
     )
     print(f"| event-to-delivery p50 at {rate:,.0f} events/s | {p50:.1f} ms | ≤ 50 ms |")
     print(f"| event-to-delivery p99 at {rate:,.0f} events/s | {p99:.1f} ms | ≤ 250 ms |")
-    print(f"\n{len(latencies)} latency samples")
+    print(f"\n{len(latencies)} latency samples; load average at the end {load_average()}")
+    print(f"throughput phase {throughput_cpu}")
+    print(f"latency phase {latency_cpu}")
 
 
 def main() -> None:

@@ -27,8 +27,11 @@ def free_port() -> int:
 @contextmanager
 def process(
     command: list[str], *, health_url: str, env: dict[str, str] | None = None
-) -> Iterator[None]:
-    """Run ``command`` until the block ends; wait until ``health_url`` answers 200 first."""
+) -> Iterator[int]:
+    """Run ``command`` until the block ends; wait until ``health_url`` answers 200 first.
+
+    The block gets the process id (for :func:`cpu_seconds`).
+    """
     # A file, not a pipe: a service logging every request would fill a pipe nobody reads.
     log = tempfile.NamedTemporaryFile(prefix="mcsim-bench-", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(
@@ -51,7 +54,7 @@ def process(
             if time.monotonic() > deadline:
                 raise SystemExit(f"{command} did not become healthy")
             time.sleep(0.1)
-        yield
+        yield child.pid
     finally:
         os.killpg(child.pid, signal.SIGTERM)
         try:
@@ -61,6 +64,18 @@ def process(
             child.wait()
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system, all threads) process ``pid`` has used (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    """Return the 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 def python_module(module: str, *args: str) -> list[str]:
