@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from control_instance.accounts.service import PASSWORD_PURPOSE
@@ -279,7 +279,9 @@ def import_package(
             changing = any(c.action is not Action.UNCHANGED for c in plan.changes)
             if not dry_run and changing:
                 _apply(session, package, box, actor)
-    except IntegrityError as exc:  # e.g. a concurrent change to the same names
+    except DBAPIError as exc:  # a concurrent change to the same names, a trigger, a constraint
+        if exc.connection_invalidated:  # the database went away: not a refusal
+            raise
         raise Conflict(
             "the database refused the import; nothing was imported: try again",
             detail=str(exc.orig),

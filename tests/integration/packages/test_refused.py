@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.conftest import DatabaseTarget
 from tests.integration.control.builders import make_template
 from tests.integration.control.conftest import Cell, control_cell
 from tests.integration.packages.test_round_trip import export, install, without_date
@@ -134,8 +135,16 @@ def cases(package: bytes) -> dict[str, tuple[bytes, int, str, str]]:
     }
 
 
-async def test_refused_packages_change_nothing(tmp_path: Path, source: bytes) -> None:
-    async with control_cell(tmp_path / "target", instances=0) as target:
+def on(target: DatabaseTarget) -> dict[str, str | None]:
+    """Return the control-instance settings that keep its tables in ``target``."""
+    return {"database_url": target.url, "database_schema": target.schema}
+
+
+@pytest.mark.postgres
+async def test_refused_packages_change_nothing(
+    tmp_path: Path, source: bytes, database_target: DatabaseTarget
+) -> None:
+    async with control_cell(tmp_path / "target", instances=0, **on(database_target)) as target:
         headers = await target.login()
         await make_template(target, headers)  # something that must stay as it is
         before = await snapshot(target, headers)
@@ -168,20 +177,34 @@ async def test_roles_and_unknown_names(tmp_path: Path, source: bytes) -> None:
         assert "NOPE" in missing.json()["message"]
 
 
+#: A trigger that refuses the seed address labelled QA, in each database's dialect.
+REFUSE_SEED = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_seed BEFORE INSERT ON seeds WHEN NEW.label = 'QA' "
+        "BEGIN SELECT RAISE(ABORT, 'no seed today'); END"
+    ],
+    "postgres": [
+        "CREATE FUNCTION refuse_seed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.label = 'QA' THEN RAISE EXCEPTION 'no seed today'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_seed BEFORE INSERT ON seeds FOR EACH ROW "
+        "EXECUTE FUNCTION refuse_seed()",
+    ],
+}
+
+
+@pytest.mark.postgres
 async def test_a_failure_while_applying_leaves_nothing_behind(
-    tmp_path: Path, source: bytes
+    tmp_path: Path, source: bytes, database_target: DatabaseTarget
 ) -> None:
-    async with control_cell(tmp_path / "target", instances=0) as target:
+    async with control_cell(tmp_path / "target", instances=0, **on(database_target)) as target:
         headers = await target.login()
         before = await snapshot(target, headers)
         # The database itself refuses the last row the import writes (the seed address), after
         # the event type and the template were already written in the same transaction.
         engine = target.control_app.state.control.db.engine
         with engine.begin() as connection:
-            connection.exec_driver_sql(
-                "CREATE TRIGGER refuse_seed BEFORE INSERT ON seeds WHEN NEW.label = 'QA' "
-                "BEGIN SELECT RAISE(ABORT, 'no seed today'); END"
-            )
+            for statement in REFUSE_SEED[database_target.kind]:
+                connection.exec_driver_sql(statement)
         dry = await install(target, headers, source, dry_run=True)
         assert dry.json()["created"] == 3  # the checks pass: only the write fails
         answer = await install(target, headers, source, dry_run=False)
@@ -190,6 +213,9 @@ async def test_a_failure_while_applying_leaves_nothing_behind(
         assert "no seed today" in answer.json()["detail"]
         assert await snapshot(target, headers) == before
         with engine.begin() as connection:
-            connection.exec_driver_sql("DROP TRIGGER refuse_seed")
+            connection.exec_driver_sql(
+                "DROP TRIGGER refuse_seed"
+                + (" ON seeds" if database_target.kind == "postgres" else "")
+            )
         assert (await install(target, headers, source, dry_run=False)).status_code == 200
         assert await snapshot(target, headers) != before

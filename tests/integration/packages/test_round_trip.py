@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from lxml import etree
 
+from tests.conftest import DatabaseTarget
 from tests.integration.control.builders import make_template, unique
 from tests.integration.control.conftest import Cell, control_cell
 
@@ -56,15 +58,20 @@ async def template_named(cell: Cell, headers: dict[str, str], name: str) -> dict
     return result
 
 
-async def test_development_stage_production_round_trip(tmp_path: Path) -> None:
+@pytest.mark.postgres
+async def test_development_stage_production_round_trip(
+    tmp_path: Path, database_target: DatabaseTarget
+) -> None:
     async with (
         control_cell(tmp_path / "dev", instances=1) as dev,
-        control_cell(
+        control_cell(  # stage on PostgreSQL too, when the tests have one
             tmp_path / "stage",
             instances=1,
             environment="stage",
             admin_password=STAGE_ADMIN,
             execution_password="mc",
+            database_url=database_target.url,
+            database_schema=database_target.schema,
         ) as stage,
         control_cell(
             tmp_path / "prod",
