@@ -13,6 +13,7 @@ from control_instance.auth import service as auth
 from control_instance.auth.roles import Principal, Role
 from control_instance.deps import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, StateDep
 from services.errors import AuthenticationFailed, Forbidden
+from services.ui import csrf_token_sent
 
 __all__ = ["AdminUser", "ConsoleUser", "EditorUser", "LoginRequired", "User", "ViewerUser"]
 
@@ -45,17 +46,6 @@ class User:
         return self.principal.role.allows(Role(role))
 
 
-async def _csrf_sent(request: Request) -> str | None:
-    sent = request.headers.get(CSRF_HEADER)
-    if sent:
-        return sent
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        value = (await request.form()).get("csrf_token")
-        return value if isinstance(value, str) else None
-    return None
-
-
 async def provide_user(request: Request, state: StateDep) -> User:
     """Authenticate the console session; changes must carry its CSRF token (header or field)."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -68,7 +58,7 @@ async def provide_user(request: Request, state: StateDep) -> User:
     except AuthenticationFailed as exc:
         raise LoginRequired(exc.message) from exc
     if request.method not in _SAFE_METHODS:
-        sent = await _csrf_sent(request)
+        sent = await csrf_token_sent(request, CSRF_HEADER)
         await run_in_threadpool(
             lambda: auth.check_csrf(db=state.db, principal=principal, csrf_token=sent)
         )

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Response
 
 from services.errors import Forbidden
+from services.ui import csrf_token_sent
 
 __all__ = ["COOKIE", "HEADER", "CsrfChecked", "check_change", "set_cookie", "token_for"]
 
@@ -58,23 +59,12 @@ def _from_another_site(request: Request) -> bool:
     return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
 
 
-async def _token_sent(request: Request) -> str:
-    sent = request.headers.get(HEADER)
-    if sent:
-        return sent
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        value = (await request.form()).get("csrf_token")
-        return value if isinstance(value, str) else ""
-    return ""
-
-
 async def check_change(request: Request) -> None:
     """Refuse a change sent from another site or without this browser's token."""
     if _from_another_site(request):
         raise Forbidden("this change was sent from another site and was refused")
     expected = request.cookies.get(COOKIE, "")
-    sent = await _token_sent(request)
+    sent = await csrf_token_sent(request, HEADER)
     if not expected or not sent or not secrets.compare_digest(expected, sent):
         raise Forbidden(
             "this change was refused: the page is stale or its form did not come from the "

@@ -30,6 +30,7 @@ __all__ = [
     "PAGE_CSP",
     "STATIC_DIR",
     "Pages",
+    "csrf_token_sent",
     "frame_headers",
     "is_htmx",
     "mount_static",
@@ -79,6 +80,21 @@ def frame_headers() -> dict[str, str]:
 def is_htmx(request: Request) -> bool:
     """Return whether htmx sent the request (it then expects a fragment)."""
     return request.headers.get("HX-Request") == "true"
+
+
+async def csrf_token_sent(request: Request, header: str) -> str | None:
+    """Return the CSRF token a change sent: in ``header`` (htmx) or a form's ``csrf_token`` field.
+
+    Only a form body is read (URL-encoded or multipart), never any other kind of body.
+    """
+    sent = request.headers.get(header)
+    if sent:
+        return sent
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
 
 
 def wants_html(request: Request) -> bool:
