@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.processes import free_port, process, python_module
+from benchmarks.processes import cpu_seconds, free_port, load_average, process, python_module
 from benchmarks.wrk_tools import WrkResult, run_wrk
 from tests.support.soap import event_xml, push_event_envelope, push_events_envelope
 
@@ -30,7 +30,7 @@ def _say(text: str) -> None:
 
 
 def _median(results: list[WrkResult], attribute: str) -> float:
-    return statistics.median(getattr(r, attribute) for r in results)
+    return float(statistics.median(getattr(r, attribute) for r in results))
 
 
 def main() -> None:
@@ -64,30 +64,38 @@ def main() -> None:
 
     single_env, batch_env = instance_env(single_port), instance_env(batch_port)
     results: dict[str, list[WrkResult]] = {"ceiling": [], "push_event": [], "push_events": []}
+    # CPU time of the process serving each scenario, per request (µs), one entry a round.
+    cpu_per_request: dict[str, list[float]] = {name: [] for name in results}
+    loads: list[str] = []
     with (
         process(
             python_module("benchmarks.ceiling_app", str(ceiling_port)),
             health_url=f"http://127.0.0.1:{ceiling_port}/health",
-        ),
+        ) as ceiling_pid,
         process(
             python_module("execution_instance"),
             health_url=f"http://127.0.0.1:{single_port}/health",
             env=single_env,
-        ),
+        ) as single_pid,
         process(
             python_module("execution_instance"),
             health_url=f"http://127.0.0.1:{batch_port}/health",
             env=batch_env,
-        ),
+        ) as batch_pid,
     ):
         router = "/nl/jsp/soaprouter.jsp"
         for round_number in range(1, options.rounds + 1):
-            for name, port, body, headers in (
-                ("ceiling", ceiling_port, one, HEADERS_ONE),
-                ("push_event", single_port, one, HEADERS_ONE),
-                ("push_events", batch_port, many, HEADERS_MANY),
+            for name, port, pid, body, headers in (
+                ("ceiling", ceiling_port, ceiling_pid, one, HEADERS_ONE),
+                ("push_event", single_port, single_pid, one, HEADERS_ONE),
+                ("push_events", batch_port, batch_pid, many, HEADERS_MANY),
             ):
-                _say(f"round {round_number}/{options.rounds}: {name} ({options.seconds} s)…")
+                loads.append(load_average())
+                _say(
+                    f"round {round_number}/{options.rounds}: {name} ({options.seconds} s, "
+                    f"load average {loads[-1]})…"
+                )
+                cpu_before = cpu_seconds(pid)
                 result = run_wrk(
                     f"http://127.0.0.1:{port}{router}",
                     body=body,
@@ -95,9 +103,12 @@ def main() -> None:
                     connections=options.connections,
                     seconds=options.seconds,
                 )
+                cpu = (cpu_seconds(pid) - cpu_before) / max(result.requests, 1) * 1e6
+                cpu_per_request[name].append(cpu)
                 _say(
                     f"  {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-                    f"p99 {result.p99_ms:.1f} ms, errors {result.errors}"
+                    f"p99 {result.p99_ms:.1f} ms, errors {result.errors}, "
+                    f"server CPU {cpu:,.0f} µs/request"
                 )
                 results[name].append(result)
     stored = sum(
@@ -112,8 +123,9 @@ def main() -> None:
     ceiling = _median(results["ceiling"], "requests_per_s")
     single = _median(results["push_event"], "requests_per_s")
     batch_events = _median(results["push_events"], "requests_per_s") * options.batch
-    print("| scenario | median throughput | p50 | p99 | vs ceiling |")
-    print("|---|---|---|---|---|")
+    ceiling_cpu = statistics.median(cpu_per_request["ceiling"])
+    print("| scenario | median throughput | p50 | p99 | vs ceiling | server CPU/request |")
+    print("|---|---|---|---|---|---|")
     for name, label, rate in (
         ("ceiling", "bare FastAPI, fixed answer", ceiling),
         ("push_event", "PushEvent, 1 event/call", single),
@@ -121,8 +133,13 @@ def main() -> None:
     ):
         p50, p99 = _median(results[name], "p50_ms"), _median(results[name], "p99_ms")
         ratio = f"{rate / ceiling:.2f}x" if name != "push_events" else "-"
-        print(f"| {label} | {rate:,.0f}/s | {p50:.1f} ms | {p99:.1f} ms | {ratio} |")
-    print(f"\nstored events: {stored:,}; acknowledged by a 2xx answer: {acknowledged:,}")
+        cpu = statistics.median(cpu_per_request[name])
+        cpu_text = f"{cpu:,.0f} µs" + (
+            f" ({ceiling_cpu / cpu:.2f}x the ceiling's speed)" if name == "push_event" else ""
+        )
+        print(f"| {label} | {rate:,.0f}/s | {p50:.1f} ms | {p99:.1f} ms | {ratio} | {cpu_text} |")
+    print(f"\nload average before each run: {'; '.join(loads)}")
+    print(f"stored events: {stored:,}; acknowledged by a 2xx answer: {acknowledged:,}")
     if stored < acknowledged:
         raise SystemExit("an acknowledged event is missing from the database")
 
