@@ -20,6 +20,7 @@ from midsourcing.mailbox.rendering import fragment, page, redirect
 from midsourcing.routes.messages import Channel, Status
 from services.errors import Conflict, InvalidRequest, NotFound
 from services.ui import frame_headers, is_htmx
+from services.ui.listing import choice, pager_base
 
 __all__ = ["router"]
 
@@ -41,14 +42,6 @@ _TAB_LABELS = {
     "sms": "SMS",
     "push": "Push",
 }
-
-
-def _choice(value: str, allowed: tuple[str, ...], name: str) -> str | None:
-    if not value:
-        return None
-    if value not in allowed:
-        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}", field=name)
-    return value
 
 
 def _moment(value: str, name: str) -> datetime | None:
@@ -113,8 +106,8 @@ async def message_list(
         recipient=filters["recipient"] or None,
         subject=filters["subject"] or None,
         event_type=filters["event_type"] or None,
-        channel=_choice(channel, CHANNELS, "channel"),
-        status=_choice(status, STATUSES, "status"),
+        channel=choice(channel, CHANNELS, "channel"),
+        status=choice(status, STATUSES, "status"),
         proof=_proof(proof),
         since=_moment(since, "since"),
         until=_moment(until, "until"),
@@ -126,14 +119,14 @@ async def message_list(
     signature = _signature(found, counts)
     if is_htmx(request) and v == signature:
         return Response(status_code=204)
-    query = {name: value for name, value in filters.items() if value}
+    base = pager_base("/", filters)
     context: dict[str, Any] = {
         "found": found,
         "counts": counts,
         "filters": filters,
-        "filtered": bool(query),
-        "base": "/?" + urlencode(query) + ("&" if query else ""),
-        "poll": "/?" + urlencode({**query, "offset": offset, "limit": limit, "v": signature}),
+        "filtered": any(filters.values()),
+        "base": base,
+        "poll": base + urlencode({"offset": offset, "limit": limit, "v": signature}),
         "channels": CHANNELS,
         "statuses": STATUSES,
     }

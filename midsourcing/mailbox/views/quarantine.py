@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, get_args
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,6 +14,7 @@ from midsourcing.mailbox.rendering import page, redirect
 from midsourcing.quarantine import service
 from midsourcing.routes.quarantine import AddressStatusName
 from services.errors import InvalidRequest
+from services.ui.listing import choice, pager_base
 
 __all__ = ["router"]
 
@@ -23,14 +23,6 @@ router = APIRouter(include_in_schema=False)
 STATUSES: tuple[str, ...] = get_args(AddressStatusName)
 CHANNELS = ("email", "sms", "ios", "android")
 _LIMIT = 50
-
-
-def _choice(value: str, allowed: tuple[str, ...], name: str) -> str | None:
-    if not value:
-        return None
-    if value not in allowed:
-        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}", field=name)
-    return value
 
 
 @router.get("/quarantine", response_class=HTMLResponse)
@@ -48,22 +40,21 @@ async def quarantine_page(
     found = await run_in_threadpool(
         service.list_addresses,
         db=state.db,
-        status=_choice(status, STATUSES, "status"),
-        channel=_choice(channel, CHANNELS, "channel"),
+        status=choice(status, STATUSES, "status"),
+        channel=choice(channel, CHANNELS, "channel"),
         contains=address.strip() or None,
         limit=limit,
         offset=offset,
     )
     filters = {"status": status, "channel": channel, "address": address.strip()}
-    query = {name: value for name, value in filters.items() if value}
     return page(
         request,
         "quarantine.html",
         active="/quarantine",
         found=found,
         filters=filters,
-        filtered=bool(query),
-        base="/quarantine?" + urlencode(query) + ("&" if query else ""),
+        filtered=any(filters.values()),
+        base=pager_base("/quarantine", filters),
         statuses=STATUSES,
         channels=CHANNELS,
         released=released,
@@ -87,6 +78,6 @@ async def release_all(
 ) -> Response:
     """Release every address (only those of one status when given)."""
     result = await run_in_threadpool(
-        service.release_all, db=state.db, status=_choice(status, STATUSES, "status")
+        service.release_all, db=state.db, status=choice(status, STATUSES, "status")
     )
     return redirect(f"/quarantine?released={result.released}")
