@@ -7,6 +7,7 @@ the API, which a console session may read.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,7 +75,9 @@ def bar_chart(
     bar_w = min(max(group * 0.8 / max(len(series), 1), 1.0), 36.0)
     bars: list[Bar] = []
     labels: list[tuple[float, str]] = []
-    step = max(1, len(periods) // 12)  # at most about 12 period labels under the axis
+    # Every step-th period is named under the axis, so that the names (10px text) never overlap.
+    widest = max((len(period) for period in periods), default=1) * 6.0 + 8.0
+    step = max(1, math.ceil(widest / group))
     for index, period in enumerate(periods):
         start = _LEFT + index * group + (group - bar_w * len(series)) / 2
         for number, (name, css, values) in enumerate(series):
