@@ -346,11 +346,21 @@ async def _resume(state: ControlState, template_id: int, _user: User) -> Publish
     return await publishing.resume_template(state=state, template_id=template_id)
 
 
-_ACTIONS: dict[str, tuple[Publisher, str]] = {
-    "publish": (_publish, "Published"),
-    "unpublish": (_unpublish, "Unpublished"),
-    "pause": (_pause, "Paused"),
-    "resume": (_resume, "Resumed"),
+#: The state changes of the status panel: what each runs, the verb its message starts with, and
+#: what its route does.
+_ACTIONS: dict[str, tuple[Publisher, str, str]] = {
+    "publish": (
+        _publish,
+        "Published",
+        "Publish to every enabled execution instance (again to retry a partial failure).",
+    ),
+    "unpublish": (
+        _unpublish,
+        "Unpublished",
+        "Remove the template from every execution instance (back to Being edited).",
+    ),
+    "pause": (_pause, "Paused", "Pause the template everywhere: its events wait."),
+    "resume": (_resume, "Resumed", "Resume the template everywhere."),
 }
 
 
@@ -360,51 +370,32 @@ def _done(verb: str, outcome: PublishOut) -> str:
     return f"{verb}{version} on {where}."
 
 
-async def _change_state(
-    request: Request, template_id: int, action: str, state: ControlState, user: User
-) -> HTMLResponse:
-    run, verb = _ACTIONS[action]
-    outcome = await run(state, template_id, user)
-    return _status(
-        request,
-        user,
-        outcome.template,
-        done=_done(verb, outcome),
-        outcome=outcome,
-        headers=_PUBLISH_TRIGGER,
+def _state_route(action: str) -> Callable[..., Awaitable[HTMLResponse]]:
+    """Return the route of one state change: run it, then show the status panel."""
+    run, verb, doc = _ACTIONS[action]
+
+    async def change_state(
+        request: Request, template_id: int, state: StateDep, user: EditorUser
+    ) -> HTMLResponse:
+        outcome = await run(state, template_id, user)
+        return _status(
+            request,
+            user,
+            outcome.template,
+            done=_done(verb, outcome),
+            outcome=outcome,
+            headers=_PUBLISH_TRIGGER,
+        )
+
+    change_state.__name__ = change_state.__qualname__ = action
+    change_state.__doc__ = doc
+    return change_state
+
+
+for _action in _ACTIONS:
+    router.post(f"/templates/{{template_id}}/{_action}", response_class=HTMLResponse)(
+        _state_route(_action)
     )
-
-
-@router.post("/templates/{template_id}/publish", response_class=HTMLResponse)
-async def publish(
-    request: Request, template_id: int, state: StateDep, user: EditorUser
-) -> HTMLResponse:
-    """Publish to every enabled execution instance (again to retry a partial failure)."""
-    return await _change_state(request, template_id, "publish", state, user)
-
-
-@router.post("/templates/{template_id}/unpublish", response_class=HTMLResponse)
-async def unpublish(
-    request: Request, template_id: int, state: StateDep, user: EditorUser
-) -> HTMLResponse:
-    """Remove the template from every execution instance (back to Being edited)."""
-    return await _change_state(request, template_id, "unpublish", state, user)
-
-
-@router.post("/templates/{template_id}/pause", response_class=HTMLResponse)
-async def pause(
-    request: Request, template_id: int, state: StateDep, user: EditorUser
-) -> HTMLResponse:
-    """Pause the template everywhere: its events wait."""
-    return await _change_state(request, template_id, "pause", state, user)
-
-
-@router.post("/templates/{template_id}/resume", response_class=HTMLResponse)
-async def resume(
-    request: Request, template_id: int, state: StateDep, user: EditorUser
-) -> HTMLResponse:
-    """Resume the template everywhere."""
-    return await _change_state(request, template_id, "resume", state, user)
 
 
 @router.post("/templates/{template_id}/rollback", response_class=HTMLResponse)
