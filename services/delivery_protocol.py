@@ -30,6 +30,7 @@ a message id once, so a part sent again after a crash or a timeout never duplica
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -120,10 +121,23 @@ class DeliveryLog:
     tries: int = 1
 
 
-def _child_text(parent: etree._Element, name: str) -> str:
-    # "{*}": a document inside a SOAP method element inherits its default namespace.
-    found = parent.find("{*}" + name)
-    return "" if found is None else "".join(str(t) for t in found.itertext())
+def _children(parent: etree._Element) -> dict[str, etree._Element]:
+    """Return the first child element of each local name (in any namespace: a document inside
+    a SOAP method element inherits its default namespace), in one pass over the children."""
+    found: dict[str, etree._Element] = {}
+    for child in parent:
+        tag = child.tag
+        if isinstance(tag, str):
+            found.setdefault(tag.rpartition("}")[2], child)
+    return found
+
+
+def _text_of(element: etree._Element | None) -> str:
+    if element is None:
+        return ""
+    if len(element) == 0:  # text only, the usual case
+        return element.text or ""
+    return "".join(str(t) for t in element.itertext())
 
 
 def _set_child(parent: etree._Element, name: str, value: str) -> None:
@@ -173,7 +187,8 @@ def parse_delivery_part(root: etree._Element) -> DeliveryPart:
         channel = element.get("channel", "").strip()
         if not message_id or not to or channel not in {"email", "sms", "ios", "android"}:
             raise ValueError(f"message {index}: id, to and a known channel are required")
-        sender = element.find("{*}from")
+        children = _children(element)
+        sender = children.get("from")
         messages.append(
             DeliveryMessage(
                 id=message_id,
@@ -181,15 +196,15 @@ def parse_delivery_part(root: etree._Element) -> DeliveryPart:
                 event_type=element.get("eventType", ""),
                 channel=channel,
                 to=to,
-                text=_child_text(element, "text"),
-                subject=_child_text(element, "subject"),
-                html=_child_text(element, "html"),
+                text=_text_of(children.get("text")),
+                subject=_text_of(children.get("subject")),
+                html=_text_of(children.get("html")),
                 from_name=sender.get("name", "") if sender is not None else "",
                 from_address=sender.get("address", "") if sender is not None else "",
-                reply_to=_child_text(element, "replyTo"),
-                title=_child_text(element, "title"),
+                reply_to=_text_of(children.get("replyTo")),
+                title=_text_of(children.get("title")),
                 app=element.get("app", ""),
-                data=_child_text(element, "data"),
+                data=_text_of(children.get("data")),
                 template_version=int(element.get("templateVersion", "0") or 0),
                 proof=element.get("proof") == "true",
             )
@@ -222,11 +237,21 @@ def render_delivery_logs(logs: list[DeliveryLog]) -> etree._Element:
     return root
 
 
+_XTK = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,6}Z")
+
+
+def _parse_xtk(text: str) -> datetime:
+    # fromisoformat is ~10x faster than strptime; the pattern keeps strptime's strictness.
+    if not _XTK.fullmatch(text):
+        raise ValueError(f"time data {text!r} is not an XTK datetime (2026-11-28 10:00:00.000Z)")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+
+
 def parse_delivery_logs(root: etree._Element) -> list[DeliveryLog]:
     """Return the logs of a ``<deliveryLogs>`` element."""
     logs = []
     for element in root.iter("{*}log"):
-        at = datetime.strptime(element.get("at", ""), "%Y-%m-%d %H:%M:%S.%fZ").replace(tzinfo=UTC)
+        at = _parse_xtk(element.get("at", ""))
         logs.append(
             DeliveryLog(
                 seq=int(element.get("seq", "0")),
