@@ -186,7 +186,11 @@ def apply_delivered(session: Session, delivered: Sequence[Delivered]) -> None:
         update(_EVENTS)
         .where(
             _EVENTS.c.id == bindparam("event_id"),
-            _EVENTS.c.status.in_([int(EventStatus.PENDING), int(EventStatus.PROCESSING)]),
+            # Not IN (…): SQLAlchemy cannot expand an IN list in an executemany.
+            or_(
+                _EVENTS.c.status == int(EventStatus.PENDING),
+                _EVENTS.c.status == int(EventStatus.PROCESSING),
+            ),
         )
         .values(
             status=bindparam("new_status"),
