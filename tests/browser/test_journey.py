@@ -194,3 +194,51 @@ def test_hostile_ctx_is_inert_everywhere(page: Page, stack: StackRunner) -> None
     page.get_by_role("tab", name="Text").click()
     expect(page.locator("#message-text")).to_contain_text("<script>window.pwned=1</script>")
     _no_script_ran(page)
+
+
+PAGES = ["/", "/event-types", "/templates", "/instances", "/monitoring", "/events", "/reports"]
+
+
+def test_the_console_works_from_the_keyboard(page: Page, stack: StackRunner) -> None:
+    page.goto(stack.control_url + "/login")
+    expect(page.locator("input[name=login]")).to_be_focused()  # autofocus
+    page.keyboard.type("admin")
+    page.keyboard.press("Tab")
+    expect(page.locator("input[name=password]")).to_be_focused()
+    page.keyboard.type("admin")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(stack.control_url + "/")
+    page.keyboard.press("Tab")  # the skip link comes first, and leads to the content
+    expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    # every section is reachable by tabbing through the navigation, in order
+    links = page.locator("nav.side a")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert hrefs[: len(PAGES)] == PAGES
+    page.locator("a.skip").focus()
+    page.keyboard.press("Tab")  # past the skip link: the brand, then the logout button
+    for _ in range(10):
+        if page.evaluate("document.activeElement.closest('nav.side') !== null"):
+            break
+        page.keyboard.press("Tab")
+    expect(links.first).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(links.nth(1)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(stack.control_url + "/event-types")
+
+
+def test_pages_fit_a_phone_screen(page: Page, stack: StackRunner) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    _log_in(page, stack)
+    for path in PAGES:
+        page.goto(stack.control_url + path)
+        expect(page.locator("main h1").first).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than the screen"
+    for path in ["/", "/quarantine", "/chaos"]:
+        page.goto(stack.mid_url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"mailbox {path} is {overflow}px wider than the screen"
+    assert not page.console_errors  # type: ignore[attr-defined]
