@@ -1,4 +1,7 @@
-"""Queries on operators and tokens; never commits (the use cases do)."""
+"""Queries on operators and technical tokens; never commits (the use cases do).
+
+Logon sessions are queried by ``services.auth.session_rows``, shared with the mid-sourcing server.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,8 @@ from sqlalchemy.orm import Session
 from execution_instance.tables import Operator, SessionToken, TechnicalToken
 
 __all__ = [
-    "add_session",
-    "delete_expired_sessions",
     "delete_operator",
-    "delete_session",
     "delete_technical_token",
-    "get_session",
     "list_operators",
     "list_technical_tokens",
     "upsert_operator",
@@ -67,26 +66,6 @@ def delete_technical_token(session: Session, *, digest: str) -> bool:
     return (
         _count(session.execute(delete(TechnicalToken).where(TechnicalToken.digest == digest))) > 0
     )
-
-
-def add_session(session: Session, row: SessionToken) -> None:
-    """Store a new Logon session."""
-    session.add(row)
-
-
-def get_session(session: Session, *, digest: str) -> SessionToken | None:
-    """Return the session whose token has this digest."""
-    return session.get(SessionToken, digest)
-
-
-def delete_session(session: Session, *, digest: str) -> None:
-    """Delete a session (Logoff)."""
-    session.execute(delete(SessionToken).where(SessionToken.digest == digest))
-
-
-def delete_expired_sessions(session: Session, *, now: datetime) -> int:
-    """Delete expired sessions; return how many."""
-    return _count(session.execute(delete(SessionToken).where(SessionToken.expires_at <= now)))
 
 
 def _count(result: Result[Any]) -> int:

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from midsourcing.tables import SessionToken
+from services.auth import session_rows
 
-__all__ = ["add_session", "delete_expired_sessions", "delete_session", "get_session"]
-
-
-def add_session(session: Session, row: SessionToken) -> None:
-    """Store a new session."""
-    session.add(row)
-
-
-def get_session(session: Session, *, digest: str) -> SessionToken | None:
-    """Return the session whose token has ``digest``."""
-    return session.execute(
-        select(SessionToken).where(SessionToken.digest == digest)
-    ).scalar_one_or_none()
-
-
-def delete_session(session: Session, *, digest: str) -> None:
-    """Delete one session."""
-    session.execute(delete(SessionToken).where(SessionToken.digest == digest))
+__all__ = ["delete_expired_sessions"]
 
 
 def delete_expired_sessions(session: Session, *, now: datetime) -> None:
-    """Delete every session that has expired."""
-    session.execute(delete(SessionToken).where(SessionToken.expires_at <= now))
+    """Delete every session that has expired (housekeeping)."""
+    session_rows.delete_expired_sessions(session, SessionToken, now=now)
