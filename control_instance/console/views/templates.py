@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from control_instance.console.deps import EditorUser, User, ViewerUser
 from control_instance.console.rendering import page, redirect
 from control_instance.console.views import templates_seeds
-from control_instance.console.views.templates_forms import PreviewCache, parse_form
+from control_instance.console.views.templates_forms import PreviewCache, parse_form, text_fields
 from control_instance.deps import StateDep
 from control_instance.event_types.service import list_event_types
 from control_instance.pagination import PageParams
@@ -70,12 +70,7 @@ _PUBLISH_TRIGGER = {"HX-Trigger-After-Settle": "mcsim-published"}
 
 def content_from(form: FormData, channel: ChannelName) -> dict[str, str]:
     """Return the channel's content fields sent in a form (browsers send CRLF: made LF)."""
-    found: dict[str, str] = {}
-    for field in CHANNEL_FIELDS[channel]:
-        value = form.get(field)
-        if isinstance(value, str):
-            found[field] = value.replace("\r\n", "\n")
-    return found
+    return text_fields(form, CHANNEL_FIELDS[channel])
 
 
 def _enum(kind: type[ChannelName] | type[TemplateState], value: str | None, name: str) -> Any:

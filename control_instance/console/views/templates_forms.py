@@ -1,4 +1,4 @@
-"""What the authoring pages share: reading a form into the API's models, a bounded preview cache.
+"""What the authoring pages share: reading forms into the API's models, a bounded preview cache.
 
 Not a section of its own: :mod:`~control_instance.console.views.event_types` and
 :mod:`~control_instance.console.views.templates` use it.
@@ -10,14 +10,16 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
 
 from services.errors import InvalidRequest
 
-__all__ = ["PreviewCache", "parse_form"]
+__all__ = ["PreviewCache", "parse_form", "text_fields"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,6 +38,16 @@ def parse_form(model: type[M], **data: Any) -> M:
         raise InvalidRequest(
             f"the {first or 'form'} field is invalid", detail="; ".join(problems), field=first
         ) from None
+
+
+def text_fields(form: FormData, names: Iterable[str]) -> dict[str, str]:
+    """Return the named text fields a form sent, with LF line ends (browsers send CRLF)."""
+    found: dict[str, str] = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str):
+            found[name] = value.replace("\r\n", "\n")
+    return found
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from control_instance.console.deps import EditorUser, User, ViewerUser
 from control_instance.console.rendering import page
-from control_instance.console.views.templates_forms import parse_form
+from control_instance.console.views.templates_forms import parse_form, text_fields
 from control_instance.deps import StateDep
 from control_instance.pagination import PageParams
 from control_instance.state import ControlState
@@ -33,13 +33,8 @@ _SEED_FIELDS = ("label", "address", "external_id", "ctx")
 
 
 def _seed_values(form: FormData) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for name in _SEED_FIELDS:
-        value = form.get(name)
-        if isinstance(value, str):
-            value = value.replace("\r\n", "\n")
-            values[name] = value if name == "ctx" else value.strip()
-    return values
+    sent = text_fields(form, _SEED_FIELDS)
+    return {name: value if name == "ctx" else value.strip() for name, value in sent.items()}
 
 
 async def _section(
