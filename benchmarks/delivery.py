@@ -107,7 +107,8 @@ async def _throughput(client: httpx.AsyncClient, sink: SmtpSink, events: int) ->
 
 async def _latency(
     client: httpx.AsyncClient, sink: SmtpSink, rate: float, seconds: float
-) -> list[float]:
+) -> tuple[list[float], float]:
+    """Return each event's send-to-relay time (ms) and the send rate reached (events/s)."""
     sent: dict[str, float] = {}
     base = sink.count()
     interval = 1 / rate
@@ -125,13 +126,17 @@ async def _latency(
         )
         n += 1
         await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+    achieved = n / (time.monotonic() - start)  # below ``rate`` when this process is starved
     answers = await asyncio.gather(*tasks)
     assert all(a.status_code == 200 for a in answers)
     deadline = time.monotonic() + 60
     while sink.count() - base < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     arrived = {m.rcpt_tos[0]: m.received_at for m in sink.received}
-    return [(arrived[a] - t) * 1000 for a, t in sent.items() if a in arrived]
+    missing = len(sent) - sum(1 for a in sent if a in arrived)
+    if missing:
+        _say(f"  {missing} of {len(sent)} messages did not arrive within 60 s")
+    return [(arrived[a] - t) * 1000 for a, t in sent.items() if a in arrived], achieved
 
 
 async def _main(options: argparse.Namespace) -> None:
@@ -182,7 +187,8 @@ async def _main(options: argparse.Namespace) -> None:
                     f"(load average {load_average()}) …"
                 )
                 meter = CpuMeter(exec_pid, mid_pid)
-                latencies = sorted(await _latency(client, sink, rate, options.latency_seconds))
+                samples, achieved = await _latency(client, sink, rate, options.latency_seconds)
+                latencies = sorted(samples)
                 latency_cpu = meter.per_message(len(latencies))
                 _say(f"  {latency_cpu}; load average {load_average()}")
     p50 = statistics.median(latencies)
@@ -192,8 +198,9 @@ async def _main(options: argparse.Namespace) -> None:
     print(
         f"| delivered messages/s (event accepted → relay accepted) | {throughput:,.0f} | ≥ 1,000 |"
     )
-    print(f"| event-to-delivery p50 at {rate:,.0f} events/s | {p50:.1f} ms | ≤ 50 ms |")
-    print(f"| event-to-delivery p99 at {rate:,.0f} events/s | {p99:.1f} ms | ≤ 250 ms |")
+    sent_at = f"{achieved:,.0f} events/s sent (asked {rate:,.0f})"
+    print(f"| event-to-delivery p50 at {sent_at} | {p50:.1f} ms | ≤ 50 ms |")
+    print(f"| event-to-delivery p99 at {sent_at} | {p99:.1f} ms | ≤ 250 ms |")
     print(f"\n{len(latencies)} latency samples; load average at the end {load_average()}")
     print(f"throughput phase {throughput_cpu}")
     print(f"latency phase {latency_cpu}")
