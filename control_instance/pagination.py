@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -49,3 +49,9 @@ def fetch_page(session: Session, statement: Select[R], page: PageParams) -> tupl
     total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rows = session.execute(statement.limit(page.limit).offset(page.offset)).scalars().all()
     return list(rows), int(total)
+
+
+#: The id of a row in a path: out of the database's range it is refused (400), not a crash.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+#: A plId in a path: a signed 64-bit number (services/plid.py).
+PlIdPath = Annotated[int, Path(ge=-(2**63), le=2**63 - 1)]

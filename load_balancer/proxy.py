@@ -41,6 +41,7 @@ from load_balancer.shared import (
     bucket_offset,
 )
 from load_balancer.transport import BufferedBody, ResponseBody
+from services import plid
 from services.errors import (
     InvalidRequest,
     McsimError,
@@ -97,7 +98,7 @@ _RESPONSE_DROP = frozenset(
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: ``GET /{org}/campaign/{api}/{eventID}/{PKey}``: the REST status of one event (DESIGN §3.8).
-_EVENT_HREF = re.compile(r"/[^/]+/campaign/[^/]+/[^/]+/(\d{1,20})/?")
+_EVENT_HREF = re.compile(r"/[^/]+/campaign/[^/]+/[^/]+/(-?\d{1,20})/?")
 _SOAP_ROUTER = "/nl/jsp/soaprouter.jsp"
 
 
@@ -263,7 +264,7 @@ class Proxy:
         if method == "GET":
             found = _EVENT_HREF.fullmatch(scope["path"])
             if found:
-                instance = int(found.group(1)) >> 56
+                instance = plid.instance_of(int(found.group(1)))
         tried: list[Backend] = []
         while True:
             backend, refusal = self._choose(instance, key, tried)

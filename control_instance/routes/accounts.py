@@ -13,7 +13,7 @@ from control_instance.accounts.schemas import (
     ConnectionTest,
 )
 from control_instance.deps import AdminDep, StateDep, ViewerDep
-from control_instance.pagination import Page, PageDep
+from control_instance.pagination import Page, PageDep, RowId
 from control_instance.sync import SyncOutcome, sync_instances
 
 __all__ = ["router"]
@@ -40,14 +40,14 @@ async def sync_all(_: AdminDep, state: StateDep) -> list[SyncOutcome]:
 
 
 @router.get("/{account_id}", response_model=AccountPublic)
-async def get_account(account_id: int, _: ViewerDep, state: StateDep) -> AccountPublic:
+async def get_account(account_id: RowId, _: ViewerDep, state: StateDep) -> AccountPublic:
     """Return one account."""
     return await run_in_threadpool(lambda: service.get_account(db=state.db, account_id=account_id))
 
 
 @router.patch("/{account_id}", response_model=AccountPublic)
 async def update_account(
-    account_id: int, body: AccountUpdate, _: AdminDep, state: StateDep
+    account_id: RowId, body: AccountUpdate, _: AdminDep, state: StateDep
 ) -> AccountPublic:
     """Change an account: label, URL, login, password, enabled."""
     return await run_in_threadpool(
@@ -56,26 +56,26 @@ async def update_account(
 
 
 @router.delete("/{account_id}", status_code=204, response_class=Response)
-async def delete_account(account_id: int, _: AdminDep, state: StateDep) -> Response:
+async def delete_account(account_id: RowId, _: AdminDep, state: StateDep) -> Response:
     """Delete an account."""
     await run_in_threadpool(lambda: service.delete_account(db=state.db, account_id=account_id))
     return Response(status_code=204)
 
 
 @router.post("/{account_id}/test", response_model=ConnectionTest)
-async def check_connection(account_id: int, _: AdminDep, state: StateDep) -> ConnectionTest:
+async def check_connection(account_id: RowId, _: AdminDep, state: StateDep) -> ConnectionTest:
     """Test the connection: call the instance's /_mc/info with the account."""
     return await service.test_connection(state=state, account_id=account_id)
 
 
 @router.post("/{account_id}/initialize", response_model=AccountPublic)
-async def initialize_connection(account_id: int, _: AdminDep, state: StateDep) -> AccountPublic:
+async def initialize_connection(account_id: RowId, _: AdminDep, state: StateDep) -> AccountPublic:
     """Initialize the connection: record the instance's id (unique among the accounts)."""
     return await service.initialize_connection(state=state, account_id=account_id)
 
 
 @router.post("/{account_id}/sync", response_model=SyncOutcome)
-async def sync_one(account_id: int, _: AdminDep, state: StateDep) -> SyncOutcome:
+async def sync_one(account_id: RowId, _: AdminDep, state: StateDep) -> SyncOutcome:
     """Bring one execution instance up to date (enabled or not)."""
     (outcome,) = await sync_instances(state=state, account_id=account_id)
     return outcome

@@ -16,7 +16,7 @@ from control_instance.cell.schemas import (
     TechnicalTokenPublic,
 )
 from control_instance.deps import AdminDep, StateDep
-from control_instance.pagination import Page, PageDep
+from control_instance.pagination import Page, PageDep, RowId
 
 __all__ = ["router"]
 
@@ -41,7 +41,7 @@ async def create_cell_operator(
 
 @router.patch("/execution-operators/{operator_id}", response_model=CellOperatorChange)
 async def update_cell_operator(
-    operator_id: int, body: CellOperatorUpdate, _: AdminDep, state: StateDep
+    operator_id: RowId, body: CellOperatorUpdate, _: AdminDep, state: StateDep
 ) -> CellOperatorChange:
     """Change an execution operator's label or password everywhere."""
     return await service.update_cell_operator(state=state, operator_id=operator_id, changes=body)
@@ -49,7 +49,7 @@ async def update_cell_operator(
 
 @router.delete("/execution-operators/{operator_id}", response_model=CellOperatorChange)
 async def delete_cell_operator(
-    operator_id: int, _: AdminDep, state: StateDep
+    operator_id: RowId, _: AdminDep, state: StateDep
 ) -> CellOperatorChange:
     """Delete an execution operator everywhere."""
     return await service.delete_cell_operator(state=state, operator_id=operator_id)
@@ -73,7 +73,7 @@ async def create_technical_token(
 
 @router.delete("/technical-tokens/{token_id}", response_model=TechnicalTokenChange)
 async def delete_technical_token(
-    token_id: int, _: AdminDep, state: StateDep
+    token_id: RowId, _: AdminDep, state: StateDep
 ) -> TechnicalTokenChange:
     """Revoke a technical token everywhere."""
     return await service.delete_technical_token(state=state, token_id=token_id)

@@ -13,7 +13,7 @@ from control_instance.event_types.schemas import (
     EventTypePublic,
     EventTypeUpdate,
 )
-from control_instance.pagination import Page, PageDep
+from control_instance.pagination import Page, PageDep, RowId
 
 __all__ = ["router"]
 
@@ -35,7 +35,7 @@ async def create_event_type(
 
 
 @router.get("/{event_type_id}", response_model=EventTypePublic)
-async def get_event_type(event_type_id: int, _: ViewerDep, state: StateDep) -> EventTypePublic:
+async def get_event_type(event_type_id: RowId, _: ViewerDep, state: StateDep) -> EventTypePublic:
     """Return one event type."""
     return await run_in_threadpool(
         lambda: service.get_event_type(db=state.db, event_type_id=event_type_id)
@@ -44,13 +44,13 @@ async def get_event_type(event_type_id: int, _: ViewerDep, state: StateDep) -> E
 
 @router.patch("/{event_type_id}", response_model=EventTypeChange)
 async def update_event_type(
-    event_type_id: int, body: EventTypeUpdate, _: EditorDep, state: StateDep
+    event_type_id: RowId, body: EventTypeUpdate, _: EditorDep, state: StateDep
 ) -> EventTypeChange:
     """Change an event type's label (published again everywhere)."""
     return await service.update_event_type(state=state, event_type_id=event_type_id, changes=body)
 
 
 @router.delete("/{event_type_id}", response_model=EventTypeChange)
-async def delete_event_type(event_type_id: int, _: EditorDep, state: StateDep) -> EventTypeChange:
+async def delete_event_type(event_type_id: RowId, _: EditorDep, state: StateDep) -> EventTypeChange:
     """Delete an event type no template uses, and unpublish it everywhere."""
     return await service.delete_event_type(state=state, event_type_id=event_type_id)

@@ -16,7 +16,7 @@ from control_instance.archive.schemas import (
 )
 from control_instance.archive.service import archive_all
 from control_instance.deps import AdminDep, StateDep, ViewerDep
-from control_instance.pagination import Page, PageDep
+from control_instance.pagination import Page, PageDep, PlIdPath
 
 __all__ = ["router"]
 
@@ -30,7 +30,7 @@ async def list_events(
     page: PageDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
     external_id: Annotated[str | None, Query(max_length=255)] = None,
-    pl_id: Annotated[int | None, Query(alias="plId", ge=0)] = None,
+    pl_id: Annotated[int | None, Query(alias="plId", ge=-(2**63), le=2**63 - 1)] = None,
     event_type: Annotated[str | None, Query(alias="type", max_length=64)] = None,
     status: Annotated[
         str | None, Query(max_length=32, description="A REST status name or its number.")
@@ -62,6 +62,6 @@ async def archive_now(_: AdminDep, state: StateDep) -> list[ArchiveOutcome]:
 
 
 @router.get("/{pl_id}", response_model=ArchivedEventDetail)
-async def get_event(pl_id: int, _: ViewerDep, state: StateDep) -> ArchivedEventDetail:
+async def get_event(pl_id: PlIdPath, _: ViewerDep, state: StateDep) -> ArchivedEventDetail:
     """Return one archived event, its document (ctx included) and its outcome."""
     return await run_in_threadpool(lambda: history.get_event(db=state.db, pl_id=pl_id))

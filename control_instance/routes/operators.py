@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from control_instance.auth import service
 from control_instance.auth.schemas import OperatorCreate, OperatorPublic, OperatorUpdate
 from control_instance.deps import AdminDep, StateDep
-from control_instance.pagination import Page, PageDep
+from control_instance.pagination import Page, PageDep, RowId
 
 __all__ = ["router"]
 
@@ -28,7 +28,7 @@ async def create_operator(body: OperatorCreate, _: AdminDep, state: StateDep) ->
 
 
 @router.get("/{operator_id}", response_model=OperatorPublic)
-async def get_operator(operator_id: int, _: AdminDep, state: StateDep) -> OperatorPublic:
+async def get_operator(operator_id: RowId, _: AdminDep, state: StateDep) -> OperatorPublic:
     """Return one operator."""
     return await run_in_threadpool(
         lambda: service.get_operator(db=state.db, operator_id=operator_id)
@@ -37,7 +37,7 @@ async def get_operator(operator_id: int, _: AdminDep, state: StateDep) -> Operat
 
 @router.patch("/{operator_id}", response_model=OperatorPublic)
 async def update_operator(
-    operator_id: int, body: OperatorUpdate, actor: AdminDep, state: StateDep
+    operator_id: RowId, body: OperatorUpdate, actor: AdminDep, state: StateDep
 ) -> OperatorPublic:
     """Change an operator's name, role, password or disabled flag."""
     return await run_in_threadpool(
@@ -48,7 +48,7 @@ async def update_operator(
 
 
 @router.delete("/{operator_id}", status_code=204, response_class=Response)
-async def delete_operator(operator_id: int, actor: AdminDep, state: StateDep) -> Response:
+async def delete_operator(operator_id: RowId, actor: AdminDep, state: StateDep) -> Response:
     """Delete an operator."""
     await run_in_threadpool(
         lambda: service.delete_operator(db=state.db, operator_id=operator_id, actor=actor)

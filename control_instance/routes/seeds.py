@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from control_instance.deps import EditorDep, StateDep, ViewerDep
-from control_instance.pagination import Page, PageDep
+from control_instance.pagination import Page, PageDep, RowId
 from control_instance.templates import seeds
 from control_instance.templates.schemas import SeedCreate, SeedPublic, SeedUpdate
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/templates/{template_id}/seeds", tags=["seed a
 
 @router.get("", response_model=Page[SeedPublic])
 async def list_seeds(
-    template_id: int, _: ViewerDep, state: StateDep, page: PageDep
+    template_id: RowId, _: ViewerDep, state: StateDep, page: PageDep
 ) -> Page[SeedPublic]:
     """List a template's seed addresses."""
     return await run_in_threadpool(
@@ -27,7 +27,7 @@ async def list_seeds(
 
 @router.post("", response_model=SeedPublic, status_code=201)
 async def create_seed(
-    template_id: int, body: SeedCreate, _: EditorDep, state: StateDep
+    template_id: RowId, body: SeedCreate, _: EditorDep, state: StateDep
 ) -> SeedPublic:
     """Add a seed address (malformed ctx XML is refused with its line)."""
     return await run_in_threadpool(
@@ -36,7 +36,7 @@ async def create_seed(
 
 
 @router.get("/{seed_id}", response_model=SeedPublic)
-async def get_seed(template_id: int, seed_id: int, _: ViewerDep, state: StateDep) -> SeedPublic:
+async def get_seed(template_id: RowId, seed_id: RowId, _: ViewerDep, state: StateDep) -> SeedPublic:
     """Return one seed address."""
     return await run_in_threadpool(
         lambda: seeds.get_seed(db=state.db, template_id=template_id, seed_id=seed_id)
@@ -45,7 +45,7 @@ async def get_seed(template_id: int, seed_id: int, _: ViewerDep, state: StateDep
 
 @router.patch("/{seed_id}", response_model=SeedPublic)
 async def update_seed(
-    template_id: int, seed_id: int, body: SeedUpdate, _: EditorDep, state: StateDep
+    template_id: RowId, seed_id: RowId, body: SeedUpdate, _: EditorDep, state: StateDep
 ) -> SeedPublic:
     """Change a seed address."""
     return await run_in_threadpool(
@@ -56,7 +56,9 @@ async def update_seed(
 
 
 @router.delete("/{seed_id}", status_code=204, response_class=Response)
-async def delete_seed(template_id: int, seed_id: int, _: EditorDep, state: StateDep) -> Response:
+async def delete_seed(
+    template_id: RowId, seed_id: RowId, _: EditorDep, state: StateDep
+) -> Response:
     """Delete a seed address."""
     await run_in_threadpool(
         lambda: seeds.delete_seed(db=state.db, template_id=template_id, seed_id=seed_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from control_instance.deps import EditorDep, StateDep, ViewerDep
-from control_instance.pagination import Page, PageDep
+from control_instance.pagination import Page, PageDep, RowId
 from control_instance.templates import publishing, service, testing, versions
 from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import (
@@ -60,7 +60,7 @@ async def create_template(
 
 
 @router.get("/{template_id}", response_model=TemplatePublic)
-async def get_template(template_id: int, _: ViewerDep, state: StateDep) -> TemplatePublic:
+async def get_template(template_id: RowId, _: ViewerDep, state: StateDep) -> TemplatePublic:
     """Return one template with its draft, state and deployments."""
     return await run_in_threadpool(
         lambda: service.get_template(db=state.db, template_id=template_id)
@@ -69,7 +69,7 @@ async def get_template(template_id: int, _: ViewerDep, state: StateDep) -> Templ
 
 @router.patch("/{template_id}", response_model=TemplatePublic)
 async def update_template(
-    template_id: int, body: TemplateUpdate, actor: EditorDep, state: StateDep
+    template_id: RowId, body: TemplateUpdate, actor: EditorDep, state: StateDep
 ) -> TemplatePublic:
     """Edit the draft (publish again to send it to the instances)."""
     return await run_in_threadpool(
@@ -80,20 +80,20 @@ async def update_template(
 
 
 @router.delete("/{template_id}", status_code=204, response_class=Response)
-async def delete_template(template_id: int, _: EditorDep, state: StateDep) -> Response:
+async def delete_template(template_id: RowId, _: EditorDep, state: StateDep) -> Response:
     """Delete a template Being edited."""
     await run_in_threadpool(lambda: service.delete_template(db=state.db, template_id=template_id))
     return Response(status_code=204)
 
 
 @router.post("/{template_id}/preview", response_model=PreviewOut)
-async def preview(template_id: int, body: PreviewIn, _: ViewerDep, state: StateDep) -> PreviewOut:
+async def preview(template_id: RowId, body: PreviewIn, _: ViewerDep, state: StateDep) -> PreviewOut:
     """Render the draft (or a version, or unsaved content) with a seed address."""
     return await testing.preview_template(state=state, template_id=template_id, body=body)
 
 
 @router.post("/{template_id}/proof", response_model=ProofOut)
-async def proof(template_id: int, body: ProofIn, actor: EditorDep, state: StateDep) -> ProofOut:
+async def proof(template_id: RowId, body: ProofIn, actor: EditorDep, state: StateDep) -> ProofOut:
     """Send the draft to the seed addresses through mid-sourcing, marked as proofs."""
     return await testing.send_proof(
         state=state, template_id=template_id, body=body, actor=actor.login
@@ -102,7 +102,7 @@ async def proof(template_id: int, body: ProofIn, actor: EditorDep, state: StateD
 
 @router.get("/{template_id}/proofs", response_model=Page[ProofRecord])
 async def list_proofs(
-    template_id: int, _: ViewerDep, state: StateDep, page: PageDep
+    template_id: RowId, _: ViewerDep, state: StateDep, page: PageDep
 ) -> Page[ProofRecord]:
     """List the proofs sent for this template, newest first (Campaign's Audit tab)."""
     return await run_in_threadpool(
@@ -111,7 +111,7 @@ async def list_proofs(
 
 
 @router.post("/{template_id}/publish", response_model=PublishOut)
-async def publish(template_id: int, actor: EditorDep, state: StateDep) -> PublishOut:
+async def publish(template_id: RowId, actor: EditorDep, state: StateDep) -> PublishOut:
     """Publish to every enabled execution instance; again to retry a partial failure."""
     return await publishing.publish_template(
         state=state, template_id=template_id, actor=actor.login
@@ -119,26 +119,26 @@ async def publish(template_id: int, actor: EditorDep, state: StateDep) -> Publis
 
 
 @router.post("/{template_id}/unpublish", response_model=PublishOut)
-async def unpublish(template_id: int, _: EditorDep, state: StateDep) -> PublishOut:
+async def unpublish(template_id: RowId, _: EditorDep, state: StateDep) -> PublishOut:
     """Remove the template from every execution instance (back to Being edited)."""
     return await publishing.unpublish_template(state=state, template_id=template_id)
 
 
 @router.post("/{template_id}/pause", response_model=PublishOut)
-async def pause(template_id: int, _: EditorDep, state: StateDep) -> PublishOut:
+async def pause(template_id: RowId, _: EditorDep, state: StateDep) -> PublishOut:
     """Pause the template everywhere: its events wait."""
     return await publishing.pause_template(state=state, template_id=template_id)
 
 
 @router.post("/{template_id}/resume", response_model=PublishOut)
-async def resume(template_id: int, _: EditorDep, state: StateDep) -> PublishOut:
+async def resume(template_id: RowId, _: EditorDep, state: StateDep) -> PublishOut:
     """Resume the template everywhere."""
     return await publishing.resume_template(state=state, template_id=template_id)
 
 
 @router.post("/{template_id}/rollback", response_model=PublishOut)
 async def rollback(
-    template_id: int, body: RollbackIn, actor: EditorDep, state: StateDep
+    template_id: RowId, body: RollbackIn, actor: EditorDep, state: StateDep
 ) -> PublishOut:
     """Publish an older version again, as a new version."""
     return await publishing.rollback_template(
@@ -148,7 +148,7 @@ async def rollback(
 
 @router.get("/{template_id}/versions", response_model=Page[VersionPublic])
 async def list_versions(
-    template_id: int, _: ViewerDep, state: StateDep, page: PageDep
+    template_id: RowId, _: ViewerDep, state: StateDep, page: PageDep
 ) -> Page[VersionPublic]:
     """List the published versions, newest first."""
     return await run_in_threadpool(
@@ -158,7 +158,7 @@ async def list_versions(
 
 @router.get("/{template_id}/versions/diff", response_model=VersionDiff)
 async def diff_versions(
-    template_id: int,
+    template_id: RowId,
     _: ViewerDep,
     state: StateDep,
     source: Annotated[int, Query(alias="from", ge=1)],
@@ -176,7 +176,7 @@ async def diff_versions(
 
 @router.get("/{template_id}/versions/{version}", response_model=VersionPublic)
 async def get_version(
-    template_id: int, version: int, _: ViewerDep, state: StateDep
+    template_id: RowId, version: RowId, _: ViewerDep, state: StateDep
 ) -> VersionPublic:
     """Return one published version."""
     return await run_in_threadpool(

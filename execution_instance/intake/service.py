@@ -15,18 +15,19 @@ from execution_instance.intake.writer import EventWriter
 from execution_instance.tables import Event, EventType
 from services.db import Database
 from services.errors import Overloaded
+from services.plid import instance_of, make_pl_id, pk_of
 
 __all__ = ["IntakeService", "pl_id", "split_pl_id"]
 
 
 def pl_id(instance_id: int, pk: int) -> int:
     """Return Campaign's event id: the instance id in the high byte, the pk below."""
-    return (instance_id << 56) | pk
+    return make_pl_id(instance_id, pk)
 
 
 def split_pl_id(value: int) -> tuple[int, int]:
     """Return (instance id, pk) of an event id."""
-    return value >> 56, value & ((1 << 56) - 1)
+    return instance_of(value), pk_of(value)
 
 
 class IntakeService:

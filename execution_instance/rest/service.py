@@ -196,7 +196,7 @@ def get_event(
     """Return the event behind an ``href``, with its current status."""
     state.security.authenticate(credentials)
     event_type = _event_type(state, org, api, event_id)
-    if not pkey.isdigit():
+    if not pkey.removeprefix("-").isdigit():
         raise NotFound(f"{pkey!r} is not an event PKey")
     instance, pk = split_pl_id(int(pkey))
     if instance != state.identity.value:

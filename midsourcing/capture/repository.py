@@ -28,7 +28,8 @@ FINAL = ("sent", "failed", "ignored")
 
 def _event_id_is(text: str) -> list[Any]:
     """Match the event's plId when the search text is one (the mailbox finds events by it)."""
-    if text.isascii() and text.isdigit() and int(text) < 2**63:
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit() and -(2**63) <= int(text) < 2**63:
         return [Message.event_id == int(text)]
     return []
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from midsourcing.delivery.magic import parse_magic
 from midsourcing.parts import repository
+from services import plid
 from services.db import Database
 from services.delivery_protocol import DeliveryMessage, DeliveryPart
 
@@ -38,8 +39,8 @@ def instance_of(message: DeliveryMessage) -> int:
     """Return the execution instance a message's logs go to (0: nobody, e.g. a proof)."""
     if message.proof:
         return 0
-    if message.event_id > 0:
-        return message.event_id >> 56
+    if message.event_id != 0:
+        return plid.instance_of(message.event_id)
     found = _INSTANCE_PREFIX.match(message.id)
     return int(found.group(1)) if found and int(found.group(1)) <= 255 else 0
 
@@ -57,7 +58,7 @@ def check_part(part: DeliveryPart, *, max_messages: int) -> None:
         for name, limit in _LIMITS.items():
             if len(getattr(message, name)) > limit:
                 raise PartRefused(f"message {index}: {name} is longer than {limit} characters")
-        if not 0 <= message.event_id < 2**63:
+        if not -(2**63) <= message.event_id < 2**63:
             raise PartRefused(f"message {index}: eventId does not fit a 64-bit id")
 
 

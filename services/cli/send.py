@@ -15,6 +15,8 @@ from xml.sax.saxutils import escape, quoteattr
 import httpx
 from lxml import etree
 
+from services.plid import instance_of
+
 __all__ = ["SendRequest", "SendResult", "build_envelope", "send_event"]
 
 FINAL = frozenset({"processed", "ignored", "deliveryFailed", "routingFailed", "tooOld"})
@@ -51,7 +53,7 @@ class SendResult:
     @property
     def instance_id(self) -> int:
         """Return the execution instance that holds the event (the plId's high byte)."""
-        return self.pl_id >> 56
+        return instance_of(self.pl_id)
 
 
 def build_envelope(request: SendRequest) -> str:

@@ -7,9 +7,9 @@ or by a plain form when scripts are off (it gets a redirect back to the page).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Path, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
@@ -18,12 +18,9 @@ from control_instance.console.rendering import page, redirect
 from services.errors import InvalidRequest
 from services.ui import is_htmx
 
-__all__ = ["RowId", "answer_change", "blank", "optional_int", "optional_time", "validated"]
+__all__ = ["answer_change", "blank", "optional_int", "optional_time", "validated"]
 
 M = TypeVar("M", bound=BaseModel)
-
-#: The id of a row in a page's path: out of the database's range it is refused, not a crash.
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def validated(model: type[M], data: dict[str, Any]) -> M:

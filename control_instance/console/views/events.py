@@ -69,7 +69,7 @@ def _search(params: dict[str, str]) -> _Search:
     where = history.EventFilter(
         email=blank(values["email"]),
         external_id=blank(values["external_id"]),
-        pl_id=optional_int(values["plId"], "plId"),
+        pl_id=optional_int(values["plId"], "plId", low=-(2**63)),
         event_type=blank(values["type"]),
         status=history.parse_status(blank(values["status"])),
         channel=optional_int(values["channel"], "channel", high=255),
@@ -182,7 +182,7 @@ async def event_page(
     pl_id: int, request: Request, state: StateDep, user: ViewerUser
 ) -> HTMLResponse:
     """Show one archived event: its ctx, its status timeline, its outcome, its message."""
-    if not 0 <= pl_id < 2**63:  # a plId is a signed 64-bit number; the database holds no other
+    if not -(2**63) <= pl_id < 2**63:  # a plId is a signed 64-bit number (services/plid.py)
         raise NotFound(f"no archived event {pl_id}")
     event = await run_in_threadpool(lambda: history.get_event(db=state.db, pl_id=pl_id))
     mailbox = state.settings.midsourcing_url.rstrip("/") + "/?" + urlencode({"q": str(pl_id)})

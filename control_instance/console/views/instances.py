@@ -16,9 +16,9 @@ from control_instance.accounts import service
 from control_instance.accounts.schemas import AccountCreate, AccountPublic, AccountUpdate
 from control_instance.console.deps import AdminUser, ViewerUser
 from control_instance.console.rendering import page
-from control_instance.console.views._ops_forms import RowId, answer_change, blank, validated
+from control_instance.console.views._ops_forms import answer_change, blank, validated
 from control_instance.deps import StateDep
-from control_instance.pagination import PageParams
+from control_instance.pagination import PageParams, RowId
 from control_instance.state import ControlState
 
 __all__ = ["router"]

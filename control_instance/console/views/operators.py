@@ -17,9 +17,9 @@ from control_instance.auth.roles import Role
 from control_instance.auth.schemas import OperatorCreate, OperatorPublic, OperatorUpdate
 from control_instance.console.deps import AdminUser
 from control_instance.console.rendering import page
-from control_instance.console.views._ops_forms import RowId, answer_change, validated
+from control_instance.console.views._ops_forms import answer_change, validated
 from control_instance.deps import StateDep
-from control_instance.pagination import PageParams
+from control_instance.pagination import PageParams, RowId
 from control_instance.state import ControlState
 
 __all__ = ["router"]

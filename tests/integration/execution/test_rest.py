@@ -10,7 +10,8 @@ import pytest
 from lxml import etree
 
 from execution_instance.intake.service import split_pl_id
-from tests.integration.execution.conftest import InstanceFactory, stored_events
+from tests.integration.execution.conftest import InstanceFactory, soap, stored_events
+from tests.support.soap import event_xml, outputs_of, push_event_envelope
 
 PATH = "/acme/campaign/mcacme/EVTPASSWORD_RESET"
 AUTH = {"authorization": "Bearer mcsim-dev-token"}
@@ -179,3 +180,21 @@ async def test_openapi_documents_the_transactional_api(client: httpx.AsyncClient
     schema = post_op["requestBody"]["content"]["application/json"]["schema"]
     assert "ctx" in schema["properties"]
     assert "/{org}/campaign/{api}/{event_id}/{pkey}" in spec["paths"]
+
+
+async def test_an_instance_above_127_answers_negative_ids_that_work_everywhere(
+    make_instance: InstanceFactory,
+) -> None:
+    async with make_instance(instance_id=200) as client:
+        answer = await post(client, {"email": "ann@example.com", "ctx": {"firstName": "Ann"}})
+        assert answer.status_code == 201, answer.text
+        pkey = int(answer.json()["PKey"])
+        assert pkey < 0 and split_pl_id(pkey) == (200, 1)
+        again = await client.get(f"/acme/campaign/{answer.json()['href']}", headers=AUTH)
+        assert again.status_code == 200, again.text
+        assert again.json()["PKey"] == str(pkey)
+        envelope = push_event_envelope(event_xml("PASSWORD_RESET"))
+        reply = await soap(client, envelope, action="nms:rtEvent#PushEvent")
+        assert reply.status_code == 200, reply.text
+        (pl_id,) = outputs_of(reply.content, "plId")
+        assert split_pl_id(int(pl_id)) == (200, 2)

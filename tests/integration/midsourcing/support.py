@@ -18,6 +18,7 @@ from services.delivery_protocol import (
     parse_delivery_logs,
     render_delivery_part,
 )
+from services.plid import make_pl_id
 from tests.support.soap import SOAP11, outputs_of
 
 ROUTER = "/nl/jsp/soaprouter.jsp"
@@ -29,7 +30,7 @@ def email(to: str, *, instance: int = 1, **fields: Any) -> DeliveryMessage:
     pk = next(_numbers)
     values: dict[str, Any] = {
         "id": f"{instance}-{pk}",
-        "event_id": (instance << 56) | pk,
+        "event_id": make_pl_id(instance, pk),
         "event_type": "PASSWORD_RESET",
         "channel": "email",
         "to": to,

@@ -110,3 +110,22 @@ async def test_two_servers_sharing_one_database_deliver_each_message_once(
         assert sorted(log.message_id for log in logs) == sorted(m.id for m in messages)
         seqs = [log.seq for log in logs]
         assert seqs == sorted(seqs) and len(set(seqs)) == 120
+
+
+async def test_an_instance_above_127_gets_its_logs_with_its_negative_event_ids(
+    make_mid_on: MidFactory,
+) -> None:
+    with SmtpSink() as sink:
+        async with make_mid_on(smtp_host=sink.host, smtp_port=sink.port) as mid:
+            sent = part(email("ann@example.com", instance=200), instance=200)
+            (message,) = sent.messages
+            assert message.event_id < 0  # the sign bit is the top bit of instance 200
+            await append(mid, sent)
+            assert await settle(mid, 1) == {"sent": 1}
+            logs = await final_logs(mid, instance=200)
+            assert [(log.event_id, log.status.value) for log in logs.values()] == [
+                (message.event_id, "sent")
+            ]
+            assert await final_logs(mid, instance=72) == {}
+            found = await mid.get("/api/v1/messages", params={"q": str(message.event_id)})
+            assert [m["eventId"] for m in found.json()["messages"]] == [str(message.event_id)]
