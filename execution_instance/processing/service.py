@@ -67,9 +67,6 @@ class ProcessorSettings:
     retry_max_seconds: float = 60.0
     validity_seconds: float = 432_000.0
     sync_seconds: float = 0.5
-    #: After an idle worker is woken by new events, how long it lets more arrive before it
-    #: claims: under load, one claim then takes many events instead of one each.
-    gather_seconds: float = 0.005
 
 
 @dataclass
@@ -159,7 +156,6 @@ class Processor:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.idle_poll_seconds):
                         await self.wakeup.wait()
-                        await asyncio.sleep(self.settings.gather_seconds)
                 continue
             try:
                 await self.process(events, worker=worker)
