@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from control_instance.console.deps import User
 from control_instance.console.rendering import page, redirect
+from control_instance.console.views.templates_forms import parse_form
 from services.errors import InvalidRequest
 from services.ui import is_htmx
 
@@ -25,18 +26,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def validated(model: type[M], data: dict[str, Any]) -> M:
     """Return ``data`` read as ``model``, or an InvalidRequest that names each wrong field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        first: str | None = None
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ())) or "form"
-            first = first or where
-            problems.append(f"{where}: {error.get('msg', 'invalid')}")
-        raise InvalidRequest(
-            "the form is invalid", detail="; ".join(problems), field=first
-        ) from None
+    return parse_form(model, **data)
 
 
 def blank(value: str | None) -> str | None:

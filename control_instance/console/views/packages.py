@@ -19,11 +19,10 @@ from control_instance.console.deps import AdminUser, EditorUser, ViewerUser
 from control_instance.console.rendering import page
 from control_instance.deps import StateDep
 from control_instance.packages.document import MAX_PACKAGE_BYTES
-from control_instance.packages.exporting import export_package
 from control_instance.packages.importing import import_package
 from control_instance.packages.model import FORMAT_VERSION
 from control_instance.pagination import PageParams
-from control_instance.routes.packages import ENVIRONMENT_HEADER
+from control_instance.routes import packages as api
 from control_instance.state import ControlState
 from control_instance.templates.service import list_templates
 from services.errors import InvalidRequest, PayloadTooLarge
@@ -79,25 +78,14 @@ async def export(
     label: Annotated[str, Query(max_length=255)] = "",
 ) -> Response:
     """Download a package of the chosen templates (all when none is chosen) and accounts."""
-    environment = state.settings.environment.value
-    document = await run_in_threadpool(
-        lambda: export_package(
-            db=state.db,
-            environment=environment,
-            author=user.login,
-            templates=template,
-            accounts=account,
-            name=name.strip() or "export",
-            label=label.strip(),
-        )
-    )
-    return Response(
-        document,
-        media_type="application/xml",
-        headers={
-            ENVIRONMENT_HEADER: environment,
-            "Content-Disposition": f'attachment; filename="mcsim-{environment}-package.xml"',
-        },
+    return await api.export(
+        actor=user.principal,
+        state=state,
+        template=template,
+        event_type=[],
+        account=account,
+        name=name.strip() or "export",
+        label=label.strip(),
     )
 
 
