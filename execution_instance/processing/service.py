@@ -16,8 +16,10 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
@@ -51,6 +53,7 @@ _FINAL_STATUS = {
     LogStatus.IGNORED: EventStatus.IGNORED,
     LogStatus.FAILED: EventStatus.DELIVERY_FAILED,
 }
+_T = TypeVar("_T")
 _CURSOR_KEY = "delivery_log_cursor"
 _EPOCH_KEY = "message_epoch"
 
@@ -96,6 +99,7 @@ class Processor:
         self.settings = settings
         self.wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._threads: set[asyncio.Future[Any]] = set()
         self.handed_over = 0
         self.epoch = "0"
 
@@ -131,12 +135,28 @@ class Processor:
             self._tasks.append(asyncio.create_task(self._sync(), name="status-sync"))
 
     async def stop(self) -> None:
-        """Stop the workers; events they held are retaken when their lease ends."""
+        """Stop the workers; events they held are retaken when their lease ends.
+
+        A cancelled worker's database call goes on in its thread: wait for it, so that no
+        connection is opened after the database is disposed.
+        """
         for task in self._tasks:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks)
         self._tasks.clear()
+        while self._threads:
+            done, _ = await asyncio.wait(set(self._threads))
+            for future in done:  # their callers are gone: read their outcome here
+                if not future.cancelled():
+                    future.exception()
+
+    async def _blocking(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn(*args)`` in a thread; :meth:`stop` waits for it even if its caller is gone."""
+        future = asyncio.ensure_future(run_in_threadpool(fn, *args))
+        self._threads.add(future)
+        future.add_done_callback(self._threads.discard)
+        return await asyncio.shield(future)
 
     def notify(self) -> None:
         """Wake the workers: new events arrived."""
@@ -147,7 +167,7 @@ class Processor:
         while True:
             self.wakeup.clear()  # before claiming: an event arriving meanwhile sets it again
             try:
-                events = await run_in_threadpool(self._claim, worker)
+                events = await self._blocking(self._claim, worker)
             except Exception:
                 log.exception("cannot claim events", extra={"worker": worker})
                 events = []
@@ -175,9 +195,9 @@ class Processor:
 
     async def process(self, events: list[Event], *, worker: str) -> None:
         """Route, render and hand over claimed events."""
-        batch = await run_in_threadpool(self._prepare, events)
+        batch = await self._blocking(self._prepare, events)
         if batch.finished:
-            await run_in_threadpool(self._record, batch.finished, worker)
+            await self._blocking(self._record, batch.finished, worker)
         if not batch.messages:
             return
         part = DeliveryPart(
@@ -190,7 +210,7 @@ class Processor:
         try:
             outcome = await self.mid.append_delivery_part(part, retry=retry)
         except DeliveryClientError as exc:
-            await run_in_threadpool(self._retry_later, events, batch, worker, str(exc))
+            await self._blocking(self._retry_later, events, batch, worker, str(exc))
             return
         ids = [_pk(m.event_id) for m in batch.messages]
         if outcome.fatal_error:
@@ -198,10 +218,10 @@ class Processor:
                 Finished(i, EventStatus.DELIVERY_FAILED, error=outcome.fatal_error_message)
                 for i in ids
             ]
-            await run_in_threadpool(self._record, failed, worker)
+            await self._blocking(self._record, failed, worker)
             return
         handed = [(i, *batch.routes[i]) for i in ids]
-        await run_in_threadpool(self._handed_over, handed, part.id, worker)
+        await self._blocking(self._handed_over, handed, part.id, worker)
         self.handed_over += len(handed)
 
     def _prepare(self, events: list[Event]) -> _Batch:
@@ -337,14 +357,14 @@ class Processor:
 
     # -- the status sync ----------------------------------------------------------------------
     async def _sync(self) -> None:
-        cursor = await run_in_threadpool(self._load_cursor)
+        cursor = await self._blocking(self._load_cursor)
         while True:
             try:
                 logs, next_cursor = await self.mid.get_delivery_logs(
                     cursor=cursor, limit=500, instance_id=self.instance_id
                 )
                 if logs or next_cursor != cursor:
-                    await run_in_threadpool(self._apply_logs, logs, next_cursor)
+                    await self._blocking(self._apply_logs, logs, next_cursor)
                     cursor = next_cursor
                 if len(logs) == 500:
                     continue
