@@ -7,11 +7,13 @@ absorb the fsync; alone, a request is committed at once. An id is returned only 
 commit. When a batch fails, each request of it is retried alone so that one bad request
 cannot fail the others.
 
-On SQLite the rows go in through the sqlite3 driver's ``executemany`` (about a quarter of the
-CPU of SQLAlchemy's insert with RETURNING, which is what bounds a batch), values converted with
-SQLAlchemy's own bind processors; the ids are then the consecutive rowids ending at
-``last_insert_rowid()``, since the transaction holds SQLite's write lock and every new row of an
-``INTEGER PRIMARY KEY`` table gets the largest rowid plus one. PostgreSQL keeps RETURNING.
+On SQLite the rows go in through the raw sqlite3 connection (:meth:`Database.sqlite_write`: no
+ORM session; ``BEGIN IMMEDIATE``, multi-row INSERTs, ``COMMIT``), values converted with
+SQLAlchemy's own bind processors; the ids are then the consecutive rowids ending at the last
+insert's rowid, since the transaction holds SQLite's write lock and every new row of an
+``INTEGER PRIMARY KEY`` table gets the largest rowid plus one. Few statements also mean few
+releases of the GIL, each of which costs the writer thread a wait for the event loop's thread
+to let go of it again. PostgreSQL keeps SQLAlchemy's INSERT with RETURNING.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
+import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Connection, insert
+from sqlalchemy import Column, insert
 
 from execution_instance.tables import Event
 from services.db import Database
@@ -33,6 +36,10 @@ from services.errors import McsimError
 __all__ = ["EventWriter", "WriterStopped"]
 
 log = logging.getLogger("mcsim.intake")
+
+# Rows per multi-row INSERT on SQLite: 50 rows of 22 columns stay far below SQLite's limit on
+# bound parameters (32,766), and the 50 statement texts fit the sqlite3 statement cache (128).
+_ROWS_PER_STATEMENT = 50
 
 
 class WriterStopped(McsimError):
@@ -130,15 +137,22 @@ class EventWriter:
             start += len(request.rows)
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
+        if self._sqlite is not None:
+            with self.db.sqlite_write() as connection:
+                return self._sqlite.insert(connection, rows)
         with self.db.transaction(write=True) as session:
-            if self._sqlite is not None:
-                return self._sqlite.insert(session.connection(), rows)
             statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
             return list(session.execute(statement, rows).scalars())
 
 
 class _SqliteInsert:
-    """Insert event rows through the sqlite3 connection of an open write transaction."""
+    """Insert event rows through the sqlite3 connection of an open write transaction.
+
+    Rows go in by multi-row ``INSERT … VALUES (…), (…)`` statements of up to
+    :data:`_ROWS_PER_STATEMENT` rows: one statement step for many rows, where ``executemany``
+    steps (and releases the GIL) once a row. The statement texts are few and stay in the
+    sqlite3 module's statement cache.
+    """
 
     def __init__(self, db: Database) -> None:
         dialect = db.engine.dialect
@@ -155,10 +169,15 @@ class _SqliteInsert:
             for index, column in enumerate(self.columns)
             if (processor := column.type.dialect_impl(dialect).bind_processor(dialect))
         ]
-        self.sql = (
-            f"INSERT INTO events ({', '.join(c.name for c in self.columns)}) "
-            f"VALUES ({', '.join('?' for _ in self.columns)})"
-        )
+        self._head = f"INSERT INTO events ({', '.join(c.name for c in self.columns)}) VALUES "
+        self._one = "(" + ", ".join("?" for _ in self.columns) + ")"
+        self._statements: dict[int, str] = {}
+
+    def _statement(self, count: int) -> str:
+        sql = self._statements.get(count)
+        if sql is None:
+            sql = self._statements[count] = self._head + ", ".join([self._one] * count)
+        return sql
 
     def _defaults(self) -> dict[str, Any]:
         # One value per commit for callable defaults (updated_at: the commit's time).
@@ -173,11 +192,11 @@ class _SqliteInsert:
                 values[column.name] = default.arg  # type: ignore[attr-defined]
         return values
 
-    def insert(self, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    def insert(self, connection: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[int]:
         """Insert ``rows`` in order and return their ids (the caller holds the write lock)."""
         defaults = self._defaults()
         converted: dict[tuple[int, Any], Any] = {}  # rows of a call share their datetimes
-        parameters: list[tuple[Any, ...]] = []
+        parameters: list[Any] = []
         for row in rows:
             values = list(self.values_of(defaults | row))
             for index, processor in self.converters:
@@ -187,13 +206,21 @@ class _SqliteInsert:
                     if done is None:
                         done = converted[index, given] = processor(given)
                     values[index] = done
-            parameters.append(tuple(values))
-        # Through SQLAlchemy's connection (one call, not one a row): errors keep their
-        # SQLAlchemy types (an IntegrityError on a raced Idempotency-Key, for REST).
-        inserted = connection.exec_driver_sql(self.sql, parameters).rowcount
-        last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-        if inserted != len(rows):
-            raise RuntimeError(f"{inserted} event rows inserted for {len(rows)} given")
+            parameters.extend(values)
+        width = len(self.columns)
+        last: int | None = None
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            count = min(_ROWS_PER_STATEMENT, len(rows) - start)
+            cursor = connection.execute(
+                self._statement(count), parameters[start * width : (start + count) * width]
+            )
+            if cursor.rowcount != count:
+                raise RuntimeError(f"{cursor.rowcount} event rows inserted for {count} given")
+            last = cursor.lastrowid
+        if last is None:
+            raise RuntimeError("no event row inserted")
+        # The write lock is held: each new row of an INTEGER PRIMARY KEY table gets the largest
+        # rowid plus one, so the ids are consecutive and end at the last statement's rowid.
         return list(range(last - len(rows) + 1, last + 1))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from execution_instance.intake.writer import EventWriter
 from execution_instance.tables import Event
@@ -130,3 +131,47 @@ async def test_the_writer_stores_what_a_sqlalchemy_insert_stores(db: Database) -
         assert keys.scalar_one() == "key-1"
     assert [row[:-1] for row in written] == [row[:-1] for row in expected]
     assert all(row[-1] is not None for row in written)  # updated_at: the archiving cursor
+
+
+async def test_a_large_write_spanning_several_statements_keeps_its_order(db: Database) -> None:
+    # More rows than one multi-row INSERT holds on SQLite: the ids still follow the rows.
+    writer = EventWriter(db)
+    await writer.start()
+    now = datetime.now(UTC)
+    try:
+        first, second = await asyncio.gather(
+            writer.write([_row(f"a{i}@example.com", now) for i in range(173)]),
+            writer.write([_row(f"b{i}@example.com", now) for i in range(51)]),
+        )
+    finally:
+        await writer.stop()
+    with db.transaction() as session:
+        stored = {pk: email for pk, email in session.execute(select(Event.id, Event.email))}
+    assert [stored[pk] for pk in first] == [f"a{i}@example.com" for i in range(173)]
+    assert [stored[pk] for pk in second] == [f"b{i}@example.com" for i in range(51)]
+    assert len(stored) == 224
+
+
+async def test_a_refused_write_stores_nothing_and_spares_the_others(db: Database) -> None:
+    # A duplicate Idempotency-Key fails its own request with SQLAlchemy's IntegrityError (REST
+    # relies on the type); the requests that shared its commit are stored, each only once.
+    writer = EventWriter(db)
+    await writer.start()
+    now = datetime.now(UTC)
+    try:
+        await writer.write([_row("first@example.com", now, idempotency_key="k")])
+        outcomes = await asyncio.gather(
+            writer.write([_row("ok1@example.com", now)]),
+            writer.write(
+                [_row(f"dup{i}@example.com", now) for i in range(60)]
+                + [_row("dup@example.com", now, idempotency_key="k")]
+            ),
+            writer.write([_row("ok2@example.com", now)]),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+    assert isinstance(outcomes[1], IntegrityError)
+    with db.transaction() as session:
+        emails = sorted(session.execute(select(Event.email)).scalars())
+    assert emails == ["first@example.com", "ok1@example.com", "ok2@example.com"]
