@@ -1,6 +1,6 @@
 """Group commit: every insert waiting at a moment goes into one transaction, without a timer.
 
-Requests hand their rows to :meth:`EventWriter.write` and wait. One task takes everything that
+Requests hand their rows to :meth:`EventWriter.write` and wait. One thread takes everything that
 is waiting, inserts it in one transaction and commits, then answers every waiter with its ids;
 meanwhile the next requests queue up for the following commit. Under load commits grow to
 absorb the fsync; alone, a request is committed at once. An id is returned only after its
@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
+import queue
 import sqlite3
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,84 +58,118 @@ class _Request:
     )
 
 
+_Outcome = tuple[_Request, "list[int] | BaseException"]
+
+
 class EventWriter:
-    """Insert event rows with group commit and return their primary keys in order."""
+    """Insert event rows with group commit and return their primary keys in order.
+
+    The commits run in a thread of their own that takes its next batch as soon as a commit is
+    done, without a round trip through the event loop (which, busy with requests, would take
+    milliseconds to notice); the event loop only hands rows over and is called back with the
+    answers of a whole commit at once.
+    """
 
     def __init__(self, db: Database, *, max_rows_per_commit: int = 20_000) -> None:
         self.db = db
         self._sqlite = _SqliteInsert(db) if db.is_sqlite else None
         self.max_rows_per_commit = max_rows_per_commit
-        self._waiting: list[_Request] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        # Its own thread: lighter than the shared pool's hop, and never queued behind requests.
-        self._thread: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue[list[_Request] | None] = queue.SimpleQueue()
+        self._handing: list[_Request] = []
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self.commits = 0
         self.rows_written = 0
 
     async def start(self) -> None:
-        """Start the commit loop."""
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-writer")
-        self._task = asyncio.create_task(self._run(), name="event-writer")
+        """Start the commit thread."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
+        self._thread.start()
 
     async def stop(self) -> None:
         """Commit what is waiting, then stop; later writes are refused."""
         self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-        if self._thread is not None:
-            self._thread.shutdown(wait=True)
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            if self._handing:
+                self._hand_over()
+            self._queue.put(None)  # after every request already handed over
+            await asyncio.get_running_loop().run_in_executor(None, thread.join)
 
     async def write(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Insert ``rows`` in one transaction shared with other waiters; return their ids."""
-        if self._closing or self._task is None:
+        if self._closing or self._thread is None:
             raise WriterStopped("the execution instance is shutting down; retry on another one")
         request = _Request(rows)
-        self._waiting.append(request)
-        self._wakeup.set()
+        if not self._handing:
+            self._handing = []
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._handing.append(request)
         return await request.done
 
-    def _take_batch(self) -> list[_Request]:
-        batch: list[_Request] = []
-        count = 0
-        while self._waiting and (
-            not batch or count + len(self._waiting[0].rows) <= self.max_rows_per_commit
-        ):
-            request = self._waiting.pop(0)
-            batch.append(request)
-            count += len(request.rows)
-        return batch
+    def _hand_over(self) -> None:
+        # Once per turn of the event loop: the requests of one turn go to the thread together.
+        handing, self._handing = self._handing, []
+        if handing:
+            self._queue.put(handing)
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._waiting:
-                batch = self._take_batch()
-                await self._commit(batch)
-            if self._closing and not self._waiting:
-                return
+    # -- the commit thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        waiting: list[_Request] = []  # handed over, not yet committed
+        stopping = False
+        while waiting or not stopping:
+            if not waiting:
+                handed = self._queue.get()
+                if handed is None:
+                    return
+                waiting.extend(handed)
+            while not stopping:  # everything handed over meanwhile joins this commit
+                try:
+                    handed = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if handed is None:
+                    stopping = True
+                else:
+                    waiting.extend(handed)
+            batch, waiting = self._take_batch(waiting)
+            self._answer(self._commit(batch))
 
-    async def _commit(self, batch: list[_Request]) -> None:
+    def _take_batch(self, waiting: list[_Request]) -> tuple[list[_Request], list[_Request]]:
+        count = len(waiting[0].rows)
+        end = 1
+        while end < len(waiting) and count + len(waiting[end].rows) <= self.max_rows_per_commit:
+            count += len(waiting[end].rows)
+            end += 1
+        return waiting[:end], waiting[end:]
+
+    def _commit(self, batch: list[_Request]) -> list[_Outcome]:
         rows = [row for request in batch for row in request.rows]
         try:
-            ids = await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+            ids = self._insert(rows)
         except Exception as exc:
             if len(batch) == 1:
-                _settle(batch[0], exc)
-                return
+                return [(batch[0], exc)]
             log.warning("group commit failed; retrying its requests one by one", exc_info=exc)
-            for request in batch:
-                await self._commit([request])
-            return
+            return [outcome for request in batch for outcome in self._commit([request])]
         self.commits += 1
         self.rows_written += len(rows)
+        outcomes: list[_Outcome] = []
         start = 0
         for request in batch:
-            _settle(request, ids[start : start + len(request.rows)])
+            outcomes.append((request, ids[start : start + len(request.rows)]))
             start += len(request.rows)
+        return outcomes
+
+    def _answer(self, outcomes: list[_Outcome]) -> None:
+        if self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(_settle_all, outcomes)
+        except RuntimeError:  # the event loop is closed: nobody is waiting any more
+            log.warning("event writer: %d answers after the event loop closed", len(outcomes))
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
         if self._sqlite is not None:
@@ -224,10 +259,11 @@ class _SqliteInsert:
         return list(range(last - len(rows) + 1, last + 1))
 
 
-def _settle(request: _Request, outcome: list[int] | BaseException) -> None:
-    if request.done.done():  # the caller went away (client disconnected)
-        return
-    if isinstance(outcome, BaseException):
-        request.done.set_exception(outcome)
-    else:
-        request.done.set_result(outcome)
+def _settle_all(outcomes: list[_Outcome]) -> None:
+    for request, outcome in outcomes:
+        if request.done.done():  # the caller went away (client disconnected)
+            continue
+        if isinstance(outcome, BaseException):
+            request.done.set_exception(outcome)
+        else:
+            request.done.set_result(outcome)
