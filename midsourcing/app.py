@@ -16,6 +16,7 @@ from midsourcing.routes import chaos, messages, quarantine, soap, wsdl
 from midsourcing.settings import MidSettings
 from midsourcing.state import MidState
 from services.app_factory import new_service_app
+from services.fastpath import install_fast_path
 
 __all__ = ["create_app"]
 
@@ -57,6 +58,8 @@ def create_app(
     )
     app.include_router(wsdl.router)
     app.include_router(soap.router)
+    # Delivery parts and log reads skip FastAPI's per-request machinery (same request id and log).
+    install_fast_path(app, method="POST", path=soap.ROUTER_PATH, endpoint=soap.soap_router)
     app.include_router(messages.router)
     app.include_router(quarantine.router)
     app.include_router(chaos.router)

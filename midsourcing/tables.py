@@ -11,8 +11,9 @@ part sent again never duplicates a message. ``delivery_logs`` is what execution 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, SmallInteger, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.db import UtcDateTime, make_metadata, service_meta_table
@@ -25,6 +26,9 @@ __all__ = [
     "Message",
     "MessageKey",
     "SessionToken",
+    "delivery_logs_table",
+    "message_keys_table",
+    "messages_table",
     "service_meta",
 ]
 
@@ -158,3 +162,9 @@ class SessionToken(Base):
     login: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# The tables themselves, for Core statements on the delivery path (no ORM bookkeeping per row).
+messages_table = cast(Table, Message.__table__)
+message_keys_table = cast(Table, MessageKey.__table__)
+delivery_logs_table = cast(Table, DeliveryLogRow.__table__)

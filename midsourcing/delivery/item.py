@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
 
 from midsourcing.tables import Message
 
@@ -36,8 +39,8 @@ class Outgoing:
     tries: int  # the number of this try (1 for the first)
 
     @classmethod
-    def from_row(cls, row: Message, *, tries: int | None = None) -> Outgoing:
-        """Return the message held by ``row``."""
+    def from_row(cls, row: Message | Row[Any], *, tries: int | None = None) -> Outgoing:
+        """Return the message held by ``row`` (an ORM object or a Core row of its columns)."""
         return cls(
             pk=row.id,
             message_id=row.message_id,

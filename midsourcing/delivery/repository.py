@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, insert, or_, select, text, update
+from sqlalchemy import CursorResult, Result, Row, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from midsourcing.delivery.item import Outgoing
 from midsourcing.delivery.policy import Decision
 from midsourcing.quarantine import repository as quarantine
 from midsourcing.quarantine.addresses import address_digest
-from midsourcing.tables import DeliveryLogRow, Message
+from midsourcing.tables import Message, delivery_logs_table, messages_table
 
 __all__ = [
     "Claimed",
@@ -55,39 +55,82 @@ class Finished:
     forwarded: str = ""
 
 
+#: The columns of a claimed message: those :class:`Outgoing` reads.
+_OUTGOING = messages_table.c
+_CLAIMED_COLUMNS = (
+    _OUTGOING.id,
+    _OUTGOING.message_id,
+    _OUTGOING.instance,
+    _OUTGOING.event_id,
+    _OUTGOING.event_type,
+    _OUTGOING.channel,
+    _OUTGOING.recipient,
+    _OUTGOING.proof,
+    _OUTGOING.template_version,
+    _OUTGOING.from_name,
+    _OUTGOING.from_address,
+    _OUTGOING.reply_to,
+    _OUTGOING.subject,
+    _OUTGOING.text,
+    _OUTGOING.html,
+    _OUTGOING.title,
+    _OUTGOING.app,
+    _OUTGOING.data,
+    _OUTGOING.created_at,
+    _OUTGOING.tries,
+)
+
+
 def claim(
     session: Session, *, worker: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[Claimed]:
-    """Claim up to ``limit`` due messages for ``worker``: expired leases, then queued ones."""
+    """Claim up to ``limit`` due messages for ``worker``: expired leases, then queued ones.
+
+    Core statements, no ORM objects: one SELECT per status (rows locked on PostgreSQL) and one
+    UPDATE of the claimed ids.
+    """
     rows = _due(session, "sending", now=now, limit=limit, worker=worker)
     if len(rows) < limit:
         rows += _due(session, "queued", now=now, limit=limit - len(rows), worker=worker)
     if not rows:
         return []
-    for row in rows:
-        row.status = "sending"
-        row.claimed_by = worker
-        row.next_attempt_at = lease_until
-        row.tries += 1
-    session.flush()
-    digests = {row.id: address_digest(row.channel, row.recipient) for row in rows}
-    quarantined = quarantine.quarantined_among(session, digests=list(digests.values()), now=now)
-    return [Claimed(Outgoing.from_row(row), digests[row.id] in quarantined) for row in rows]
+    pks = [row.id for row in rows]
+    for start in range(0, len(pks), _CHUNK):
+        session.execute(
+            update(messages_table)
+            .where(_OUTGOING.id.in_(pks[start : start + _CHUNK]))
+            .values(
+                status="sending",
+                claimed_by=worker,
+                next_attempt_at=lease_until,
+                tries=_OUTGOING.tries + 1,
+            )
+        )
+    items = [Outgoing.from_row(row, tries=row.tries + 1) for row in rows]
+    digests = [address_digest(item.channel, item.recipient) for item in items]
+    quarantined = quarantine.quarantined_among(session, digests=digests, now=now)
+    return [
+        Claimed(item, digest in quarantined) for item, digest in zip(items, digests, strict=True)
+    ]
 
 
-def _due(session: Session, status: str, *, now: datetime, limit: int, worker: str) -> list[Message]:
+def _due(
+    session: Session, status: str, *, now: datetime, limit: int, worker: str
+) -> list[Row[Any]]:
     # One status at a time: the (status, next_attempt_at) index then yields rows in order,
     # with no sort of every due message.
     statement = (
-        select(Message)
-        .where(Message.status == status, Message.next_attempt_at <= now)
-        .order_by(Message.next_attempt_at)
+        select(*_CLAIMED_COLUMNS)
+        .where(_OUTGOING.status == status, _OUTGOING.next_attempt_at <= now)
+        .order_by(_OUTGOING.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     if status == "sending":  # a lease of this worker is never over while it runs
-        statement = statement.where(or_(Message.claimed_by.is_(None), Message.claimed_by != worker))
-    return list(session.execute(statement).scalars())
+        statement = statement.where(
+            or_(_OUTGOING.claimed_by.is_(None), _OUTGOING.claimed_by != worker)
+        )
+    return list(session.execute(statement))
 
 
 def extend_leases(session: Session, *, worker: str, lease_until: datetime) -> int:
@@ -152,28 +195,41 @@ def record(session: Session, *, worker: str, finished: Sequence[Finished], now: 
     kept = [f for f in finished if f.item.pk in owned]
     if not kept:
         return 0
-    session.execute(
-        update(Message).execution_options(synchronize_session=False),
-        [_message_values(f, now) for f in kept],
-    )
-    session.execute(insert(DeliveryLogRow), [_log_values(f, now) for f in kept])
+    session.execute(_RECORD_MESSAGE, [_message_values(f, now) for f in kept])
+    session.execute(insert(delivery_logs_table), [_log_values(f, now) for f in kept])
     changes = [f.decision.address for f in kept if f.decision.address is not None]
     quarantine.apply_changes(session, changes)
     return len(kept)
 
 
+#: One outcome's UPDATE, run as an executemany (Core: no ORM bulk-update bookkeeping).
+_RECORD_MESSAGE = (
+    update(messages_table)
+    .where(_OUTGOING.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        claimed_by=None,
+        next_attempt_at=bindparam("b_next", type_=_OUTGOING.next_attempt_at.type),
+        failure_type=bindparam("b_failure_type"),
+        failure_reason=bindparam("b_failure_reason"),
+        result_text=bindparam("b_text"),
+        forwarded=bindparam("b_forwarded"),
+        finished_at=bindparam("b_finished", type_=_OUTGOING.finished_at.type),
+    )
+)
+
+
 def _message_values(finished: Finished, now: datetime) -> dict[str, Any]:
     decision = finished.decision
     return {
-        "id": finished.item.pk,
-        "status": decision.status,
-        "claimed_by": None,
-        "next_attempt_at": decision.next_attempt_at or now,
-        "failure_type": decision.failure_type.value,
-        "failure_reason": decision.reason,
-        "result_text": decision.text,
-        "forwarded": finished.forwarded,
-        "finished_at": now if decision.final else None,
+        "b_id": finished.item.pk,
+        "b_status": decision.status,
+        "b_next": decision.next_attempt_at or now,
+        "b_failure_type": decision.failure_type.value,
+        "b_failure_reason": decision.reason,
+        "b_text": decision.text,
+        "b_forwarded": finished.forwarded,
+        "b_finished": now if decision.final else None,
     }
 
 

@@ -3,12 +3,18 @@
 Each connection carries one mail transaction at a time. A connection that sat idle is checked
 with ``NOOP`` before it is reused, so that a relay that closed it does not turn into a failed
 message. What the relay answers is qualified by :mod:`midsourcing.delivery.qualification`.
+
+``MAIL FROM`` and ``RCPT TO`` of a plain address (a dot-atom local part and host name, which is
+what nearly every message has) are written directly: aiosmtplib's ``mail()`` and ``rcpt()`` parse
+every address with :func:`email.utils.parseaddr`, a third of the CPU a message cost on the wire,
+to produce the same ``<address>``. Any other address still goes through them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -21,6 +27,9 @@ __all__ = ["RelaySettings", "SmtpRelay"]
 
 log = logging.getLogger("mcsim.mid.smtp")
 _CHECK_IDLE_AFTER = 5.0  # seconds
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+#: An address aiosmtplib would send unchanged inside ``<>`` (RFC 5321 dot-atom @ host name).
+_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
 @dataclass(frozen=True)
@@ -103,9 +112,9 @@ class SmtpRelay:
         # MAIL, RCPT and DATA one by one under one deadline: cheaper than sendmail(), which
         # re-parses the addresses, sizes the message and arms a timer per command.
         async with asyncio.timeout(self.settings.timeout):
-            await client.mail(sender, timeout=None)
+            await _mail(client, sender)
             try:
-                await client.rcpt(recipient, timeout=None)
+                await _rcpt(client, recipient)
                 return await client.data(data, timeout=None)
             except aiosmtplib.SMTPResponseException:
                 await _reset(client)
@@ -120,6 +129,35 @@ class SmtpRelay:
         idle, self._idle = self._idle, []
         for client, _ in idle:
             await _close(client, polite=True)
+
+
+def _plain(client: aiosmtplib.SMTP, address: str) -> bytes | None:
+    """Return ``<address>`` when it can be written as is on a greeted connection."""
+    if client.is_ehlo_or_helo_needed or not _PLAIN_ADDRESS.fullmatch(address):
+        return None
+    return b"<" + address.encode("ascii") + b">"
+
+
+async def _mail(client: aiosmtplib.SMTP, sender: str) -> None:
+    """``MAIL FROM``; raise SMTPSenderRefused unless the relay answers 250 (as ``mail()``)."""
+    quoted = _plain(client, sender)
+    if quoted is None:
+        await client.mail(sender, timeout=None)
+        return
+    reply = await client.execute_command(b"MAIL", b"FROM:" + quoted, timeout=None)
+    if reply.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+
+
+async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
+    """``RCPT TO``; raise SMTPRecipientRefused unless it answers 250 or 251 (as ``rcpt()``)."""
+    quoted = _plain(client, recipient)
+    if quoted is None:
+        await client.rcpt(recipient, timeout=None)
+        return
+    reply = await client.execute_command(b"RCPT", b"TO:" + quoted, timeout=None)
+    if reply.code not in (250, 251):
+        raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

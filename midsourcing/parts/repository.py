@@ -10,7 +10,7 @@ from sqlalchemy import Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from midsourcing.tables import DeliveryPartRow, Message, MessageKey
+from midsourcing.tables import DeliveryPartRow, message_keys_table, messages_table
 
 __all__ = ["add_messages", "claim_message_ids", "get_or_add_part"]
 
@@ -57,8 +57,8 @@ def claim_message_ids(
     fresh: set[str] = set()
     for start in range(0, len(message_ids), _CHUNK):
         chunk = message_ids[start : start + _CHUNK]
-        statement = _insert_ignoring_duplicates(session, MessageKey).returning(
-            MessageKey.message_id
+        statement = _insert_ignoring_duplicates(session, message_keys_table).returning(
+            message_keys_table.c.message_id
         )
         rows = [{"message_id": m, "part_id": part_id, "accepted_at": now} for m in chunk]
         fresh.update(session.execute(statement, rows).scalars())
@@ -66,6 +66,6 @@ def claim_message_ids(
 
 
 def add_messages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Queue new messages."""
+    """Queue new messages (a Core executemany: the ORM's bulk insert adds nothing here)."""
     for start in range(0, len(rows), _CHUNK):
-        session.execute(insert(Message), list(rows[start : start + _CHUNK]))
+        session.execute(insert(messages_table), list(rows[start : start + _CHUNK]))

@@ -18,13 +18,15 @@ from services.errors import (
 from services.soap.envelope import SoapCall, SoapVersion, render_fault
 from services.soap.router import campaign_wording, read_soap_call, session_tokens, unknown_method
 
-__all__ = ["router"]
+__all__ = ["ROUTER_PATH", "router", "soap_router"]
+
+ROUTER_PATH = "/nl/jsp/soaprouter.jsp"
 
 log = logging.getLogger("mcsim.mid.soap")
 router = APIRouter(tags=["soap"])
 
 
-@router.post("/nl/jsp/soaprouter.jsp", include_in_schema=False)
+@router.post(ROUTER_PATH, include_in_schema=False)
 async def soap_router(request: Request) -> Response:
     """Read the envelope, find the method, run it, and answer with a response or a Fault."""
     state = provide_state(request)

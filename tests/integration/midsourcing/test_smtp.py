@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from aiosmtplib.email import quote_address
+
 from services.delivery_protocol import FailureType, LogStatus
 from tests.integration.midsourcing.conftest import MidFactory
 from tests.integration.midsourcing.support import (
@@ -50,6 +52,38 @@ async def test_an_accepted_email_arrives_whole_and_its_raw_source_matches(
         assert parsed["Message-ID"] == f"<mcsim.{message.id}@mcsim.local>"
         assert parsed.get_content_type() == "multipart/alternative"
         assert {h["name"] for h in captured["headers"]} >= {"Message-ID", "Date", "From", "To"}
+
+
+async def test_one_connection_carries_plain_and_quoted_addresses_and_survives_a_refusal(
+    make_mid: MidFactory,
+) -> None:
+    # Plain addresses are written directly, the others through aiosmtplib's mail() and rcpt();
+    # both must reach the relay as aiosmtplib would send them, on one reused connection.
+    recipients = ["ann@example.com", '"ann.quoted"@example.com', "gone@example.com"]
+    recipients += [f"user{n}@example.com" for n in range(5)]
+    senders = ["noreply@acme.test", '"sales.team"@acme.test']
+    messages = [
+        email(to, from_address=senders[n % 2], reply_to="") for n, to in enumerate(recipients)
+    ]
+    with SmtpSink(reject={"gone@example.com": 550}) as sink:
+        async with make_mid(smtp_host=sink.host, smtp_port=sink.port, smtp_connections=1) as mid:
+            await append(mid, part(*messages))
+            assert await settle(mid, len(messages)) == {"sent": 7, "failed": 1}
+            logs = await final_logs(mid)
+        assert logs[messages[2].id].failure_reason == 1  # User unknown
+        received = {m.rcpt_tos[0]: m.mail_from for m in sink.received}
+        # aiosmtpd reports a quoted local part without its quotes
+        expected = {
+            _unquoted(m.to): _unquoted(m.from_address)
+            for m in messages
+            if m.to != "gone@example.com"
+        }
+        assert received == expected
+        assert len(sink.received) == 7
+
+
+def _unquoted(address: str) -> str:
+    return quote_address(address)[1:-1].replace('"', "")
 
 
 async def test_550_is_a_hard_bounce_that_quarantines_and_then_ignores_until_release(

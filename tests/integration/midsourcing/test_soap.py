@@ -280,3 +280,16 @@ async def test_a_database_failure_is_a_server_fault_and_the_retried_part_goes_th
     assert (await mid.get("/api/v1/messages/counts")).json()["total"] == 0
     assert await append(mid, delivery_part) > 0
     assert await settle(mid, 1) == {"sent": 1}
+
+
+async def test_soap_calls_keep_their_request_id_on_the_fast_path(mid: httpx.AsyncClient) -> None:
+    # The router is served ahead of the middleware stack; it still names every call.
+    given = await soap(mid, logs_envelope(), **{"x-request-id": "caller-chosen-42"})
+    assert given.status_code == 200, given.text
+    assert given.headers["x-request-id"] == "caller-chosen-42"
+    made = await soap(mid, append_envelope(part(email("ann@example.com")), token="mid/nope"))
+    assert made.status_code == 500
+    assert made.headers["x-request-id"]
+    assert fault_of(made.content)["faultcode"] == "SOAP-ENV:Client"
+    other = await mid.get("/api/v1/messages/counts")  # other routes: the whole stack as before
+    assert other.headers["x-request-id"]
