@@ -38,11 +38,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from load_balancer.app import create_app, front_door, health_checker, seed_backends
-from load_balancer.serving import LeanHttpProtocol
 from load_balancer.settings import BalancerSettings
 from load_balancer.shared import SharedState
 from services.http import create_http_client
 from services.logging_setup import configure_logging
+from services.serving import LeanHttpProtocol
 
 __all__ = ["serve", "uvicorn_config"]
 

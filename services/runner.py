@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from services.logging_setup import configure_logging
+from services.serving import LeanHttpProtocol
 from services.settings import ServiceSettings
 
 __all__ = ["run_service"]
@@ -49,4 +50,7 @@ def run_service(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # mcsim's own HTTP/1.1 protocol: about a tenth less CPU per small SOAP call.
+        http=LeanHttpProtocol,
+        ws="none",
     )
