@@ -9,16 +9,18 @@ lease ran out (its worker died) can be claimed again. On SQLite the claim runs i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Column, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from execution_instance.intake.channels import EventStatus
 from execution_instance.tables import Event
 
 __all__ = [
+    "ClaimedEvent",
     "Delivered",
     "Finished",
     "apply_delivered",
@@ -53,35 +55,57 @@ class Delivered:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """What processing reads of a claimed event."""
+
+    id: int
+    queue: int
+    event_type: str
+    wished_channel: int
+    email: str | None
+    mobile_phone: str | None
+    push_token: str | None
+    mobile_app: str | None
+    email_format: int
+    expiration: datetime | None
+    document: str
+    created_at: datetime
+    error_count: int
+
+
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+_CLAIMED_COLUMNS = [_EVENTS.c[f.name] for f in fields(ClaimedEvent)]
+
+
 def claim_due(
     session: Session, *, worker: str, now: datetime, limit: int, lease: float, postgres: bool
-) -> list[Event]:
-    """Lease up to ``limit`` due events (real-time before batch, oldest first)."""
+) -> list[ClaimedEvent]:
+    """Lease up to ``limit`` due events (real-time before batch, oldest first).
+
+    One statement: an UPDATE of the due ids RETURNING what processing needs (no ORM objects).
+    """
     due = (
-        select(Event.id)
+        select(_EVENTS.c.id)
         .where(
-            Event.status == int(EventStatus.PENDING),
-            Event.next_attempt_at <= now,
-            or_(Event.claimed_until.is_(None), Event.claimed_until < now),
+            _EVENTS.c.status == int(EventStatus.PENDING),
+            _EVENTS.c.next_attempt_at <= now,
+            or_(_EVENTS.c.claimed_until.is_(None), _EVENTS.c.claimed_until < now),
         )
-        .order_by(Event.queue, Event.id)
+        .order_by(_EVENTS.c.queue, _EVENTS.c.id)
         .limit(limit)
     )
     if postgres:
         due = due.with_for_update(skip_locked=True)
-    ids = list(session.execute(due).scalars())
-    if not ids:
-        return []
-    session.execute(
-        update(Event)
-        .where(Event.id.in_(ids))
+    statement = (
+        update(_EVENTS)
+        .where(_EVENTS.c.id.in_(due.scalar_subquery()))
         .values(claimed_by=worker, claimed_until=now + timedelta(seconds=lease))
+        .returning(*_CLAIMED_COLUMNS)
     )
-    rows = session.execute(select(Event).where(Event.id.in_(ids)).order_by(Event.queue, Event.id))
-    return list(rows.scalars())
-
-
-_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+    claimed = [ClaimedEvent(*row) for row in session.execute(statement)]
+    claimed.sort(key=lambda event: (event.queue, event.id))  # RETURNING keeps no order
+    return claimed
 
 
 def record_finished(session: Session, finished: Sequence[Finished], *, worker: str) -> None:
@@ -127,34 +151,32 @@ def mark_handed_over(
     worker: str,
     now: datetime,
 ) -> None:
-    """Move events handed to mid-sourcing to ``processing`` (Pending delivery)."""
-    if not handed:
-        return
-    statement = (
-        update(_EVENTS)
-        .where(
-            _EVENTS.c.id == bindparam("event_id"),
-            _EVENTS.c.claimed_by == worker,
-            _EVENTS.c.status == int(EventStatus.PENDING),
+    """Move events handed to mid-sourcing to ``processing`` (Pending delivery).
+
+    One UPDATE … WHERE id IN (…) per template version of the part (usually one in all).
+    """
+    by_template: dict[tuple[str, int], list[int]] = {}
+    for event_id, name, version in handed:
+        by_template.setdefault((name, version), []).append(event_id)
+    for (name, version), ids in by_template.items():
+        session.execute(
+            update(_EVENTS)
+            .where(
+                _EVENTS.c.id.in_(ids),
+                _EVENTS.c.claimed_by == worker,
+                _EVENTS.c.status == int(EventStatus.PENDING),
+            )
+            .values(
+                status=int(EventStatus.PROCESSING),
+                processing_at=now,
+                delivery_part=part_id,
+                template_name=name,
+                template_version=version,
+                error_text=None,
+                claimed_by=None,
+                claimed_until=None,
+            )
         )
-        .values(
-            status=int(EventStatus.PROCESSING),
-            processing_at=now,
-            delivery_part=part_id,
-            template_name=bindparam("new_template"),
-            template_version=bindparam("new_version"),
-            error_text=None,
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
-    session.execute(
-        statement,
-        [
-            {"event_id": event_id, "new_template": name, "new_version": version}
-            for event_id, name, version in handed
-        ],
-    )
 
 
 def reschedule(
@@ -178,39 +200,55 @@ def apply_delivered(session: Session, delivered: Sequence[Delivered]) -> None:
     """Give events handed to mid-sourcing their final status (one executemany).
 
     Only a pending or processing event changes: a final status is never overwritten (a log read
-    twice, or a second log of the same event, changes nothing).
+    twice, or a second log of the same event, changes nothing). The executemany goes through
+    the driver: SQLAlchemy's per-row parameter processing cost more than the UPDATE itself.
     """
     if not delivered:
         return
-    statement = (
-        update(_EVENTS)
-        .where(
-            _EVENTS.c.id == bindparam("event_id"),
-            # Not IN (…): SQLAlchemy cannot expand an IN list in an executemany.
-            or_(
-                _EVENTS.c.status == int(EventStatus.PENDING),
-                _EVENTS.c.status == int(EventStatus.PROCESSING),
-            ),
-        )
-        .values(
-            status=bindparam("new_status"),
-            failure_reason=bindparam("new_reason"),
-            error_text=bindparam("new_error"),
-            processed_at=bindparam("new_at"),
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
-    session.execute(
-        statement,
+    now = datetime.now(UTC)
+    _driver_executemany(
+        session,
+        "UPDATE events SET status = ?, failure_reason = ?, error_text = ?, processed_at = ?, "
+        "claimed_by = NULL, claimed_until = NULL, updated_at = ? "
+        f"WHERE id = ? AND status IN ({int(EventStatus.PENDING)}, {int(EventStatus.PROCESSING)})",
         [
-            {
-                "event_id": item.event_id,
-                "new_status": int(item.status),
-                "new_reason": item.failure_reason,
-                "new_error": item.error,
-                "new_at": item.at,
-            }
+            _EVENTS.c.status,
+            _EVENTS.c.failure_reason,
+            _EVENTS.c.error_text,
+            _EVENTS.c.processed_at,
+            _EVENTS.c.updated_at,
+            _EVENTS.c.id,
+        ],
+        [
+            (int(item.status), item.failure_reason, item.error, item.at, now, item.event_id)
             for item in delivered
         ],
     )
+
+
+def _driver_executemany(
+    session: Session, sql: str, columns: Sequence[Column[Any]], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run ``sql`` (``?`` placeholders, one per column) once per row, through the driver.
+
+    Values are converted by the columns' own bind processors (datetimes on SQLite), so the
+    database holds what SQLAlchemy would have written.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    processors = [
+        (index, processor)
+        for index, column in enumerate(columns)
+        if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    if processors:
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, processor in processors:
+                values[index] = processor(values[index])
+            converted.append(tuple(values))
+        rows = converted
+    if dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    connection.exec_driver_sql(sql, rows)

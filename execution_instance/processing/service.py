@@ -28,8 +28,8 @@ from execution_instance.identity import Identity
 from execution_instance.intake.channels import Channel, EventStatus, Queue
 from execution_instance.intake.service import pl_id
 from execution_instance.processing import claims
-from execution_instance.processing.claims import Finished
-from execution_instance.tables import Event, service_meta
+from execution_instance.processing.claims import ClaimedEvent, Finished
+from execution_instance.tables import service_meta
 from execution_instance.templates.service import PublishedTemplate, TemplateService
 from services.db import Database
 from services.delivery_client import DeliveryClient, DeliveryClientError
@@ -182,7 +182,7 @@ class Processor:
             except Exception:  # the lease expires and another pass retakes the events
                 log.exception("processing failed", extra={"worker": worker, "events": len(events)})
 
-    def _claim(self, worker: str) -> list[Event]:
+    def _claim(self, worker: str) -> list[ClaimedEvent]:
         with self.db.transaction(write=True) as session:
             return claims.claim_due(
                 session,
@@ -193,7 +193,7 @@ class Processor:
                 postgres=self.db.is_postgres,
             )
 
-    async def process(self, events: list[Event], *, worker: str) -> None:
+    async def process(self, events: list[ClaimedEvent], *, worker: str) -> None:
         """Route, render and hand over claimed events."""
         batch = await self._blocking(self._prepare, events)
         if batch.finished:
@@ -224,7 +224,7 @@ class Processor:
         await self._blocking(self._handed_over, handed, part.id, worker)
         self.handed_over += len(handed)
 
-    def _prepare(self, events: list[Event]) -> _Batch:
+    def _prepare(self, events: list[ClaimedEvent]) -> _Batch:
         batch = _Batch()
         now = datetime.now(UTC)
         for event in events:
@@ -278,7 +278,7 @@ class Processor:
             batch.routes[event.id] = (template.name, template.version)
         return batch
 
-    def _message(self, event: Event, template: PublishedTemplate) -> DeliveryMessage:
+    def _message(self, event: ClaimedEvent, template: PublishedTemplate) -> DeliveryMessage:
         data = EventData.from_element(etree.fromstring(event.document))
         out = self.engine.render_fields(template.fields, data)
         channel = Channel(event.wished_channel)
@@ -326,7 +326,9 @@ class Processor:
                 session, handed, part_id=part_id, worker=worker, now=datetime.now(UTC)
             )
 
-    def _retry_later(self, events: list[Event], batch: _Batch, worker: str, error: str) -> None:
+    def _retry_later(
+        self, events: list[ClaimedEvent], batch: _Batch, worker: str, error: str
+    ) -> None:
         now = datetime.now(UTC)
         waiting = [e for e in events if e.id in batch.routes]
         too_old = [
