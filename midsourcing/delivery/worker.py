@@ -23,8 +23,9 @@ from midsourcing.delivery import repository
 from midsourcing.delivery.deliverer import Deliverer
 from midsourcing.delivery.policy import RetryPolicy, decide, decide_ignored
 from midsourcing.delivery.qualification import qualify_unreachable
-from midsourcing.delivery.recorder import OutcomeRecorder
+from midsourcing.delivery.recorder import COMMIT_INTERVAL, OutcomeRecorder
 from midsourcing.delivery.repository import Claimed, Finished
+from midsourcing.delivery.sqlite_queue import SqliteQueue
 from services.db import Database
 
 __all__ = ["Dispatcher"]
@@ -46,6 +47,7 @@ class Dispatcher:
         poll_seconds: float,
         lease_seconds: float,
         grace_seconds: float = 10.0,
+        commit_interval: float = COMMIT_INTERVAL,
     ) -> None:
         self.db = db
         self.deliverer = deliverer
@@ -56,7 +58,10 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
         self.grace_seconds = grace_seconds
         self.worker = secrets.token_hex(8)
-        self.recorder = OutcomeRecorder(db, worker=self.worker)
+        self.sqlite = SqliteQueue(db) if db.is_sqlite else None
+        self.recorder = OutcomeRecorder(
+            db, worker=self.worker, sqlite=self.sqlite, interval=commit_interval
+        )
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -139,6 +144,11 @@ class Dispatcher:
     def _claim(self, limit: int) -> list[Claimed]:
         now = datetime.now(UTC)
         lease_until = now + timedelta(seconds=self.lease_seconds)
+        if self.sqlite is not None:
+            with self.db.sqlite_write() as connection:
+                return self.sqlite.claim(
+                    connection, worker=self.worker, now=now, lease_until=lease_until, limit=limit
+                )
         with self.db.transaction(write=True) as session:
             return repository.claim(
                 session, worker=self.worker, now=now, lease_until=lease_until, limit=limit

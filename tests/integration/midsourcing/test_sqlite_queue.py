@@ -1,0 +1,250 @@
+"""The SQLite fast path of the queue stores what the session path stores, and outcomes recorded
+in shared commits keep each message's status and the order of the delivery logs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from midsourcing.delivery import repository
+from midsourcing.delivery.item import Outgoing
+from midsourcing.delivery.policy import RetryPolicy, decide, decide_ignored
+from midsourcing.delivery.qualification import qualify_unreachable
+from midsourcing.delivery.reasons import Attempt, FailureReason
+from midsourcing.delivery.recorder import OutcomeRecorder
+from midsourcing.delivery.repository import Claimed, Finished
+from midsourcing.delivery.sqlite_queue import SqliteQueue
+from midsourcing.parts.service import append_delivery_part
+from midsourcing.quarantine.addresses import address_digest
+from midsourcing.tables import Address, DeliveryLogRow, Message
+from services.db import Database
+from services.delivery_protocol import DeliveryMessage, DeliveryPart
+from tests.integration.midsourcing.support import email, part, sms
+
+NOW = datetime(2026, 11, 29, 4, 0, 0, 123456, tzinfo=UTC)
+POLICY = RetryPolicy(max_tries=3, retry_seconds=1.0)
+
+
+@pytest.fixture
+def databases(tmp_path: Path) -> Iterator[tuple[Database, Database]]:
+    """Two fresh SQLite databases: one for the session path, one for the SQLite path."""
+    pair = []
+    for name in ("session", "sqlite"):
+        db = Database(f"sqlite:///{tmp_path / name}.sqlite3")
+        db.upgrade("midsourcing:migrations")
+        pair.append(db)
+    try:
+        yield pair[0], pair[1]
+    finally:
+        for db in pair:
+            db.dispose()
+
+
+def _address(status: str, recipient: str, expires_at: datetime | None) -> Address:
+    return Address(
+        digest=address_digest("email", recipient),
+        address=recipient,
+        channel="email",
+        status=status,
+        failure_type="soft",
+        failure_reason=3,
+        error_count=1,
+        text="earlier trouble",
+        first_error_at=NOW - timedelta(days=1),
+        last_error_at=NOW - timedelta(days=1),
+        expires_at=expires_at,
+    )
+
+
+def _fill(db: Database, delivery_part: DeliveryPart) -> None:
+    append_delivery_part(db=db, part=delivery_part, now=NOW - timedelta(seconds=5))
+    with db.transaction(write=True) as session:
+        session.add(_address("quarantine", "held@example.com", None))
+        session.add(_address("quarantine", "expired@example.com", NOW - timedelta(hours=1)))
+        session.add(_address("withErrors", "flaky@example.com", NOW + timedelta(days=9)))
+        session.add(_address("withErrors", "retried@example.com", NOW + timedelta(days=9)))
+
+
+def _rows(db: Database, entity: Any, order: Any) -> list[tuple[Any, ...]]:
+    columns = list(entity.__table__.columns)
+    with db.transaction() as session:
+        return [tuple(row) for row in session.execute(select(*columns).order_by(order))]
+
+
+def _outcomes(claimed: list[Claimed]) -> list[Finished]:
+    finished = []
+    for entry in claimed:
+        item = entry.item
+        if entry.quarantined:
+            decision = decide_ignored(item)
+        elif item.recipient.startswith("retried"):  # the relay is unreachable: retried later
+            attempt = qualify_unreachable("relay.example:25: connection refused")
+            decision = decide(item, attempt, now=NOW, policy=POLICY)
+        else:
+            decision = decide(item, Attempt.sent("250 2.0.0 Ok"), now=NOW, policy=POLICY)
+        finished.append(Finished(item, decision, "forwarded" if item.channel == "sms" else ""))
+    return finished
+
+
+def test_claim_and_record_on_the_sqlite_path_store_what_a_session_stores(
+    databases: tuple[Database, Database],
+) -> None:
+    session_db, sqlite_db = databases
+    recipients = ["ann@example.com", "held@example.com", "expired@example.com"]
+    recipients += ["flaky@example.com", "retried@example.com", "lost@example.com"]
+    messages = [email(to, html="<p>Hi</p>", proof=(to == "ann@example.com")) for to in recipients]
+    messages.append(sms("+33612345678"))
+    delivery_part = part(*messages)
+    for db in databases:
+        _fill(db, delivery_part)
+    lease = NOW + timedelta(seconds=15)
+
+    with session_db.transaction(write=True) as session:
+        by_session = repository.claim(
+            session, worker="w1", now=NOW, lease_until=lease, limit=len(messages)
+        )
+    queue = SqliteQueue(sqlite_db)
+    with sqlite_db.sqlite_write() as connection:
+        by_sqlite = queue.claim(
+            connection, worker="w1", now=NOW, lease_until=lease, limit=len(messages)
+        )
+    assert by_sqlite == by_session
+    assert [c.item.recipient for c in by_sqlite if c.quarantined] == ["held@example.com"]
+    assert {c.item.tries for c in by_sqlite} == {1}
+    assert by_sqlite[0].item.proof is True and by_sqlite[0].item.created_at.tzinfo is UTC
+    assert _rows(sqlite_db, Message, Message.id) == _rows(session_db, Message, Message.id)
+
+    for db in databases:  # another worker took this message over: its outcome is not ours
+        with db.transaction(write=True) as session:
+            session.execute(
+                update(Message)
+                .where(Message.recipient == "lost@example.com")
+                .values(claimed_by="w2")
+            )
+    finished = _outcomes(by_sqlite)
+    assert SqliteQueue.can_record(finished)
+    with session_db.transaction(write=True) as session:
+        recorded = repository.record(session, worker="w1", finished=finished, now=NOW)
+    with sqlite_db.sqlite_write() as connection:
+        assert queue.record(connection, worker="w1", finished=finished, now=NOW) == recorded
+    assert recorded == len(messages) - 1
+
+    assert _rows(sqlite_db, Message, Message.id) == _rows(session_db, Message, Message.id)
+    assert _rows(sqlite_db, DeliveryLogRow, DeliveryLogRow.seq) == _rows(
+        session_db, DeliveryLogRow, DeliveryLogRow.seq
+    )
+    assert _rows(sqlite_db, Address, Address.digest) == _rows(session_db, Address, Address.digest)
+    with sqlite_db.transaction() as session:
+        logs = session.execute(
+            select(DeliveryLogRow.message_id, DeliveryLogRow.status).order_by(DeliveryLogRow.seq)
+        ).all()
+        statuses = dict(session.execute(select(Message.recipient, Message.status)).all())
+        addresses = set(session.execute(select(Address.address)).scalars())
+    kept = [m for m in messages if m.to != "lost@example.com"]
+    assert [message_id for message_id, _ in logs] == [m.id for m in kept]  # the batch's order
+    assert statuses == {
+        "ann@example.com": "sent",
+        "held@example.com": "ignored",
+        "expired@example.com": "sent",
+        "flaky@example.com": "sent",
+        "retried@example.com": "queued",
+        "lost@example.com": "sending",
+        "+33612345678": "sent",
+    }
+    # a success clears an address's errors; an unreachable relay is not the address's fault
+    assert addresses == {"held@example.com", "expired@example.com", "retried@example.com"}
+
+
+def test_a_batch_that_bounces_an_address_is_left_to_the_session_path() -> None:
+    message = email("gone@example.com")
+    outgoing = _outgoing_of(message)
+    hard = decide(
+        outgoing, Attempt.hard(FailureReason.USER_UNKNOWN, "550 5.1.1"), now=NOW, policy=POLICY
+    )
+    soft = decide(
+        outgoing, Attempt.soft(FailureReason.MAILBOX_FULL, "452 4.2.2"), now=NOW, policy=POLICY
+    )
+    sent = decide(outgoing, Attempt.sent("250 ok"), now=NOW, policy=POLICY)
+    assert SqliteQueue.can_record([Finished(outgoing, sent)])
+    assert not SqliteQueue.can_record([Finished(outgoing, sent), Finished(outgoing, hard)])
+    assert not SqliteQueue.can_record([Finished(outgoing, soft)])
+
+
+def _outgoing_of(message: DeliveryMessage) -> Outgoing:
+    return Outgoing(
+        pk=1,
+        message_id=message.id,
+        instance=1,
+        event_id=message.event_id,
+        event_type=message.event_type,
+        channel=message.channel,
+        recipient=message.to,
+        proof=False,
+        template_version=1,
+        from_name="",
+        from_address="",
+        reply_to="",
+        subject="",
+        text="",
+        html="",
+        title="",
+        app="",
+        data="",
+        created_at=NOW,
+        tries=1,
+    )
+
+
+async def test_outcomes_share_commits_yet_each_waits_for_its_own_and_keeps_its_order(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'mid'}.sqlite3")
+    try:
+        db.upgrade("midsourcing:migrations")
+        messages = [email(f"user{n}@example.com") for n in range(30)]
+        append_delivery_part(db=db, part=part(*messages), now=NOW)
+        queue = SqliteQueue(db)
+        with db.sqlite_write() as connection:
+            claimed = queue.claim(
+                connection, worker="w1", now=NOW, lease_until=NOW + timedelta(seconds=60), limit=30
+            )
+        committed: list[str] = []
+        recorder = OutcomeRecorder(
+            db,
+            worker="w1",
+            sqlite=queue,
+            interval=0.05,
+            on_commit=lambda batch: committed.extend(f.item.message_id for f in batch),
+        )
+        await recorder.start()
+        finished = _outcomes(claimed)
+
+        async def record(index: int, entry: Finished) -> None:
+            await asyncio.sleep(index * 0.003)  # tries end one by one
+            await recorder.record(entry)
+            assert entry.item.message_id in committed  # never answered before its commit
+
+        await asyncio.gather(*(record(n, f) for n, f in enumerate(finished)))
+        await recorder.stop()
+    finally:
+        db.dispose()
+    assert recorder.recorded == 30
+    assert 2 <= recorder.commits <= 10  # ~90 ms of tries, commits at least 50 ms apart
+    assert committed == [m.id for m in messages]
+    db = Database(f"sqlite:///{tmp_path / 'mid'}.sqlite3")
+    try:
+        with db.transaction() as session:
+            logs = session.execute(
+                select(DeliveryLogRow.message_id).order_by(DeliveryLogRow.seq)
+            ).scalars()
+            assert list(logs) == [m.id for m in messages]
+            statuses = set(session.execute(select(Message.status)).scalars())
+        assert statuses == {"sent"}
+    finally:
+        db.dispose()
