@@ -123,7 +123,7 @@ async def push_events(call: SoapCall, context: CallContext) -> SoapReply:
     await state.security.authenticate_async(context.credentials)
     events = await run_in_threadpool(_validate_many, call, state)
     ids = await state.intake.push(events, source="soap")
-    return _reply(call, *(Output.long("plId", event_id) for event_id in ids))
+    return _reply(call, *Output.longs("plId", ids))
 
 
 METHODS: dict[tuple[str, str], Handler] = {

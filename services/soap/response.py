@@ -21,6 +21,7 @@ characters XML 1.0 cannot carry at all (control characters, lone surrogates) wit
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -96,6 +97,19 @@ class Output:
         if not _LONG_MIN <= number <= _LONG_MAX:
             raise ValueError(f"{name}={number} does not fit an xsd:long")
         return cls._scalar(name, "xsd:long", str(number))
+
+    @classmethod
+    def longs(cls, name: str, values: Iterable[int]) -> list[Output]:
+        """Return one ``xsd:long`` output per value (PushEvents' plIds), the name checked once."""
+        _check_name(name)
+        head, tail = f"<{name} xsi:type='xsd:long'>", f"</{name}>"
+        outputs = []
+        for value in values:
+            number = int(value)
+            if not _LONG_MIN <= number <= _LONG_MAX:
+                raise ValueError(f"{name}={number} does not fit an xsd:long")
+            outputs.append(cls(f"{head}{number}{tail}"))
+        return outputs
 
     @classmethod
     def integer(cls, name: str, value: int) -> Output:

@@ -289,3 +289,12 @@ def test_soap12_response_and_fault() -> None:
         render_fault(McsimError("x"), version=SoapVersion.SOAP12).body, SOAP12
     )
     assert server.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") == "SOAP-ENV:Receiver"
+
+
+def test_longs_render_as_the_same_outputs_one_by_one() -> None:
+    values = [1, -(2**63), 2**63 - 1, 2**56 + 7]
+    assert Output.longs("plId", values) == [Output.long("plId", v) for v in values]
+    with pytest.raises(ValueError, match="xsd:long"):
+        Output.longs("plId", [1, 2**63])
+    with pytest.raises(ValueError, match="not an XML element name"):
+        Output.longs("bad name", [1])
