@@ -27,6 +27,7 @@ __all__ = [
     "MessageKey",
     "SessionToken",
     "delivery_logs_table",
+    "delivery_parts_table",
     "message_keys_table",
     "messages_table",
     "service_meta",
@@ -166,5 +167,6 @@ class SessionToken(Base):
 
 # The tables themselves, for Core statements on the delivery path (no ORM bookkeeping per row).
 messages_table = cast(Table, Message.__table__)
+delivery_parts_table = cast(Table, DeliveryPartRow.__table__)
 message_keys_table = cast(Table, MessageKey.__table__)
 delivery_logs_table = cast(Table, DeliveryLogRow.__table__)

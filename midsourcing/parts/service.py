@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,9 @@ __all__ = ["Accepted", "PartRefused", "append_delivery_part", "check_part", "ins
 
 _INSTANCE_PREFIX = re.compile(r"(\d{1,3})-")
 _LIMITS = {"id": 255, "event_type": 64, "app": 255}
+_SQLITE_PARTS: weakref.WeakKeyDictionary[Database, repository.SqliteParts] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class PartRefused(ValueError):
@@ -110,9 +114,18 @@ def append_delivery_part(*, db: Database, part: DeliveryPart, now: datetime) -> 
     raise AssertionError("unreachable")
 
 
+def _sqlite_parts(db: Database) -> repository.SqliteParts:
+    parts = _SQLITE_PARTS.get(db)
+    if parts is None:
+        parts = _SQLITE_PARTS[db] = repository.SqliteParts(db)
+    return parts
+
+
 def _append(
     db: Database, part: DeliveryPart, messages: dict[str, DeliveryMessage], now: datetime
 ) -> Accepted:
+    if db.is_sqlite:
+        return _append_sqlite(db, part, messages, now)
     with db.transaction(write=True) as session:
         part_id, new_part = repository.get_or_add_part(
             session,
@@ -127,4 +140,25 @@ def _append(
         )
         rows = [_row(m, part_id=part_id, now=now) for key, m in messages.items() if key in fresh]
         repository.add_messages(session, rows)
+    return Accepted(part_id, new_part, len(rows), len(part.messages) - len(rows))
+
+
+def _append_sqlite(
+    db: Database, part: DeliveryPart, messages: dict[str, DeliveryMessage], now: datetime
+) -> Accepted:
+    parts = _sqlite_parts(db)
+    with db.sqlite_write() as connection:
+        part_id, new_part = parts.get_or_add_part(
+            connection,
+            part_key=part.id,
+            instance=part.instance,
+            queue=part.queue,
+            message_count=len(part.messages),
+            now=now,
+        )
+        fresh = parts.claim_message_ids(
+            connection, message_ids=list(messages), part_id=part_id, now=now
+        )
+        rows = [_row(m, part_id=part_id, now=now) for key, m in messages.items() if key in fresh]
+        parts.add_messages(connection, rows)
     return Accepted(part_id, new_part, len(rows), len(part.messages) - len(rows))

@@ -1,5 +1,5 @@
-"""The SQLite fast path of the queue stores what the session path stores, and outcomes recorded
-in shared commits keep each message's status and the order of the delivery logs."""
+"""The SQLite fast paths (parts, claims, outcomes) store what the session paths store, and
+outcomes recorded in shared commits keep each message's status and the delivery-log order."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from midsourcing.delivery.reasons import Attempt, FailureReason
 from midsourcing.delivery.recorder import OutcomeRecorder
 from midsourcing.delivery.repository import Claimed, Finished
 from midsourcing.delivery.sqlite_queue import SqliteQueue
-from midsourcing.parts.service import append_delivery_part
+from midsourcing.parts import repository as parts_repository
+from midsourcing.parts.service import _row, append_delivery_part
 from midsourcing.quarantine.addresses import address_digest
-from midsourcing.tables import Address, DeliveryLogRow, Message
+from midsourcing.tables import Address, DeliveryLogRow, DeliveryPartRow, Message, MessageKey
 from services.db import Database
 from services.delivery_protocol import DeliveryMessage, DeliveryPart
 from tests.integration.midsourcing.support import email, part, sms
@@ -159,6 +160,53 @@ def test_claim_and_record_on_the_sqlite_path_store_what_a_session_stores(
     }
     # a success clears an address's errors; an unreachable relay is not the address's fault
     assert addresses == {"held@example.com", "expired@example.com", "retried@example.com"}
+
+
+def test_parts_stored_on_the_sqlite_path_match_the_session_path(
+    databases: tuple[Database, Database],
+) -> None:
+    session_db, sqlite_db = databases
+    first = part(
+        email("ann@example.com", subject="Élan — n° 42", proof=True),
+        sms("+33612345678"),
+        email("bob@example.com"),
+    )
+    again = email("carl@example.com")
+    second = part(first.messages[2], again)  # one message id seen before
+    with session_db.transaction(write=True) as session:
+        for delivery_part, count in ((first, 3), (second, 2), (first, 3)):
+            part_id, _ = parts_repository.get_or_add_part(
+                session,
+                part_key=delivery_part.id,
+                instance=1,
+                queue="rt",
+                message_count=count,
+                now=NOW,
+            )
+            ids = [m.id for m in delivery_part.messages]
+            fresh = parts_repository.claim_message_ids(
+                session, message_ids=ids, part_id=part_id, now=NOW
+            )
+            rows = [
+                _row(m, part_id=part_id, now=NOW) for m in delivery_part.messages if m.id in fresh
+            ]
+            parts_repository.add_messages(session, rows)
+    accepted = [
+        append_delivery_part(db=sqlite_db, part=delivery_part, now=NOW)
+        for delivery_part in (first, second, first)
+    ]
+    assert [(a.delivery_part_id, a.new_part, a.queued, a.duplicates) for a in accepted] == [
+        (1, True, 3, 0),
+        (2, True, 1, 1),
+        (1, False, 0, 3),
+    ]
+    for entity, order in (
+        (DeliveryPartRow, DeliveryPartRow.id),
+        (MessageKey, MessageKey.message_id),
+        (Message, Message.id),
+    ):
+        assert _rows(sqlite_db, entity, order) == _rows(session_db, entity, order)
+    assert len(_rows(sqlite_db, Message, Message.id)) == 4
 
 
 def test_a_batch_that_bounces_an_address_is_left_to_the_session_path() -> None:
