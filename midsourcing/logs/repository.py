@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from midsourcing.tables import DeliveryLogRow
+from midsourcing.tables import delivery_logs_table
 
 __all__ = ["list_after"]
 
+_LOGS = delivery_logs_table.c
 
-def list_after(
-    session: Session, *, after: int, limit: int, instance: int | None
-) -> list[DeliveryLogRow]:
-    """Return up to ``limit`` logs whose seq is above ``after`` (of ``instance``), in order."""
-    statement = select(DeliveryLogRow).where(DeliveryLogRow.seq > after)
+
+def list_after(session: Session, *, after: int, limit: int, instance: int | None) -> list[Row[Any]]:
+    """Return up to ``limit`` logs whose seq is above ``after`` (of ``instance``), in order.
+
+    Rows of the table's columns (Core: no ORM object per log, thousands a second are read).
+    """
+    statement = select(delivery_logs_table).where(_LOGS.seq > after)
     if instance is not None:
-        statement = statement.where(DeliveryLogRow.instance == instance)
-    return list(session.execute(statement.order_by(DeliveryLogRow.seq).limit(limit)).scalars())
+        statement = statement.where(_LOGS.instance == instance)
+    return list(session.execute(statement.order_by(_LOGS.seq).limit(limit)))

@@ -9,9 +9,11 @@ messages only; proofs (event id 0) belong to no instance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
 
 from midsourcing.logs import repository
-from midsourcing.tables import DeliveryLogRow
 from services.db import Database
 from services.delivery_protocol import DeliveryLog, FailureType, LogStatus
 from services.errors import InvalidRequest
@@ -41,7 +43,7 @@ def parse_cursor(cursor: str) -> int:
     return int(value)
 
 
-def _log(row: DeliveryLogRow) -> DeliveryLog:
+def _log(row: Row[Any]) -> DeliveryLog:
     return DeliveryLog(
         seq=row.seq,
         message_id=row.message_id,
