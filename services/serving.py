@@ -65,6 +65,7 @@ class _Cycle:
         "keep_alive",
         "method",
         "protocol",
+        "received",
         "remaining",
         "response_complete",
         "response_started",
@@ -79,6 +80,7 @@ class _Cycle:
         self.keep_alive = keep_alive
         self.body: list[bytes] = []
         self.complete_request = False
+        self.received = False
         self.disconnected = False
         self.expect_continue = False
         self.waiter: asyncio.Future[None] | None = None
@@ -126,8 +128,14 @@ class _Cycle:
         if self.expect_continue and not self.disconnected:
             self.expect_continue = False
             protocol.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if not self.body and not self.complete_request and not self.disconnected:
-            protocol.resume_reading()
+        if not self.body and not self.disconnected and not self.response_complete:
+            if not self.complete_request:
+                protocol.resume_reading()
+            elif not self.received:
+                self.received = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            # Wait for more body or, once the whole body was received, for the end of the
+            # response or a disconnect (as uvicorn does: a loop over receive() must not spin).
             self.waiter = protocol.loop.create_future()
             try:
                 await self.waiter
@@ -138,6 +146,7 @@ class _Cycle:
         chunks = self.body
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self.body = []
+        self.received = self.complete_request
         return {"type": "http.request", "body": body, "more_body": not self.complete_request}
 
     async def send(self, message: Message) -> None:
@@ -298,6 +307,8 @@ class LeanHttpProtocol(asyncio.Protocol):
             self._idle.cancel()
             self._idle = None
         parser = self.parser
+        if parser.should_upgrade():
+            return  # feed_data raises HttpParserUpgrade next: refused with a 400
         url = self._url
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
