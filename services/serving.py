@@ -174,6 +174,8 @@ class _Cycle:
                 elif lowered == b"connection" and b"close" in value.lower():
                     self.keep_alive = False
                     continue
+                elif lowered == b"transfer-encoding":
+                    continue  # the framing is the server's (chunked unless Content-Length)
                 head += (name, b": ", value, b"\r\n")
             if length is not None:
                 self.remaining = int(length)

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
@@ -45,6 +46,11 @@ async def _chunks() -> AsyncIterator[bytes]:
 async def _starlette_stream(request: Request) -> Response:
     # Starlette listens for http.disconnect with receive() while it streams (ASGI spec < 2.4).
     return StreamingResponse(_chunks(), media_type="text/plain")
+
+
+async def _file(request: Request) -> Response:
+    # Starlette streams a file while it listens for http.disconnect with receive().
+    return FileResponse(__file__, media_type="text/plain")
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, int]:
@@ -81,6 +87,7 @@ class App:
             routes=[
                 Route("/text", _text),
                 Route("/starlette-stream", _starlette_stream),
+                Route("/file", _file),
             ]
         )
 
@@ -138,6 +145,12 @@ class App:
             for part in (b"one", b"", b"two", b"three"):
                 await send({"type": "http.response.body", "body": part, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+        elif path == "/app-chunked":
+            # An app may name the framing itself; the server's chunked encoding applies once.
+            headers = [(b"transfer-encoding", b"chunked"), (b"x-app", b"yes")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"one", "more_body": True})
+            await send({"type": "http.response.body", "body": b"two"})
         elif path == "/large":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             self.started.set()
@@ -451,7 +464,23 @@ async def test_a_starlette_streaming_response_completes_and_its_disconnect_liste
             assert answer.status_code == 200
             assert answer.headers["transfer-encoding"] == "chunked"
             assert answer.content == b"alphabetagamma"
+        served = await client.get("/file")
+        assert served.status_code == 200
+        assert served.content == await asyncio.to_thread(Path(__file__).read_bytes)
     assert app.receives < 20  # receive() waited for the end instead of returning again and again
+
+
+async def test_a_transfer_encoding_named_by_the_app_is_not_repeated() -> None:
+    async with serving(App(), **lean()) as server:
+        async with connect(server) as conn:
+            await conn.send(b"GET /app-chunked HTTP/1.1\r\nhost: t\r\n\r\n")
+            answer = await conn.answer()  # fails if the header appears twice
+            assert answer.raw == (
+                b"HTTP/1.1 200 OK\r\nx-app: yes\r\ntransfer-encoding: chunked\r\n\r\n"
+                b"3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n"
+            )
+        async with httpx.AsyncClient(base_url=url(server)) as client:
+            assert (await client.get("/app-chunked")).content == b"onetwo"
 
 
 async def test_a_large_answer_waits_for_a_slow_reader_and_arrives_intact() -> None:
