@@ -63,3 +63,29 @@ class Outgoing:
             created_at=row.created_at,
             tries=row.tries if tries is None else tries,
         )
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any], *, pk: int) -> Outgoing:
+        """Return the message of a ``messages`` row given as column values (tries: this try)."""
+        return cls(
+            pk=pk,
+            message_id=values["message_id"],
+            instance=values["instance"],
+            event_id=values["event_id"],
+            event_type=values["event_type"],
+            channel=values["channel"],
+            recipient=values["recipient"],
+            proof=values["proof"],
+            template_version=values["template_version"],
+            from_name=values["from_name"],
+            from_address=values["from_address"],
+            reply_to=values["reply_to"],
+            subject=values["subject"],
+            text=values["text"],
+            html=values["html"],
+            title=values["title"],
+            app=values["app"],
+            data=values["data"],
+            created_at=values["created_at"],
+            tries=values["tries"],
+        )

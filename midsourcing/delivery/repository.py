@@ -23,6 +23,7 @@ from midsourcing.quarantine.addresses import address_digest
 from midsourcing.tables import Message, delivery_logs_table, messages_table
 
 __all__ = [
+    "ClaimAtAcceptance",
     "Claimed",
     "Finished",
     "claim",
@@ -44,6 +45,15 @@ class Claimed:
 
     item: Outgoing
     quarantined: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimAtAcceptance:
+    """Claim up to ``limit`` of a part's new messages for ``worker`` as the part is stored."""
+
+    worker: str
+    lease_until: datetime
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)

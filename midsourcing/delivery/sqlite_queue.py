@@ -129,7 +129,7 @@ class SqliteQueue:
             )
         items = [self._outgoing(row) for row in rows]
         digests = [address_digest(item.channel, item.recipient) for item in items]
-        quarantined = self._quarantined(connection, digests, at)
+        quarantined = self._quarantined_at(connection, digests, at)
         return [
             Claimed(item, digest in quarantined)
             for item, digest in zip(items, digests, strict=True)
@@ -142,7 +142,15 @@ class SqliteQueue:
         values[-1] += 1  # this try
         return Outgoing(*values)
 
-    def _quarantined(self, connection: sqlite3.Connection, digests: list[str], at: Any) -> set[str]:
+    def quarantined(
+        self, connection: sqlite3.Connection, digests: list[str], now: datetime
+    ) -> set[str]:
+        """Return which of ``digests`` are addresses in quarantine at ``now``."""
+        return self._quarantined_at(connection, digests, self._stored(now))
+
+    def _quarantined_at(
+        self, connection: sqlite3.Connection, digests: list[str], at: Any
+    ) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(sorted(set(digests))):
             found.update(

@@ -15,6 +15,7 @@ import functools
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +25,7 @@ from midsourcing.delivery.deliverer import Deliverer
 from midsourcing.delivery.policy import RetryPolicy, decide, decide_ignored
 from midsourcing.delivery.qualification import qualify_unreachable
 from midsourcing.delivery.recorder import COMMIT_INTERVAL, OutcomeRecorder
-from midsourcing.delivery.repository import Claimed, Finished
+from midsourcing.delivery.repository import ClaimAtAcceptance, Claimed, Finished
 from midsourcing.delivery.sqlite_queue import SqliteQueue
 from services.db import Database
 
@@ -66,12 +67,49 @@ class Dispatcher:
         self._wakeup = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._closing = False
+        self._reserved = 0  # slots promised to parts being accepted (see reserve)
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
+        self.adopted = 0
 
     def wake(self) -> None:
         """Look for work now (a part was just accepted)."""
         self._wakeup.set()
+
+    def reserve(self, wanted: int) -> ClaimAtAcceptance | None:
+        """Reserve free slots for the messages of a part about to be accepted (SQLite only).
+
+        The part's transaction then stores up to that many of its new messages already claimed
+        by this worker, and :meth:`adopt` starts their tries: no claim transaction (and no
+        thread hand-off) of their own. ``None`` when nothing can be reserved.
+        """
+        free = self.concurrency - len(self._inflight) - self._reserved
+        limit = min(wanted, free, self.claim_batch)
+        if self.sqlite is None or self._closing or limit <= 0:
+            return None
+        self._reserved += limit
+        lease_until = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
+        return ClaimAtAcceptance(worker=self.worker, lease_until=lease_until, limit=limit)
+
+    async def adopt(self, reserved: ClaimAtAcceptance | None, claimed: Sequence[Claimed]) -> None:
+        """Start the tries of messages claimed at acceptance; give the reservation back."""
+        if reserved is None:
+            return
+        self._reserved -= reserved.limit
+        self._slot_freed.set()
+        if not claimed:
+            return
+        if self._closing:  # stopping: queue them again at once (their leases would expire too)
+            await run_in_threadpool(self._release, [entry.item.pk for entry in claimed])
+            return
+        self.adopted += len(claimed)
+        self._start(claimed)
+
+    def _start(self, claimed: Sequence[Claimed]) -> None:
+        for entry in claimed:
+            task = asyncio.create_task(self._try(entry), name=f"mid-try-{entry.item.pk}")
+            self._inflight[entry.item.pk] = task
+            task.add_done_callback(functools.partial(self._done, entry.item.pk))
 
     @property
     def in_flight(self) -> int:
@@ -120,8 +158,8 @@ class Dispatcher:
         # a try ends would cost a commit per message and delay the recorder's commits.
         refill = max(1, min(self.claim_batch, self.concurrency) // 4)
         while not self._closing:
-            free = self.concurrency - len(self._inflight)
-            if free < refill and self._inflight:
+            free = self.concurrency - len(self._inflight) - self._reserved
+            if free < refill and (self._inflight or self._reserved):
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
@@ -131,10 +169,7 @@ class Dispatcher:
             except Exception:
                 log.warning("cannot claim messages", exc_info=True)
                 claimed = []
-            for entry in claimed:
-                task = asyncio.create_task(self._try(entry), name=f"mid-try-{entry.item.pk}")
-                self._inflight[entry.item.pk] = task
-                task.add_done_callback(functools.partial(self._done, entry.item.pk))
+            self._start(claimed)
             if len(claimed) < min(free, self.claim_batch):
                 # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel.
                 with contextlib.suppress(TimeoutError):

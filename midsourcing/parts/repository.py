@@ -162,10 +162,18 @@ class SqliteParts:
             fresh.update(row[0] for row in connection.execute(statement, parameters))
         return fresh
 
-    def add_messages(self, connection: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Queue new messages."""
+    def add_messages(
+        self, connection: sqlite3.Connection, rows: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """Queue new messages; return their ids, in order."""
+        if not rows:
+            return []
         memo: dict[Any, Any] = {}  # the rows of a part share their times
         connection.executemany(self._message_insert, [self._messages.values(r, memo) for r in rows])
+        (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
+        # The write turn is held and ``messages`` is AUTOINCREMENT: each row got the largest
+        # id plus one, so the ids are consecutive and end at the last one inserted.
+        return list(range(last - len(rows) + 1, last + 1))
 
 
 class _Converter:

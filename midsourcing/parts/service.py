@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from midsourcing.delivery.item import Outgoing
 from midsourcing.delivery.magic import parse_magic
+from midsourcing.delivery.repository import ClaimAtAcceptance, Claimed
+from midsourcing.delivery.sqlite_queue import SqliteQueue
 from midsourcing.parts import repository
+from midsourcing.quarantine.addresses import address_digest
 from services import plid
 from services.db import Database
 from services.delivery_protocol import DeliveryMessage, DeliveryPart
@@ -20,7 +25,7 @@ __all__ = ["Accepted", "PartRefused", "append_delivery_part", "check_part", "ins
 
 _INSTANCE_PREFIX = re.compile(r"(\d{1,3})-")
 _LIMITS = {"id": 255, "event_type": 64, "app": 255}
-_SQLITE_PARTS: weakref.WeakKeyDictionary[Database, repository.SqliteParts] = (
+_SQLITE_PARTS: weakref.WeakKeyDictionary[Database, tuple[repository.SqliteParts, SqliteQueue]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -37,6 +42,7 @@ class Accepted:
     new_part: bool
     queued: int  # messages queued by this call
     duplicates: int  # messages already accepted, in this part or another
+    claimed: Sequence[Claimed] = ()  # of those, claimed at acceptance (see append_delivery_part)
 
 
 def instance_of(message: DeliveryMessage) -> int:
@@ -100,32 +106,43 @@ def _row(message: DeliveryMessage, *, part_id: int, now: datetime) -> dict[str, 
     }
 
 
-def append_delivery_part(*, db: Database, part: DeliveryPart, now: datetime) -> Accepted:
-    """Store the part and queue each message whose id was never accepted; commit before return."""
+def append_delivery_part(
+    *, db: Database, part: DeliveryPart, now: datetime, claim: ClaimAtAcceptance | None = None
+) -> Accepted:
+    """Store the part and queue each message whose id was never accepted; commit before return.
+
+    With ``claim`` (SQLite), up to ``claim.limit`` of the new messages that are due at once are
+    stored already claimed by ``claim.worker`` and returned in ``Accepted.claimed``: the caller's
+    dispatcher starts their tries without a claim transaction of its own.
+    """
     first: dict[str, DeliveryMessage] = {}
     for message in part.messages:
         first.setdefault(message.id, message)  # the same id twice in one part: keep the first
     for attempt in range(3):
         try:
-            return _append(db, part, first, now)
+            return _append(db, part, first, now, claim)
         except IntegrityError:  # a concurrent call inserted the same part or id first: retry
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _sqlite_parts(db: Database) -> repository.SqliteParts:
-    parts = _SQLITE_PARTS.get(db)
-    if parts is None:
-        parts = _SQLITE_PARTS[db] = repository.SqliteParts(db)
-    return parts
+def _sqlite_parts(db: Database) -> tuple[repository.SqliteParts, SqliteQueue]:
+    found = _SQLITE_PARTS.get(db)
+    if found is None:
+        found = _SQLITE_PARTS[db] = (repository.SqliteParts(db), SqliteQueue(db))
+    return found
 
 
 def _append(
-    db: Database, part: DeliveryPart, messages: dict[str, DeliveryMessage], now: datetime
+    db: Database,
+    part: DeliveryPart,
+    messages: dict[str, DeliveryMessage],
+    now: datetime,
+    claim: ClaimAtAcceptance | None,
 ) -> Accepted:
     if db.is_sqlite:
-        return _append_sqlite(db, part, messages, now)
+        return _append_sqlite(db, part, messages, now, claim)
     with db.transaction(write=True) as session:
         part_id, new_part = repository.get_or_add_part(
             session,
@@ -144,9 +161,13 @@ def _append(
 
 
 def _append_sqlite(
-    db: Database, part: DeliveryPart, messages: dict[str, DeliveryMessage], now: datetime
+    db: Database,
+    part: DeliveryPart,
+    messages: dict[str, DeliveryMessage],
+    now: datetime,
+    claim: ClaimAtAcceptance | None,
 ) -> Accepted:
-    parts = _sqlite_parts(db)
+    parts, queue = _sqlite_parts(db)
     with db.sqlite_write() as connection:
         part_id, new_part = parts.get_or_add_part(
             connection,
@@ -160,5 +181,34 @@ def _append_sqlite(
             connection, message_ids=list(messages), part_id=part_id, now=now
         )
         rows = [_row(m, part_id=part_id, now=now) for key, m in messages.items() if key in fresh]
-        parts.add_messages(connection, rows)
-    return Accepted(part_id, new_part, len(rows), len(part.messages) - len(rows))
+        taken = _claim_due(rows, claim, now)
+        ids = parts.add_messages(connection, rows)
+        claimed: list[Claimed] = []
+        if taken:
+            items = [Outgoing.from_values(rows[index], pk=ids[index]) for index in taken]
+            digests = [address_digest(item.channel, item.recipient) for item in items]
+            quarantined = queue.quarantined(connection, digests, now)
+            claimed = [
+                Claimed(item, digest in quarantined)
+                for item, digest in zip(items, digests, strict=True)
+            ]
+    return Accepted(part_id, new_part, len(rows), len(part.messages) - len(rows), claimed)
+
+
+def _claim_due(
+    rows: list[dict[str, Any]], claim: ClaimAtAcceptance | None, now: datetime
+) -> list[int]:
+    """Mark up to ``claim.limit`` rows due now as claimed; return their indexes."""
+    if claim is None:
+        return []
+    taken: list[int] = []
+    for index, row in enumerate(rows):
+        if len(taken) == claim.limit:
+            break
+        if row["next_attempt_at"] != now:  # a magic delay: left to the queue
+            continue
+        row.update(
+            status="sending", claimed_by=claim.worker, next_attempt_at=claim.lease_until, tries=1
+        )
+        taken.append(index)
+    return taken

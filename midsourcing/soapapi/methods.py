@@ -8,12 +8,13 @@ the caller may retry (authentication, database unavailable) is a SOAP Fault inst
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
+from midsourcing.delivery.repository import Claimed
 from midsourcing.logs.service import read_delivery_logs
 from midsourcing.parts.service import PartRefused, append_delivery_part, check_part
 from midsourcing.security.service import Credentials
@@ -106,10 +107,17 @@ async def append_part(call: SoapCall, context: CallContext) -> SoapReply:
         check_part(part, max_messages=state.settings.max_messages_per_part)
     except (ValueError, PartRefused) as exc:
         return _fatal(call, f"the delivery part is malformed: {exc}")
-    accepted = await run_in_threadpool(
-        append_delivery_part, db=state.db, part=part, now=datetime.now(UTC)
-    )
-    if accepted.queued:
+    # Free delivery slots take the part's messages at once, in its own transaction (SQLite).
+    reserved = state.dispatcher.reserve(len(part.messages))
+    claimed: Sequence[Claimed] = ()
+    try:
+        accepted = await run_in_threadpool(
+            append_delivery_part, db=state.db, part=part, now=datetime.now(UTC), claim=reserved
+        )
+        claimed = accepted.claimed
+    finally:
+        await state.dispatcher.adopt(reserved, claimed)
+    if accepted.queued > len(claimed):
         state.dispatcher.wake()
     log.info(
         "delivery part accepted",

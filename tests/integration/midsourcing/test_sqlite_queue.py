@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from midsourcing.app import create_app
 from midsourcing.delivery import repository
 from midsourcing.delivery.item import Outgoing
 from midsourcing.delivery.policy import RetryPolicy, decide, decide_ignored
@@ -26,7 +27,17 @@ from midsourcing.quarantine.addresses import address_digest
 from midsourcing.tables import Address, DeliveryLogRow, DeliveryPartRow, Message, MessageKey
 from services.db import Database
 from services.delivery_protocol import DeliveryMessage, DeliveryPart
-from tests.integration.midsourcing.support import email, part, sms
+from tests.integration.midsourcing.conftest import MidFactory, mid_settings
+from tests.integration.midsourcing.support import (
+    append,
+    email,
+    final_logs,
+    message_of,
+    part,
+    settle,
+    sms,
+)
+from tests.support.asgi import serve
 
 NOW = datetime(2026, 11, 29, 4, 0, 0, 123456, tzinfo=UTC)
 POLICY = RetryPolicy(max_tries=3, retry_seconds=1.0)
@@ -296,3 +307,59 @@ async def test_outcomes_share_commits_yet_each_waits_for_its_own_and_keeps_its_o
         assert statuses == {"sent"}
     finally:
         db.dispose()
+
+
+async def test_free_slots_take_a_parts_messages_at_acceptance(make_mid: MidFactory) -> None:
+    async with make_mid(concurrency=2) as mid:
+        dispatcher = mid._transport.app.state.mid.dispatcher  # type: ignore[attr-defined]
+        await mid.put("/api/v1/chaos/email", json={"latencyMs": 400})  # tries hold their slots
+        messages = [
+            email("ann@example.com"),
+            email("bob+delay=1s@example.com"),  # not due yet: left to the queue
+            email("carl@example.com"),
+            email("dan@example.com"),  # no free slot left: queued
+        ]
+        await append(mid, part(*messages))
+        assert dispatcher.adopted == 2
+        statuses = [(await message_of(mid, m.id))["status"] for m in messages]
+        assert statuses == ["sending", "queued", "sending", "queued"]
+        assert await settle(mid, 4) == {"sent": 4}
+        await mid.put("/api/v1/chaos/email", json={"latencyMs": 0})
+
+        gone = email("gone+hard@example.com")
+        await append(mid, part(gone))
+        assert await settle(mid, 5) == {"failed": 1, "sent": 4}  # the address is quarantined
+        again = email("gone+hard@example.com")
+        await append(mid, part(again))  # claimed at acceptance, then found quarantined
+        assert await settle(mid, 6) == {"failed": 1, "ignored": 1, "sent": 4}
+        assert dispatcher.adopted == 4
+        logs = await final_logs(mid)
+    assert logs[again.id].failure_reason == 9  # Quarantine
+    assert {logs[m.id].tries for m in messages} == {1}
+
+
+async def test_messages_claimed_while_the_dispatcher_stops_are_queued_again(
+    tmp_path: Path,
+) -> None:
+    app = create_app(mid_settings(tmp_path))
+    async with serve(app):
+        state = app.state.mid
+        dispatcher = state.dispatcher
+        reserved = dispatcher.reserve(3)
+        assert reserved is not None and reserved.limit == 3
+        messages = [email(f"user{n}@example.com") for n in range(3)]
+        accepted = await asyncio.to_thread(
+            append_delivery_part,
+            db=state.db,
+            part=part(*messages),
+            now=datetime.now(UTC),
+            claim=reserved,
+        )
+        assert len(accepted.claimed) == 3
+        await dispatcher.stop()
+        assert dispatcher.reserve(1) is None
+        await dispatcher.adopt(reserved, accepted.claimed)
+        with state.db.transaction() as session:
+            rows = session.execute(select(Message.status, Message.tries, Message.claimed_by))
+            assert list(rows) == [("queued", 0, None)] * 3
+        await dispatcher.start()  # the lifespan stops it again
