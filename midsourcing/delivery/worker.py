@@ -4,7 +4,9 @@ One dispatcher claims due messages in batches (one transaction each) while fewer
 ``concurrency`` tries are running, and starts one asyncio task per message: quarantine check,
 magic recipients, chaos, connector, then the outcome goes to the group-commit recorder. A
 heartbeat extends the leases of the messages being sent. New parts wake the dispatcher at once;
-otherwise it polls (retries and other processes' parts become due over time).
+otherwise it polls (retries and other processes' parts become due over time). On SQLite, a part
+accepted while slots are free has its due messages claimed in its own transaction
+(:meth:`Dispatcher.reserve`, :meth:`Dispatcher.adopt`): one commit, not two, per part.
 """
 
 from __future__ import annotations
