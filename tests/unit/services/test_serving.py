@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -103,7 +104,22 @@ class App:
                 raise RuntimeError("receive() returned 1000 times without a disconnect")
             return await receive()
 
-        if path == "/echo":
+        if path.startswith("/scope"):
+            client, server = scope["client"], scope["server"]
+            seen = {
+                "method": scope["method"],
+                "path": path,
+                "raw_path": scope["raw_path"].decode("latin-1"),
+                "query_string": scope["query_string"].decode("latin-1"),
+                "http_version": scope["http_version"],
+                "scheme": scope["scheme"],
+                "root_path": scope["root_path"],
+                "client": [client[0], client[1]],
+                "server": [server[0], server[1]],
+                "headers": [[k.decode(), v.decode()] for k, v in scope["headers"]],
+            }
+            await _answer(send, 200, json.dumps(seen).encode())
+        elif path == "/echo":
             body, parts = await _read_body(receive)
             await _answer(send, 200, body, [(b"x-parts", b"%d" % parts)])
         elif path == "/digest":
@@ -370,6 +386,34 @@ async def test_pipelined_requests_are_answered_in_order_one_at_a_time() -> None:
         assert await conn.still_open()
 
 
+async def test_the_scope_describes_the_request() -> None:
+    async with serving(App(), **lean()) as server, connect(server) as conn:
+        await conn.send(b"GET /scope/a%20b%2Fc?x=1&y=%20 HTTP/1.1\r\nHost: t\r\nX-Thing: V\r\n\r\n")
+        seen = json.loads((await conn.answer()).body)
+        local = conn.writer.get_extra_info("sockname")
+        assert seen == {
+            "method": "GET",
+            "path": "/scope/a b/c",
+            "raw_path": "/scope/a%20b%2Fc",
+            "query_string": "x=1&y=%20",
+            "http_version": "1.1",
+            "scheme": "http",
+            "root_path": "",
+            "client": ["127.0.0.1", local[1]],
+            "server": ["127.0.0.1", server.config.port],
+            "headers": [["host", "t"], ["x-thing", "V"]],
+        }
+        await conn.send(b"DELETE http://example.com/scope/abs?q=1 HTTP/1.1\r\nhost: t\r\n\r\n")
+        seen = json.loads((await conn.answer()).body)
+        assert (seen["method"], seen["path"], seen["query_string"]) == (
+            "DELETE",
+            "/scope/abs",
+            "q=1",
+        )
+        await conn.send(b"GET /scope HTTP/1.0\r\n\r\n")
+        assert json.loads((await conn.answer()).body)["http_version"] == "1.0"
+
+
 # -- request bodies ------------------------------------------------------------------------------
 
 
@@ -382,11 +426,13 @@ async def test_a_content_length_body_arrives_intact_through_httpx() -> None:
 
 
 async def test_a_chunked_request_body_is_reassembled_in_parts() -> None:
-    async with serving(App(), **lean()) as server, connect(server) as conn:
+    app = App()
+    async with serving(app, **lean()) as server, connect(server) as conn:
         await conn.send(
             b"POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"
         )
-        await asyncio.sleep(0.01)  # the app has the first part before the rest is sent
+        # The app started, so it has the first part (parsed with the head) before the rest.
+        await until(lambda: app.calls == ["/echo"], "the app to start")
         await conn.send(b"6\r\n world\r\n0\r\n\r\n")
         answer = await conn.answer()
         assert answer.body == b"hello world"
