@@ -182,6 +182,8 @@ class _Cycle:
             elif self.method != "HEAD" and status not in _NO_BODY_STATUS:
                 self.chunked = True
                 head.append(b"transfer-encoding: chunked\r\n")
+            else:
+                self.remaining = 0  # no body may follow the head
             if not self.keep_alive:
                 head.append(b"connection: close\r\n")
             head.append(b"\r\n")
@@ -201,6 +203,9 @@ class _Cycle:
             if not more:
                 parts.append(b"0\r\n\r\n")
         elif body:
+            if len(body) > self.remaining:
+                # Extra bytes would be read as the start of the next response.
+                raise RuntimeError("response content longer than Content-Length")
             parts.append(body)
             self.remaining -= len(body)
         if parts:

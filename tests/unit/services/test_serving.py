@@ -187,6 +187,19 @@ class App:
                 }
             )
             await send({"type": "http.response.body", "body": b"abc"})
+        elif path == "/long":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"3")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"abc", "more_body": True})
+            await send({"type": "http.response.body", "body": b"def"})
+        elif path == "/204-with-body":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b"stray"})
         elif path == "/app-close":
             await _answer(send, 200, b"bye", [(b"connection", b"close")])
         elif path == "/raise":
@@ -573,6 +586,25 @@ async def test_an_answer_shorter_than_its_content_length_closes_the_connection()
         answer = await conn.answer(head_only=True)
         assert answer.header(b"content-length") == b"10"
         assert await conn.rest() == b"abc"  # then the end of the stream
+
+
+@pytest.mark.parametrize(
+    ("path", "received"),
+    [
+        ("/long", b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc"),
+        ("/204-with-body", b""),  # the head waits for the first body part, which is refused
+    ],
+)
+async def test_an_answer_longer_than_its_framing_is_refused_and_the_connection_closed(
+    path: str, received: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="uvicorn.error")
+    async with serving(App(), **lean()) as server, connect(server) as conn:
+        await conn.send(b"GET %b HTTP/1.1\r\nhost: t\r\n\r\n" % path.encode())
+        # Nothing past the declared length: extra bytes would be read as the next response.
+        assert await conn.rest() == received
+    errors = [str(r.exc_info[1]) for r in caplog.records if r.exc_info]
+    assert errors == ["response content longer than Content-Length"]
 
 
 # -- closing ---------------------------------------------------------------------------------------
