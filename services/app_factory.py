@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.db import Database
+from services.fastpath import FastPathApp
 from services.http import create_http_client
 from services.settings import ServiceSettings
 from services.version import VERSION
@@ -74,7 +75,7 @@ def new_service_app(
                 db.dispose()
             log.info("%s stopped", settings.service_name)
 
-    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app = FastPathApp(title=title, description=description, version=VERSION, lifespan=lifespan)
     app.state.settings = settings
     install_common(app)
     app.include_router(_health_router(settings, instance_id))

@@ -1,12 +1,13 @@
 """A short way in for one hot route: ahead of FastAPI's middleware, routing and dependencies.
 
-The SOAP router answers thousands of calls a second and needs none of what FastAPI adds per
+The SOAP routers answer thousands of calls a second and need none of what FastAPI adds per
 request (the endpoint reads everything from ``request.app.state``). :func:`install_fast_path`
-puts the route in front of the app's whole middleware stack (error, telemetry and body-limit
-middleware, request logging, routing), so it does here what those would have done for it: it
-gives the call its request id (``X-Request-Id``, kept when the caller sends one), logs the same
-request line as :class:`~services.logging_setup.RequestLogMiddleware`, and answers a bare 500
-(logged with its traceback) when the endpoint fails unexpectedly.
+puts the route in front of everything FastAPI does per request (its telemetry check, the
+error, telemetry and body-limit middleware, request logging, routing), so it does here what
+those would have done for it: it gives the call its request id (``X-Request-Id``, kept when the
+caller sends one), logs the same request line as
+:class:`~services.logging_setup.RequestLogMiddleware`, and answers a bare 500 (logged with its
+traceback) when the endpoint fails unexpectedly.
 
 A successful call is logged at DEBUG, not INFO: at thousands of calls a second the line cost a
 fifth of a call's CPU and buried everything else in the log. Refused and failed calls (status
@@ -18,15 +19,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from services.logging_setup import log_request, new_request_id, request_id
 
-__all__ = ["FastPath", "install_fast_path"]
+__all__ = ["FastPath", "FastPathApp", "install_fast_path"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -34,19 +36,15 @@ log = logging.getLogger("mcsim.http")
 
 
 class FastPath:
-    """Serve ``method path`` with ``endpoint`` directly; pass every other request on."""
+    """Serve one hot route: request id, the endpoint, a bare 500 on failure, the log line."""
 
-    def __init__(self, app: ASGIApp, *, method: str, path: str, endpoint: Endpoint) -> None:
-        self.app = app
+    def __init__(self, *, method: str, path: str, endpoint: Endpoint) -> None:
         self.method = method
         self.path = path
         self.endpoint = endpoint
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer the hot route here, anything else through the app."""
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != self.method:
-            await self.app(scope, receive, send)
-            return
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request of the hot route."""
         rid = new_request_id(scope)
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -66,15 +64,34 @@ class FastPath:
             request_id.reset(token)
 
 
-def install_fast_path(app: Starlette, *, method: str, path: str, endpoint: Endpoint) -> None:
-    """Serve ``method path`` with ``endpoint`` in front of ``app``'s whole middleware stack.
+class FastPathApp(FastAPI):
+    """A FastAPI app whose hot routes are answered before any of FastAPI's per-request work.
 
-    Starlette builds the stack on the first request (or the lifespan); the fast path wraps what
-    it builds, so middleware and handlers added to ``app`` later still apply to other routes.
+    FastAPI's own ``__call__`` checks its telemetry configuration on every request, then
+    Starlette runs the middleware stack and the router; a fast path skips all of it. Every
+    other request (and the lifespan) goes through FastAPI as usual.
     """
-    build = app.build_middleware_stack
 
-    def build_with_fast_path() -> ASGIApp:
-        return FastPath(build(), method=method, path=path, endpoint=endpoint)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_paths: dict[tuple[str, str], FastPath] = {}
 
-    app.build_middleware_stack = build_with_fast_path  # type: ignore[method-assign]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a fast path when the request is for one, else hand it to FastAPI."""
+        if scope["type"] == "http" and self.fast_paths:
+            fast = self.fast_paths.get((scope["method"], scope["path"]))
+            if fast is not None:
+                scope["app"] = self  # what Starlette would set: endpoints read app.state
+                await fast.serve(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def install_fast_path(app: FastAPI, *, method: str, path: str, endpoint: Endpoint) -> None:
+    """Serve ``method path`` with ``endpoint`` ahead of ``app``'s whole per-request machinery.
+
+    ``app`` must be a :class:`FastPathApp` (every app made by ``new_service_app`` is one).
+    """
+    if not isinstance(app, FastPathApp):
+        raise TypeError(f"a fast path needs a FastPathApp, not {type(app).__name__}")
+    app.fast_paths[method, path] = FastPath(method=method, path=path, endpoint=endpoint)

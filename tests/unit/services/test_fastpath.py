@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.fastpath import install_fast_path
+from services.fastpath import FastPathApp, install_fast_path
 from services.logging_setup import request_id
 from services.web import install_common
 
@@ -27,7 +27,7 @@ async def _endpoint(request: Request) -> Response:
 
 
 def _app() -> FastAPI:
-    app = FastAPI()
+    app = FastPathApp()
     install_common(app)  # the ordinary request-logging middleware, for the other routes
 
     @app.get("/other")
@@ -101,3 +101,8 @@ async def test_other_routes_and_methods_go_through_the_app(
     assert other.headers["x-request-id"] == "rid-9"  # from RequestLogMiddleware
     assert wrong_method.status_code == 404  # FastAPI answered (no such GET route), not _endpoint
     assert [r.status for r in _lines(caplog)] == [200, 404]  # type: ignore[attr-defined]
+
+
+def test_a_fast_path_needs_a_fast_path_app() -> None:
+    with pytest.raises(TypeError, match="FastPathApp"):
+        install_fast_path(FastAPI(), method="POST", path="/hot", endpoint=_endpoint)
