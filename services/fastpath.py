@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -33,6 +34,38 @@ __all__ = ["FastPath", "FastPathApp", "install_fast_path"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 log = logging.getLogger("mcsim.http")
+
+
+class _IndexedHeaders(Headers):
+    """Request headers looked up in a dict built once (Starlette scans the list each time)."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        index: dict[str, str] = {}
+        for key, value in reversed(self._list):  # the first of repeated headers wins, as before
+            index[key.decode("latin-1")] = value.decode("latin-1")
+        self._index = index
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            return self._index[key.lower()]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the first value of header ``key`` (any case), or ``default``."""
+        return self._index.get(key.lower(), default)
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower() in self._index
+
+
+class _FastRequest(Request):
+    @property
+    def headers(self) -> Headers:
+        if not hasattr(self, "_headers"):
+            self._headers = _IndexedHeaders(self.scope)
+        return self._headers
 
 
 class FastPath:
@@ -51,7 +84,7 @@ class FastPath:
         status = 500
         try:
             try:
-                response = await self.endpoint(Request(scope, receive))
+                response = await self.endpoint(_FastRequest(scope, receive))
             except Exception:
                 log.exception("unexpected error serving %s %s", self.method, self.path)
                 response = PlainTextResponse("Internal Server Error", status_code=500)

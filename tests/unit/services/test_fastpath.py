@@ -106,3 +106,40 @@ async def test_other_routes_and_methods_go_through_the_app(
 def test_a_fast_path_needs_a_fast_path_app() -> None:
     with pytest.raises(TypeError, match="FastPathApp"):
         install_fast_path(FastAPI(), method="POST", path="/hot", endpoint=_endpoint)
+
+
+async def test_the_endpoint_reads_headers_in_any_case_first_value_first() -> None:
+    seen: dict[str, object] = {}
+
+    async def endpoint(request: Request) -> Response:
+        headers = request.headers
+        seen.update(
+            soap=headers.get("SOAPAction"),
+            forwarded=headers["x-forwarded-for"],
+            missing=headers.get("authorization", "none"),
+            has_cookie="Cookie" in headers,
+            cookie=request.cookies.get("__sessiontoken"),
+        )
+        return Response(b"<ok/>", media_type="text/xml")
+
+    app = FastPathApp()
+    install_fast_path(app, method="POST", path="/hot", endpoint=endpoint)
+    async with _client(app) as client:
+        answer = await client.post(
+            "/hot",
+            content=b"x",
+            headers=[
+                ("SOAPAction", "nms:rtEvent#PushEvent"),
+                ("X-Forwarded-For", "203.0.113.7"),
+                ("X-Forwarded-For", "10.0.0.1"),
+                ("Cookie", "__sessiontoken=abc; other=1"),
+            ],
+        )
+    assert answer.status_code == 200
+    assert seen == {
+        "soap": "nms:rtEvent#PushEvent",
+        "forwarded": "203.0.113.7",
+        "missing": "none",
+        "has_cookie": True,
+        "cookie": "abc",
+    }
