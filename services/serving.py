@@ -161,6 +161,9 @@ class _Cycle:
             if kind != "http.response.start":
                 raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
             self.response_started = True
+            if self.expect_continue and not self.complete_request:
+                # The caller was not told to send its body and may never send it: close after.
+                self.keep_alive = False
             self.expect_continue = False
             status: int = message["status"]
             head = [_status_line(status)]
@@ -385,8 +388,10 @@ class LeanHttpProtocol(asyncio.Protocol):
         """Close or keep the connection once a response is complete; start the next request."""
         self.server_state.total_requests += 1
         if not cycle.complete_request:
-            # The app answered without reading the whole body: don't parse the rest as a request.
-            cycle.keep_alive = False
+            # The app answered before the whole body came: the rest is read and dropped, as
+            # uvicorn does (closing now would reset the connection under a caller still
+            # sending its body, and it would lose the answer).
+            cycle.body = []
         self.cycle = None
         if not cycle.keep_alive or self._closing:
             self.close()

@@ -497,8 +497,41 @@ async def test_expect_100_continue_is_not_sent_when_the_app_answers_without_the_
         answer = await conn.answer()
         assert answer.status == 200  # the first thing sent: no 100 Continue before it
         assert answer.body == b"ignored"
-        # The unread body must not be parsed as the next request: the connection closes.
+        # The body may never come, and the parser would take the next request for it: close.
+        assert answer.header(b"connection") == b"close"
         assert await conn.closed()
+
+
+async def test_an_answer_before_the_whole_body_came_keeps_the_connection() -> None:
+    async with serving(App(), **lean()) as server, connect(server) as conn:
+        await conn.send(
+            b"POST /ignore-body HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"5\r\nfirst\r\n"
+        )
+        answer = await conn.answer()
+        assert answer.body == b"ignored"
+        assert answer.header(b"connection") is None
+        # The caller goes on sending its body: it is read and dropped, not parsed as a request.
+        looks_like_a_request = b"GET /text HTTP/1.1\r\nhost: t\r\n\r\n"
+        await conn.send(
+            b"%x\r\n%b\r\n" % (len(looks_like_a_request), looks_like_a_request)
+            + b"6\r\nsecond\r\n" * 50
+            + b"0\r\n\r\n"
+        )
+        assert await conn.still_open()
+
+
+async def test_a_caller_still_sending_its_body_gets_the_early_answer() -> None:
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"b" * 300
+            await asyncio.sleep(0)
+
+    async with serving(App()) as server, httpx.AsyncClient(base_url=url(server)) as client:
+        for _ in range(5):  # closing under the sender used to reset the connection every time
+            answer = await client.post("/ignore-body", content=body())
+            assert answer.status_code == 200
+            assert answer.content == b"ignored"
 
 
 # -- responses -----------------------------------------------------------------------------------
