@@ -136,11 +136,11 @@ class _Cycle:
                 return {"type": "http.request", "body": b"", "more_body": False}
             # Wait for more body or, once the whole body was received, for the end of the
             # response or a disconnect (as uvicorn does: a loop over receive() must not spin).
-            self.waiter = protocol.loop.create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
+            waiter = self.waiter
+            if waiter is None or waiter.done():
+                waiter = self.waiter = protocol.loop.create_future()
+            # Shared by concurrent receive() calls: one caller's cancellation ends no other wait.
+            await asyncio.shield(waiter)
         if self.disconnected or self.response_complete:
             return {"type": "http.disconnect"}
         chunks = self.body

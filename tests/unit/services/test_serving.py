@@ -139,6 +139,18 @@ class App:
             self.started.set()
             self.later.append(await receive())
             self.later_seen.set()
+        elif path == "/watch-twice":
+            # Two tasks wait for the disconnect (a disconnect listener and the app, say).
+            await _read_body(receive)
+            first = asyncio.ensure_future(receive())
+            await asyncio.sleep(0)
+            second = asyncio.ensure_future(receive())
+            with contextlib.suppress(asyncio.TimeoutError):
+                # A receive() cancelled by its caller must not strand the others.
+                await asyncio.wait_for(receive(), 0.001)
+            self.started.set()
+            self.later += await asyncio.gather(first, second)
+            self.later_seen.set()
         elif path == "/watch-body":
             # Wait for a body that never completes.
             self.started.set()
@@ -792,6 +804,16 @@ async def test_a_client_that_leaves_during_a_slow_app_is_reported_as_a_disconnec
             assert app.later == []  # receive() waits: the body is done, the caller still there
         await asyncio.wait_for(app.later_seen.wait(), TIMEOUT)
         assert app.later == [{"type": "http.disconnect"}]
+
+
+async def test_every_concurrent_receive_gets_the_disconnect() -> None:
+    app = App()
+    async with serving(app, **lean()) as server:
+        async with connect(server) as conn:
+            await conn.send(b"POST /watch-twice HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\nhi")
+            await asyncio.wait_for(app.started.wait(), TIMEOUT)
+        await asyncio.wait_for(app.later_seen.wait(), TIMEOUT)
+        assert app.later == [{"type": "http.disconnect"}, {"type": "http.disconnect"}]
 
 
 async def test_a_client_that_leaves_in_the_middle_of_the_body_is_reported_as_a_disconnect() -> None:
