@@ -26,10 +26,10 @@ from load_balancer.proxy import Proxy, Sender
 from load_balancer.routes import admin, status
 from load_balancer.settings import BalancerSettings
 from load_balancer.shared import SharedState
-from load_balancer.transport import PoolTransport
 from services.app_factory import new_service_app
 from services.errors import NoBackendAvailable
 from services.http import create_http_client
+from services.pool_transport import PoolTransport
 from services.web import error_response
 
 __all__ = ["create_app", "front_door", "health_checker", "seed_backends"]

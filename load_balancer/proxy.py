@@ -23,7 +23,6 @@ import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from load_balancer.balancer import Backend, Balancer
-from load_balancer.headers import Triple, normalized_headers
 from load_balancer.shared import (
     FAILURES,
     IN_FLIGHT,
@@ -40,7 +39,6 @@ from load_balancer.shared import (
     SharedState,
     bucket_offset,
 )
-from load_balancer.transport import BufferedBody, ResponseBody
 from services import plid
 from services.errors import (
     InvalidRequest,
@@ -50,6 +48,8 @@ from services.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from services.pool_transport import BufferedBody, ResponseBody
+from services.raw_headers import Triple, normalized_headers
 from services.soap.envelope import render_fault
 from services.soap.namespaces import SoapVersion
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from load_balancer.transport import BufferedBody, PoolTransport
+from services.pool_transport import BufferedBody, PoolTransport
 from tests.support.live import free_port
 
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"

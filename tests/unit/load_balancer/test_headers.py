@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from load_balancer.headers import normalized_headers
+from services.raw_headers import normalized_headers
 
 PAIRS = [
     (b"Content-Type", b"text/xml; charset=utf-8"),

@@ -1,11 +1,13 @@
-"""The balancer's data path under httpx: an HTTP/1.1 keep-alive pool on asyncio protocols.
+"""mcsim's outbound HTTP under httpx: an HTTP/1.1 keep-alive pool on asyncio protocols.
 
-httpx's default transport (httpcore) spends most of a proxied request's CPU in its pool. This
-transport implements the same :class:`httpx.AsyncBaseTransport` interface with far less work
-per request: one :class:`asyncio.Protocol` per connection, responses parsed by ``httptools``
-(llhttp, the parser uvicorn uses), idle connections kept per origin and reused last-in first-out,
-and timers instead of tasks for timeouts. It speaks only ``http://`` and HTTP/1.1 — what the
-execution instances speak.
+Built for the balancer's data path, and the transport of every service's ``http://`` calls
+(:func:`services.http.create_http_client`): the execution instance's calls to mid-sourcing
+above all. httpx's default transport (httpcore) spends most of a small request's CPU in its
+pool. This transport implements the same :class:`httpx.AsyncBaseTransport` interface with far
+less work per request: one :class:`asyncio.Protocol` per connection, responses parsed by
+``httptools`` (llhttp, the parser uvicorn uses), idle connections kept per origin and reused
+last-in first-out, and timers instead of tasks for timeouts. It speaks only ``http://`` and
+HTTP/1.1 — what mcsim's services speak (``https://`` URLs keep httpx's own transport).
 
 It honours httpx's ``target`` request extension (the request target to send instead of the
 URL's path), so a caller can keep one parsed :class:`httpx.URL` per backend. Failures are
@@ -27,7 +29,7 @@ from typing import cast
 import httptools
 import httpx
 
-from load_balancer.headers import Triple, normalized_headers
+from services.raw_headers import Triple, normalized_headers
 
 __all__ = ["BufferedBody", "PoolTransport", "ResponseBody"]
 
@@ -336,7 +338,7 @@ class PoolTransport(httpx.AsyncBaseTransport):
         origin = self._origins.get(url.netloc)
         if origin is None:
             if url.scheme != "http":
-                raise httpx.UnsupportedProtocol(f"the balancer's transport speaks http only: {url}")
+                raise httpx.UnsupportedProtocol(f"this transport speaks http only: {url}")
             origin = self._origins[url.netloc] = _Origin(url.host, url.port or 80)
         connection = await self._acquire(origin, request)
         head_future = connection.start()
