@@ -97,7 +97,9 @@ class Processor:
         self.engine = engine
         self.mid = mid
         self.settings = settings
-        self.wakeup = asyncio.Event()
+        # Events of the workers waiting for work; notify() wakes one of them, not all.
+        self._idle: list[asyncio.Event] = []
+        self._pending = False  # new events arrived while no worker was waiting
         self._tasks: list[asyncio.Task[None]] = []
         self._threads: set[asyncio.Future[Any]] = set()
         self.handed_over = 0
@@ -159,23 +161,35 @@ class Processor:
         return await asyncio.shield(future)
 
     def notify(self) -> None:
-        """Wake the workers: new events arrived."""
-        self.wakeup.set()
+        """New events arrived: wake one waiting worker (all would race for the same events)."""
+        if self._idle:
+            self._idle.pop().set()
+        else:
+            self._pending = True  # the next worker to finish its batch claims again at once
 
     # -- the workers --------------------------------------------------------------------------
     async def _work(self, worker: str) -> None:
         while True:
-            self.wakeup.clear()  # before claiming: an event arriving meanwhile sets it again
+            self._pending = False  # this claim sees every event committed before it starts
+            failed = False
             try:
                 events = await self._blocking(self._claim, worker)
             except Exception:
                 log.exception("cannot claim events", extra={"worker": worker})
-                events = []
+                events, failed = [], True
             if not events:
-                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.idle_poll_seconds):
-                        await self.wakeup.wait()
+                if self._pending and not failed:  # events arrived during the claim: again
+                    continue
+                wakeup = asyncio.Event()
+                self._idle.append(wakeup)
+                try:
+                    # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.settings.idle_poll_seconds):
+                            await wakeup.wait()
+                finally:
+                    if wakeup in self._idle:
+                        self._idle.remove(wakeup)
                 continue
             try:
                 await self.process(events, worker=worker)
