@@ -62,6 +62,7 @@ NAMING_CONVENTION = {
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
 
 
 class DatabaseError(McsimError):
@@ -92,7 +93,7 @@ class Database:
             )
         self.engine = self._create_engine(pool_size)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        writer = self.engine.execution_options(mcsim_begin="IMMEDIATE")
+        writer = self._writer = self.engine.execution_options(mcsim_begin="IMMEDIATE")
         self._write_turn: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
@@ -154,7 +155,8 @@ class Database:
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
             mode = connection.get_execution_options().get("mcsim_begin", "DEFERRED")
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            # Straight to the driver: SQLAlchemy's statement machinery cost ~30 µs a transaction.
+            connection.connection.driver_connection.execute(_BEGIN[mode])  # type: ignore[union-attr]
 
         return engine
 
@@ -179,6 +181,16 @@ class Database:
             return
         with self._write_turn, self.write_session() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """Yield a Core connection inside one write transaction that commits on success.
+
+        What :meth:`transaction` does for writers, without an ORM session (about half the
+        overhead of a transaction), for hot paths that only run Core statements.
+        """
+        with self._write_turn, self._writer.begin() as connection:
+            yield connection
 
     @contextmanager
     def sqlite_write(self) -> Iterator[sqlite3.Connection]:

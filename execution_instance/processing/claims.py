@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, or_, select, update
+from sqlalchemy import Column, Connection, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from execution_instance.intake.channels import EventStatus
@@ -75,11 +75,14 @@ class ClaimedEvent:
 
 
 _EVENTS: Table = Event.__table__  # type: ignore[assignment]
+
+#: Where the statements run: a Core connection (the workers') or an ORM session (tests, tools).
+Executor = Session | Connection
 _CLAIMED_COLUMNS = [_EVENTS.c[f.name] for f in fields(ClaimedEvent)]
 
 
 def claim_due(
-    session: Session, *, worker: str, now: datetime, limit: int, lease: float, postgres: bool
+    session: Executor, *, worker: str, now: datetime, limit: int, lease: float, postgres: bool
 ) -> list[ClaimedEvent]:
     """Lease up to ``limit`` due events (real-time before batch, oldest first).
 
@@ -108,7 +111,7 @@ def claim_due(
     return claimed
 
 
-def record_finished(session: Session, finished: Sequence[Finished], *, worker: str) -> None:
+def record_finished(session: Executor, finished: Sequence[Finished], *, worker: str) -> None:
     """Give events their final (or paused) status and release them (one executemany)."""
     if not finished:
         return
@@ -144,7 +147,7 @@ def record_finished(session: Session, finished: Sequence[Finished], *, worker: s
 
 
 def mark_handed_over(
-    session: Session,
+    session: Executor,
     handed: Sequence[tuple[int, str, int]],
     *,
     part_id: str,
@@ -180,7 +183,7 @@ def mark_handed_over(
 
 
 def reschedule(
-    session: Session, event_ids: Sequence[int], *, worker: str, at: datetime, error: str
+    session: Executor, event_ids: Sequence[int], *, worker: str, at: datetime, error: str
 ) -> None:
     """Put events back in the queue for another hand-over attempt at ``at``."""
     session.execute(
@@ -196,7 +199,7 @@ def reschedule(
     )
 
 
-def apply_delivered(session: Session, delivered: Sequence[Delivered]) -> None:
+def apply_delivered(session: Executor, delivered: Sequence[Delivered]) -> None:
     """Give events handed to mid-sourcing their final status (one executemany).
 
     Only a pending or processing event changes: a final status is never overwritten (a log read
@@ -227,14 +230,14 @@ def apply_delivered(session: Session, delivered: Sequence[Delivered]) -> None:
 
 
 def _driver_executemany(
-    session: Session, sql: str, columns: Sequence[Column[Any]], rows: list[tuple[Any, ...]]
+    session: Executor, sql: str, columns: Sequence[Column[Any]], rows: list[tuple[Any, ...]]
 ) -> None:
     """Run ``sql`` (``?`` placeholders, one per column) once per row, through the driver.
 
     Values are converted by the columns' own bind processors (datetimes on SQLite), so the
     database holds what SQLAlchemy would have written.
     """
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     dialect = connection.dialect
     processors = [
         (index, processor)

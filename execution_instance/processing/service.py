@@ -117,7 +117,7 @@ class Processor:
         Message ids must be unique across the cell for as long as mid-sourcing remembers them:
         an execution instance whose database was reset restarts its pks at 1, but not its epoch.
         """
-        with self.db.transaction(write=True) as session:
+        with self.db.write_connection() as session:
             row = session.execute(
                 service_meta.select().where(service_meta.c.key == _EPOCH_KEY)
             ).first()
@@ -197,7 +197,7 @@ class Processor:
                 log.exception("processing failed", extra={"worker": worker, "events": len(events)})
 
     def _claim(self, worker: str) -> list[ClaimedEvent]:
-        with self.db.transaction(write=True) as session:
+        with self.db.write_connection() as session:
             return claims.claim_due(
                 session,
                 worker=worker,
@@ -331,11 +331,11 @@ class Processor:
         )
 
     def _record(self, finished: list[Finished], worker: str) -> None:
-        with self.db.transaction(write=True) as session:
+        with self.db.write_connection() as session:
             claims.record_finished(session, finished, worker=worker)
 
     def _handed_over(self, handed: list[tuple[int, str, int]], part_id: str, worker: str) -> None:
-        with self.db.transaction(write=True) as session:
+        with self.db.write_connection() as session:
             claims.mark_handed_over(
                 session, handed, part_id=part_id, worker=worker, now=datetime.now(UTC)
             )
@@ -360,7 +360,7 @@ class Processor:
             "hand-over failed; retrying later",
             extra={"events": len(again), "retry_in_s": round(delay, 2), "error": error},
         )
-        with self.db.transaction(write=True) as session:
+        with self.db.write_connection() as session:
             claims.record_finished(session, too_old, worker=worker)
             if again:
                 claims.reschedule(
@@ -410,7 +410,7 @@ class Processor:
             if (status := _FINAL_STATUS.get(entry.status)) is not None
             and instance_of(entry.event_id) == self.instance_id
         ]
-        with self.db.transaction(write=True) as session:
+        with self.db.write_connection() as session:
             claims.apply_delivered(session, delivered)
             existing = session.execute(
                 service_meta.select().where(service_meta.c.key == _CURSOR_KEY)
