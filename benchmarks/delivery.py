@@ -1,15 +1,15 @@
 """End-to-end benchmark (issue 4): event accepted → message accepted by a real SMTP relay.
 
 One execution instance and the mid-sourcing server run as processes on the embedded SQLite
-default; the relay is aiosmtpd (``tests/support/smtp.py``) in this process, so the time a
-message arrives and the time its event was sent are read from the same clock.
+default; the relay is aiosmtpd in a process of its own (``benchmarks/relay.py``), which stamps
+each arrival with ``time.time()``, the clock this process stamps its sends with.
 
 1. Throughput: N events pushed with PushEvents (100 a call), timed until the relay has them all.
 2. Latency: single PushEvent calls at half the measured end-to-end throughput; for each event,
    the time from sending it to the relay accepting its message; p50 and p99.
 
 Each phase also reports the CPU time each process spent per message (the execution instance,
-mid-sourcing, and this process: relay plus load generator) and the load average, since the
+mid-sourcing, the relay, and this process: the load generator) and the load average, since the
 machine is shared: CPU per message moves far less with other people's load than throughput.
 
     .venv/bin/python -m benchmarks.delivery --events 5000 --latency-seconds 20
@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx
 
 from benchmarks.processes import cpu_seconds, free_port, load_average, process, python_module
+from benchmarks.relay import RelayProcess
 from services.pool_transport import PoolTransport
-from tests.support.smtp import SmtpSink
 from tests.support.soap import event_xml, push_event_envelope, push_events_envelope
 
 TEMPLATE = {
@@ -54,15 +54,15 @@ def _say(text: str) -> None:
 
 
 class CpuMeter:
-    """CPU seconds used by the execution instance, mid-sourcing and this process over a phase."""
+    """CPU seconds used by each process over a phase: the two services, the relay, this one."""
 
-    def __init__(self, exec_pid: int, mid_pid: int) -> None:
-        self.pids = {"execution": exec_pid, "mid-sourcing": mid_pid}
+    def __init__(self, exec_pid: int, mid_pid: int, relay_pid: int) -> None:
+        self.pids = {"execution": exec_pid, "mid-sourcing": mid_pid, "relay": relay_pid}
         self.start = self._now()
 
     def _now(self) -> dict[str, float]:
         used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        used["relay + load"] = time.process_time()
+        used["load generator"] = time.process_time()
         return used
 
     def per_message(self, messages: int) -> str:
@@ -72,7 +72,7 @@ class CpuMeter:
         return "CPU µs/message: " + ", ".join(parts)
 
 
-async def _throughput(client: httpx.AsyncClient, sink: SmtpSink, events: int) -> float:
+async def _throughput(client: httpx.AsyncClient, sink: RelayProcess, events: int) -> float:
     started = time.monotonic()
     calls = []
     for first in range(0, events, 100):
@@ -107,7 +107,7 @@ async def _throughput(client: httpx.AsyncClient, sink: SmtpSink, events: int) ->
 
 
 async def _latency(
-    client: httpx.AsyncClient, sink: SmtpSink, rate: float, seconds: float
+    client: httpx.AsyncClient, sink: RelayProcess, rate: float, seconds: float
 ) -> tuple[list[float], float]:
     """Return each event's send-to-relay time (ms) and the send rate reached (events/s)."""
     sent: dict[str, float] = {}
@@ -133,7 +133,7 @@ async def _latency(
     deadline = time.monotonic() + 60
     while sink.count() - base < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
-    arrived = {m.rcpt_tos[0]: m.received_at for m in sink.received}
+    arrived = sink.arrivals()
     missing = len(sent) - sum(1 for a in sent if a in arrived)
     if missing:
         _say(f"  {missing} of {len(sent)} messages did not arrive within 60 s")
@@ -143,7 +143,7 @@ async def _latency(
 async def _main(options: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="mcsim-e2e-"))
     exec_port, mid_port = free_port(), free_port()
-    with SmtpSink() as sink:
+    with RelayProcess() as sink:
         mid_env = {
             "MCSIM_MID_PORT": str(mid_port),
             "MCSIM_MID_DATA_DIR": str(data),
@@ -182,7 +182,7 @@ async def _main(options: argparse.Namespace) -> None:
                 )
                 assert published.status_code == 200, published.text
                 _say(f"throughput: {options.events} events (load average {load_average()}) …")
-                meter = CpuMeter(exec_pid, mid_pid)
+                meter = CpuMeter(exec_pid, mid_pid, sink.pid)
                 throughput = await _throughput(client, sink, options.events)
                 throughput_cpu = meter.per_message(options.events)
                 _say(f"  {throughput_cpu}")
@@ -191,7 +191,7 @@ async def _main(options: argparse.Namespace) -> None:
                     f"latency: single PushEvent at {rate:,.0f}/s for {options.latency_seconds} s "
                     f"(load average {load_average()}) …"
                 )
-                meter = CpuMeter(exec_pid, mid_pid)
+                meter = CpuMeter(exec_pid, mid_pid, sink.pid)
                 samples, achieved = await _latency(client, sink, rate, options.latency_seconds)
                 latencies = sorted(samples)
                 latency_cpu = meter.per_message(len(latencies))
