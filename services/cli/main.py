@@ -1,9 +1,11 @@
-"""The ``mcsim`` command line: ``mcsim up``, ``status``, ``send``, ``package``, ``version``."""
+"""The ``mcsim`` command line: ``up``, ``status``, ``send``, ``package``, ``bench``, ``version``."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -393,6 +395,41 @@ def package_import(
         f"{report['created']} created, {report['updated']} updated, "
         f"{report['unchanged']} unchanged; {outcome}"
     )
+
+
+class Benchmark(enum.StrEnum):
+    """The benchmarks of ``benchmarks/`` (results and commands in benchmarks/RESULTS.md)."""
+
+    INTAKE = "intake"
+    DELIVERY = "delivery"
+    LB = "lb"
+
+
+#: The source checkout this command runs from, where ``benchmarks/`` lives (not installed).
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    context: typer.Context,
+    name: Annotated[Benchmark, typer.Argument(help="Which benchmark to run.")],
+) -> None:
+    """Run a benchmark of benchmarks/ (intake, delivery, lb); other options go to it.
+
+    ``mcsim bench intake -- --help`` lists the benchmark's own options. The benchmarks need
+    wrk (intake, lb) and nginx (lb), Debian packages, and run from a source checkout of mcsim.
+    """
+    if not (_CHECKOUT / "benchmarks" / f"{name.value}.py").is_file():
+        typer.echo(
+            f"mcsim bench runs from a source checkout of mcsim: {_CHECKOUT / 'benchmarks'} "
+            "is not there (the benchmarks are not installed with the package)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    command = [sys.executable, "-m", f"benchmarks.{name.value}", *context.args]
+    # The command is this Python running one of our own modules, with the caller's options.
+    outcome = subprocess.run(command, cwd=_CHECKOUT, check=False)  # noqa: S603
+    raise typer.Exit(outcome.returncode)
 
 
 @app.command()
