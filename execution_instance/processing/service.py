@@ -173,10 +173,10 @@ class Processor:
             self._pending = False  # this claim sees every event committed before it starts
             failed = False
             try:
-                events = await self._blocking(self._claim, worker)
+                events, batch = await self._blocking(self._claim_and_prepare, worker)
             except Exception:
-                log.exception("cannot claim events", extra={"worker": worker})
-                events, failed = [], True
+                log.exception("cannot claim or prepare events", extra={"worker": worker})
+                events, batch, failed = [], _Batch(), True
             if not events:
                 if self._pending and not failed:  # events arrived during the claim: again
                     continue
@@ -192,7 +192,7 @@ class Processor:
                         self._idle.remove(wakeup)
                 continue
             try:
-                await self.process(events, worker=worker)
+                await self.process(events, batch, worker=worker)
             except Exception:  # the lease expires and another pass retakes the events
                 log.exception("processing failed", extra={"worker": worker, "events": len(events)})
 
@@ -207,11 +207,16 @@ class Processor:
                 postgres=self.db.is_postgres,
             )
 
-    async def process(self, events: list[ClaimedEvent], *, worker: str) -> None:
-        """Route, render and hand over claimed events."""
-        batch = await self._blocking(self._prepare, events)
+    def _claim_and_prepare(self, worker: str) -> tuple[list[ClaimedEvent], _Batch]:
+        """Claim, route and render, and record the events that end here: one thread hop."""
+        events = self._claim(worker)
+        batch = self._prepare(events) if events else _Batch()
         if batch.finished:
-            await self._blocking(self._record, batch.finished, worker)
+            self._record(batch.finished, worker)
+        return events, batch
+
+    async def process(self, events: list[ClaimedEvent], batch: _Batch, *, worker: str) -> None:
+        """Hand the rendered messages of claimed events over to mid-sourcing."""
         if not batch.messages:
             return
         part = DeliveryPart(
