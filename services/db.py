@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from services.errors import McsimError
 
 __all__ = [
     "NAMING_CONVENTION",
+    "BindConverter",
     "Database",
     "DatabaseError",
     "UtcDateTime",
@@ -298,6 +299,41 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+class BindConverter:
+    """Values for a driver-level statement, converted as SQLAlchemy would convert them.
+
+    Hot paths that bypass SQLAlchemy's statement machinery (the event writer, the mid-sourcing
+    queue, the execution workers' executemany) still store exactly what a session stores: each
+    value goes through its column's own bind processor (on SQLite, the datetimes).
+    """
+
+    def __init__(self, columns: Sequence[Column[Any]], dialect: Dialect) -> None:
+        self._convert = [
+            (index, processor)
+            for index, column in enumerate(columns)
+            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect))
+        ]
+
+    def convert(self, values: list[Any], memo: dict[Any, Any] | None = None) -> list[Any]:
+        """Convert ``values`` (in column order) in place and return them.
+
+        ``memo`` keeps conversions across the rows of one statement (rows often share a time).
+        """
+        for index, processor in self._convert:
+            given = values[index]
+            if given is None:
+                continue
+            if memo is None:
+                values[index] = processor(given)
+                continue
+            key = (index, given)
+            done = memo.get(key)
+            if done is None:
+                done = memo[key] = processor(given)
+            values[index] = done
+        return values
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Column, insert
 
 from execution_instance.tables import Event
-from services.db import Database
+from services.db import BindConverter, Database
 from services.errors import McsimError
 
 __all__ = ["EventWriter", "WriterStopped"]
@@ -199,11 +199,7 @@ class _SqliteInsert:
                 raise TypeError(f"events.{column.name}: only Python defaults can be computed")
         # Only the datetime columns need converting on SQLite; the others go in as they are.
         self.values_of = operator.itemgetter(*(column.name for column in self.columns))
-        self.converters = [
-            (index, processor)
-            for index, column in enumerate(self.columns)
-            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect))
-        ]
+        self.bind = BindConverter(self.columns, dialect)
         self._head = f"INSERT INTO events ({', '.join(c.name for c in self.columns)}) VALUES "
         self._one = "(" + ", ".join("?" for _ in self.columns) + ")"
         self._statements: dict[int, str] = {}
@@ -230,18 +226,10 @@ class _SqliteInsert:
     def insert(self, connection: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[int]:
         """Insert ``rows`` in order and return their ids (the caller holds the write lock)."""
         defaults = self._defaults()
-        converted: dict[tuple[int, Any], Any] = {}  # rows of a call share their datetimes
+        converted: dict[Any, Any] = {}  # rows of a call share their datetimes
         parameters: list[Any] = []
         for row in rows:
-            values = list(self.values_of(defaults | row))
-            for index, processor in self.converters:
-                given = values[index]
-                if given is not None:
-                    done = converted.get((index, given))
-                    if done is None:
-                        done = converted[index, given] = processor(given)
-                    values[index] = done
-            parameters.extend(values)
+            parameters.extend(self.bind.convert(list(self.values_of(defaults | row)), converted))
         width = len(self.columns)
         last: int | None = None
         for start in range(0, len(rows), _ROWS_PER_STATEMENT):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from execution_instance.intake.channels import EventStatus
 from execution_instance.tables import Event
+from services.db import BindConverter
 
 __all__ = [
     "ClaimedEvent",
@@ -239,19 +240,8 @@ def _driver_executemany(
     """
     connection = session.connection() if isinstance(session, Session) else session
     dialect = connection.dialect
-    processors = [
-        (index, processor)
-        for index, column in enumerate(columns)
-        if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    ]
-    if processors:
-        converted = []
-        for row in rows:
-            values = list(row)
-            for index, processor in processors:
-                values[index] = processor(values[index])
-            converted.append(tuple(values))
-        rows = converted
+    bind = BindConverter(columns, dialect)
+    rows = [tuple(bind.convert(list(row))) for row in rows]
     if dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
     connection.exec_driver_sql(sql, rows)

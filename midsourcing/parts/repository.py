@@ -24,7 +24,7 @@ from midsourcing.tables import (
     message_keys_table,
     messages_table,
 )
-from services.db import Database
+from services.db import BindConverter, Database
 
 __all__ = ["SqliteParts", "add_messages", "claim_message_ids", "get_or_add_part"]
 
@@ -184,25 +184,8 @@ class _Converter:
         self.names = ", ".join(c.name for c in columns)
         self.marks = ", ".join("?" * len(columns))
         self._get = operator.itemgetter(*(c.name for c in columns))
-        self._convert = [
-            (index, processor)
-            for index, column in enumerate(columns)
-            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect))
-        ]
+        self._bind = BindConverter(columns, dialect)
 
     def values(self, row: dict[str, Any], memo: dict[Any, Any] | None = None) -> list[Any]:
         """Return ``row``'s values in column order; ``memo`` keeps conversions across rows."""
-        values = list(self._get(row))
-        for index, processor in self._convert:
-            given = values[index]
-            if given is None:
-                continue
-            if memo is None:
-                values[index] = processor(given)
-                continue
-            key = (index, given)
-            done = memo.get(key)
-            if done is None:
-                done = memo[key] = processor(given)
-            values[index] = done
-        return values
+        return self._bind.convert(list(self._get(row)), memo)
