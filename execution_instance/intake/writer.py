@@ -173,7 +173,8 @@ class EventWriter:
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
         if self._sqlite is not None:
-            with self.db.sqlite_write() as connection:
+            # Up to one statement's rows: that statement is the whole transaction.
+            with self.db.sqlite_write(one_statement=len(rows) <= _ROWS_PER_STATEMENT) as connection:
                 return self._sqlite.insert(connection, rows)
         with self.db.transaction(write=True) as session:
             statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)

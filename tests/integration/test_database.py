@@ -12,6 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from services.db import Database, DatabaseError
 from tests.conftest import POSTGRES_URL, DatabaseTarget
@@ -169,6 +170,29 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(tmp_path: Path) -
             assert value.scalar_one() == "100"
     finally:
         db.dispose()
+
+
+def test_a_one_statement_sqlite_write_is_its_own_atomic_transaction(tmp_path: Path) -> None:
+    """The event writer's fast path: committed at once, or not at all, in one statement."""
+    path = tmp_path / "one.sqlite3"
+    db, other = Database(f"sqlite:///{path}"), Database(f"sqlite:///{path}")
+    db.upgrade("execution_instance:migrations")
+    insert = "INSERT INTO service_meta (key, value) VALUES (?, ?), (?, ?)"
+    try:
+        with db.sqlite_write(one_statement=True) as connection:
+            connection.execute(insert, ("a", "1", "b", "2"))
+            assert not connection.in_transaction  # the statement committed itself
+        with other.engine.connect() as connection:  # another connection sees it: committed
+            keys = connection.exec_driver_sql("SELECT key FROM service_meta ORDER BY key")
+            assert keys.scalars().all() == ["a", "b"]
+        with pytest.raises(IntegrityError), db.sqlite_write(one_statement=True) as connection:
+            connection.execute(insert, ("c", "3", "a", "again"))  # the second row is a duplicate
+        with other.engine.connect() as connection:
+            keys = connection.exec_driver_sql("SELECT key FROM service_meta ORDER BY key")
+            assert keys.scalars().all() == ["a", "b"]  # nothing of the failed statement
+    finally:
+        db.dispose()
+        other.dispose()
 
 
 def test_schema_names_are_validated() -> None:
