@@ -38,9 +38,24 @@ __all__ = ["EventWriter", "WriterStopped"]
 
 log = logging.getLogger("mcsim.intake")
 
-# Rows per multi-row INSERT on SQLite: 50 rows of 22 columns stay far below SQLite's limit on
-# bound parameters (32,766), and the 50 statement texts fit the sqlite3 statement cache (128).
-_ROWS_PER_STATEMENT = 50
+# Rows per multi-row INSERT on SQLite, largest first: a commit of n rows takes as many of each
+# size as fit, then one statement for the rest (fewer than the smallest size). 1,000 rows of 22
+# columns stay below SQLite's default limit on bound parameters (32,766), and the few statement
+# texts (these sizes and 1-49 rows) stay in the sqlite3 statement cache (128). Each statement
+# releases the GIL and must win it back from the busy event loop: a commit of 3,900 rows took
+# 78 statements of 50 rows, and the commit cycle was mostly those waits.
+_STATEMENT_SIZES = (1000, 200, 50)
+
+
+def _statement_sizes(rows: int) -> list[int]:
+    """Return the rows of each INSERT statement for ``rows`` rows, in order."""
+    sizes: list[int] = []
+    for size in _STATEMENT_SIZES:
+        count, rows = divmod(rows, size)
+        sizes.extend([size] * count)
+    if rows:
+        sizes.append(rows)
+    return sizes
 
 
 class WriterStopped(McsimError):
@@ -173,9 +188,10 @@ class EventWriter:
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
         if self._sqlite is not None:
-            # Up to one statement's rows: that statement is the whole transaction.
-            with self.db.sqlite_write(one_statement=len(rows) <= _ROWS_PER_STATEMENT) as connection:
-                return self._sqlite.insert(connection, rows)
+            sizes = _statement_sizes(len(rows))
+            # A single statement is the whole transaction.
+            with self.db.sqlite_write(one_statement=len(sizes) == 1) as connection:
+                return self._sqlite.insert(connection, rows, sizes)
         with self.db.transaction(write=True) as session:
             statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
             return list(session.execute(statement, rows).scalars())
@@ -184,10 +200,10 @@ class EventWriter:
 class _SqliteInsert:
     """Insert event rows through the sqlite3 connection of an open write transaction.
 
-    Rows go in by multi-row ``INSERT … VALUES (…), (…)`` statements of up to
-    :data:`_ROWS_PER_STATEMENT` rows: one statement step for many rows, where ``executemany``
-    steps (and releases the GIL) once a row. The statement texts are few and stay in the
-    sqlite3 module's statement cache.
+    Rows go in by multi-row ``INSERT … VALUES (…), (…)`` statements of the sizes of
+    :data:`_STATEMENT_SIZES`: one statement step for many rows, where ``executemany`` steps
+    (and releases the GIL) once a row. The statement texts are few and stay in the sqlite3
+    module's statement cache.
     """
 
     def __init__(self, db: Database) -> None:
@@ -224,8 +240,13 @@ class _SqliteInsert:
                 values[column.name] = default.arg  # type: ignore[attr-defined]
         return values
 
-    def insert(self, connection: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert ``rows`` in order and return their ids (the caller holds the write lock)."""
+    def insert(
+        self, connection: sqlite3.Connection, rows: list[dict[str, Any]], sizes: list[int]
+    ) -> list[int]:
+        """Insert ``rows`` in order, ``sizes`` rows a statement, and return their ids.
+
+        The caller holds the write lock.
+        """
         defaults = self._defaults()
         converted: dict[Any, Any] = {}  # rows of a call share their datetimes
         parameters: list[Any] = []
@@ -233,11 +254,12 @@ class _SqliteInsert:
             parameters.extend(self.bind.convert(list(self.values_of(defaults | row)), converted))
         width = len(self.columns)
         last: int | None = None
-        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-            count = min(_ROWS_PER_STATEMENT, len(rows) - start)
+        start = 0
+        for count in sizes:
             cursor = connection.execute(
                 self._statement(count), parameters[start * width : (start + count) * width]
             )
+            start += count
             if cursor.rowcount != count:
                 raise RuntimeError(f"{cursor.rowcount} event rows inserted for {count} given")
             last = cursor.lastrowid
