@@ -184,14 +184,32 @@ class Database:
             yield session
 
     @contextmanager
-    def write_connection(self) -> Iterator[Connection]:
+    def write_connection(self, *, durable: bool = True) -> Iterator[Connection]:
         """Yield a Core connection inside one write transaction that commits on success.
 
         What :meth:`transaction` does for writers, without an ORM session (about half the
         overhead of a transaction), for hot paths that only run Core statements.
+
+        ``durable=False`` (SQLite): the commit does not wait for an fsync (``synchronous=NORMAL``
+        for this transaction). It is atomic and survives the process being killed; only an
+        operating-system crash or a power cut can take it back, and the next durable commit
+        (the WAL is written in order) makes it durable too. For state that can be redone, so
+        that it does not hold the write lock through an fsync.
         """
-        with self._write_turn, self._writer.begin() as connection:
-            yield connection
+        with self._write_turn:
+            if durable or not self.is_sqlite:
+                with self._writer.begin() as connection:
+                    yield connection
+                return
+            with self._writer.connect() as connection:
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                driver.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    with connection.begin():
+                        yield connection
+                finally:
+                    driver.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def sqlite_write(self, *, one_statement: bool = False) -> Iterator[sqlite3.Connection]:

@@ -6,6 +6,13 @@ deliveryFailed, with the error kept on the event); hand all messages to mid-sour
 delivery part; mark them ``processing``. When mid-sourcing cannot be reached, the events go back
 to the queue with exponential backoff and jitter, and become ``tooOld`` once their validity has
 passed. The status sync reads delivery logs with a cursor and gives events their final status.
+
+The workers' transactions (claims, statuses, the sync cursor) do not wait for an fsync
+(``Database.write_connection(durable=False)``): only an operating-system crash or a power cut can
+take one back, and all of it is redone safely. A lost claim or status is retaken when its lease
+ends or re-read from the delivery logs; a message handed over again keeps its id, on which
+mid-sourcing is idempotent, so it is not sent twice. Accepted events stay durable (the intake
+writer commits with an fsync), and so does everything mid-sourcing records.
 """
 
 from __future__ import annotations
@@ -197,7 +204,7 @@ class Processor:
                 log.exception("processing failed", extra={"worker": worker, "events": len(events)})
 
     def _claim(self, worker: str) -> list[ClaimedEvent]:
-        with self.db.write_connection() as session:
+        with self.db.write_connection(durable=False) as session:
             return claims.claim_due(
                 session,
                 worker=worker,
@@ -336,11 +343,11 @@ class Processor:
         )
 
     def _record(self, finished: list[Finished], worker: str) -> None:
-        with self.db.write_connection() as session:
+        with self.db.write_connection(durable=False) as session:
             claims.record_finished(session, finished, worker=worker)
 
     def _handed_over(self, handed: list[tuple[int, str, int]], part_id: str, worker: str) -> None:
-        with self.db.write_connection() as session:
+        with self.db.write_connection(durable=False) as session:
             claims.mark_handed_over(
                 session, handed, part_id=part_id, worker=worker, now=datetime.now(UTC)
             )
@@ -365,7 +372,7 @@ class Processor:
             "hand-over failed; retrying later",
             extra={"events": len(again), "retry_in_s": round(delay, 2), "error": error},
         )
-        with self.db.write_connection() as session:
+        with self.db.write_connection(durable=False) as session:
             claims.record_finished(session, too_old, worker=worker)
             if again:
                 claims.reschedule(
@@ -415,7 +422,7 @@ class Processor:
             if (status := _FINAL_STATUS.get(entry.status)) is not None
             and instance_of(entry.event_id) == self.instance_id
         ]
-        with self.db.write_connection() as session:
+        with self.db.write_connection(durable=False) as session:
             claims.apply_delivered(session, delivered)
             existing = session.execute(
                 service_meta.select().where(service_meta.c.key == _CURSOR_KEY)

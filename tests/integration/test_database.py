@@ -195,6 +195,27 @@ def test_a_one_statement_sqlite_write_is_its_own_atomic_transaction(tmp_path: Pa
         other.dispose()
 
 
+def test_a_non_durable_write_commits_without_changing_the_connections_durability(
+    tmp_path: Path,
+) -> None:
+    """The workers' transactions skip the fsync; the pooled connection goes back to FULL."""
+    db = Database(f"sqlite:///{tmp_path / 'n.sqlite3'}")
+    db.upgrade("execution_instance:migrations")
+    try:
+        with db.write_connection(durable=False) as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            connection.exec_driver_sql("INSERT INTO service_meta (key, value) VALUES ('k', 'v')")
+        with pytest.raises(RuntimeError), db.write_connection(durable=False) as connection:
+            connection.exec_driver_sql("INSERT INTO service_meta (key, value) VALUES ('x', 'y')")
+            raise RuntimeError("rolled back")
+        with db.write_connection() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            keys = connection.exec_driver_sql("SELECT key FROM service_meta").scalars().all()
+        assert keys == ["k"]
+    finally:
+        db.dispose()
+
+
 def test_schema_names_are_validated() -> None:
     with pytest.raises(DatabaseError, match="invalid database schema name"):
         Database("postgresql://postgres@127.0.0.1/test", schema='x"; DROP TABLE y; --')
