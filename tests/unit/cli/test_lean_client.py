@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -49,22 +50,27 @@ class _Server:
             writer.close()
 
 
+@contextlib.asynccontextmanager
+async def _serving(*, close_after_answer: bool) -> AsyncIterator[_Server]:
+    server = _Server(close_after_answer=close_after_answer)
+    await server.start()
+    try:
+        yield server
+    finally:
+        assert server.server is not None
+        server.server.close()
+
+
 @pytest.fixture
 async def keep_alive() -> AsyncIterator[_Server]:
-    server = _Server(close_after_answer=False)
-    await server.start()
-    yield server
-    assert server.server is not None
-    server.server.close()
+    async with _serving(close_after_answer=False) as server:
+        yield server
 
 
 @pytest.fixture
 async def closing() -> AsyncIterator[_Server]:
-    server = _Server(close_after_answer=True)
-    await server.start()
-    yield server
-    assert server.server is not None
-    server.server.close()
+    async with _serving(close_after_answer=True) as server:
+        yield server
 
 
 async def test_answers_are_read_whole_and_the_connection_is_reused(keep_alive: _Server) -> None:
