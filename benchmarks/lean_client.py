@@ -3,7 +3,9 @@
 The load generator shares the machine's two cores with the services it measures. Through httpx
 (even over mcsim's own pool transport) a single PushEvent cost the generator 330-410 µs of CPU,
 a fifth of the whole stack's CPU per message at 1,000 events/s; this client writes prepared
-request bytes on idle keep-alive connections and reads each answer by its Content-Length.
+request bytes on idle keep-alive connections and reads each answer by its Content-Length
+(~125 µs a PushEvent at 1,000/s, against ~210 µs through mcsim's pool transport called
+directly, without httpx's client, measured side by side).
 It speaks only what the benchmarks need: no chunked answers, no redirects, no TLS.
 """
 

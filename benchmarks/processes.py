@@ -24,14 +24,47 @@ def free_port() -> int:
         return port
 
 
+def _answers(health_url: str) -> bool:
+    try:
+        return httpx.get(health_url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 @contextmanager
 def process(
-    command: list[str], *, health_url: str, env: dict[str, str] | None = None
+    command: list[str],
+    *,
+    health_url: str | None = None,
+    tcp_port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[int]:
-    """Run ``command`` until the block ends; wait until ``health_url`` answers 200 first.
+    """Run ``command`` until the block ends; first wait until it is ready.
 
-    The block gets the process id (for :func:`cpu_seconds`).
+    Ready: ``health_url`` answers 200, or (for a server that is not HTTP) something accepts
+    connections on 127.0.0.1:``tcp_port``. The block gets the process id (for
+    :func:`cpu_seconds`).
     """
+    if health_url is not None:
+        url = health_url
+
+        def ready() -> bool:
+            return _answers(url)
+    elif tcp_port is not None:
+        port = tcp_port
+
+        def ready() -> bool:
+            return _listens(port)
+    else:
+        raise TypeError("process() needs health_url or tcp_port")
     # A file, not a pipe: a service logging every request would fill a pipe nobody reads.
     log = tempfile.NamedTemporaryFile(prefix="mcsim-bench-", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(
@@ -46,11 +79,8 @@ def process(
         while True:
             if child.poll() is not None:
                 raise SystemExit(f"{command} exited: {Path(log.name).read_text()[-2000:]}")
-            try:
-                if httpx.get(health_url, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+            if ready():
+                break
             if time.monotonic() > deadline:
                 raise SystemExit(f"{command} did not become healthy")
             time.sleep(0.1)

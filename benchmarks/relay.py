@@ -10,18 +10,18 @@ server of its own too. :class:`RelayProcess` runs it and reads what arrived.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from benchmarks.processes import free_port, process, python_module
 
 __all__ = ["RelayProcess"]
 
@@ -64,35 +64,16 @@ class RelayProcess:
     host = "127.0.0.1"
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind((self.host, 0))
-            self.port: int = probe.getsockname()[1]
-        folder = Path(tempfile.mkdtemp(prefix="mcsim-relay-"))
-        self.path = folder / "arrivals.tsv"
+        self.port = free_port()
+        self.path = Path(tempfile.mkdtemp(prefix="mcsim-relay-")) / "arrivals.tsv"
         self.path.touch()
-        self._child: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        """Return the relay's process id (for its CPU time)."""
-        assert self._child is not None
-        return self._child.pid
+        self._stack = ExitStack()
+        self.pid = 0  # the relay's process id once started (for its CPU time)
 
     def __enter__(self) -> RelayProcess:
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.relay", str(self.port), str(self.path)],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection((self.host, self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self._child.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the SMTP relay did not start") from None
-                time.sleep(0.05)
+        command = python_module("benchmarks.relay", str(self.port), str(self.path))
+        self.pid = self._stack.enter_context(process(command, tcp_port=self.port))
+        return self
 
     def __exit__(
         self,
@@ -100,13 +81,7 @@ class RelayProcess:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._child is not None:
-            os.killpg(self._child.pid, signal.SIGTERM)
-            try:
-                self._child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._child.pid, signal.SIGKILL)
-                self._child.wait()
+        self._stack.close()
 
     def arrivals(self) -> dict[str, float]:
         """Return each recipient's first arrival time so far."""
