@@ -5,8 +5,14 @@ thousands of small calls a second (the balancer, the SOAP routers) cannot afford
 expressions over every response header, an ``asyncio.Event`` and a keep-alive timer per
 request, and a ``send`` system call for the head and another for the body. This protocol
 speaks the same ASGI to the same app with less: the head is written together with the first
-body part (one ``send`` for a small answer), headers are taken as the app gives them (the
-balancer forwards headers that llhttp already parsed), and one idle timer per connection.
+body part (one ``send`` for a small answer), response headers are checked with one dict
+lookup per name and one pass over the whole head, and one idle timer per connection.
+
+Every header the app gives is checked as uvicorn's own protocols check them: the name a token,
+the value free of CR, LF, NUL and the other control characters but TAB. A response with an
+invalid header is never written (a CR/LF in a value would split the response, F13): the caller
+gets a 500 in mcsim's JSON error shape instead, the connection is closed, and the header's name
+is logged.
 
 uvicorn still owns everything around it — sockets, workers, signals, lifespan, the graceful
 shutdown and the ``Date``/``Server`` headers it refreshes every second (added to every answer
@@ -23,6 +29,7 @@ import asyncio
 import collections
 import http
 import logging
+import re
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -46,10 +53,47 @@ _STATUS_LINES = {code: _line(code) for code in range(100, 600)}
 _HIGH_WATER = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _NO_BODY_STATUS = frozenset({204, 304})
+#: What a response header's lower-cased name means to the protocol. Names are tokens (RFC 9110):
+#: one the app gives is checked once and remembered (up to a bound), so the common case is the
+#: one dict lookup that also finds the names the protocol handles itself.
+_INVALID, _FIELD, _LENGTH, _CONNECTION, _FRAMING = range(5)
+_NAME_KINDS = {
+    b"content-length": _LENGTH,
+    b"connection": _CONNECTION,
+    b"transfer-encoding": _FRAMING,
+}
+_MAX_NAME_KINDS = 1024
+_token = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+").fullmatch
+#: Every control character but TAB becomes LF: a head whose values hold none has exactly two
+#: (CR and LF) per header line. uvicorn's httptools protocol refuses the same characters.
+_CONTROLS_TO_LF = bytes(
+    10 if (byte < 32 and byte != 9) or byte == 127 else byte for byte in range(256)
+)
+_INVALID_HEADER_BODY = (
+    b'{"error":"internal_error","message":"The response was not sent: it had an invalid header."}'
+)
 
 
 def _status_line(code: int) -> bytes:
     return _STATUS_LINES.get(code) or _line(code)
+
+
+def _name_kind(name: bytes) -> int:
+    """Return ``_FIELD`` for a header name not seen before that is a token, else ``_INVALID``."""
+    lowered = name.lower()
+    if _token(lowered) is None:
+        return _INVALID
+    if len(_NAME_KINDS) < _MAX_NAME_KINDS:
+        _NAME_KINDS[lowered] = _FIELD
+    return _FIELD
+
+
+def _invalid_value_name(head: list[bytes]) -> bytes:
+    """Return the name of the first header of ``head`` holding a control character."""
+    for at in range(1, len(head) - 3, 4):
+        if (head[at] + head[at + 2]).translate(_CONTROLS_TO_LF).count(b"\n"):
+            return head[at]
+    return b""
 
 
 class _Cycle:
@@ -170,16 +214,30 @@ class _Cycle:
             for name, value in protocol.server_state.default_headers:  # Date, Server
                 head += (name, b": ", value, b"\r\n")
             length = None
+            kinds = _NAME_KINDS
             for name, value in message.get("headers", ()):
-                lowered = name.lower()
-                if lowered == b"content-length":
+                kind = kinds.get(name.lower()) or _name_kind(name)
+                if kind == _FIELD:
+                    pass
+                elif kind == _LENGTH:
                     length = value
-                elif lowered == b"connection" and b"close" in value.lower():
-                    self.keep_alive = False
-                    continue
-                elif lowered == b"transfer-encoding":
+                elif kind == _CONNECTION:
+                    if b"close" in value.lower():
+                        self.keep_alive = False
+                        continue
+                elif kind == _FRAMING:
                     continue  # the framing is the server's (chunked unless Content-Length)
+                else:
+                    self._refuse_response(name)
+                    return
                 head += (name, b": ", value, b"\r\n")
+            # One pass over the head: a CR, LF or NUL in a value would split the response. A
+            # head without any has two control characters (CR LF) per line: 1 + 4 parts a line.
+            block = b"".join(head)
+            if block.translate(_CONTROLS_TO_LF).count(b"\n") != (len(head) + 3) >> 1:
+                self._refuse_response(_invalid_value_name(head))
+                return
+            head = [block]
             if length is not None:
                 self.remaining = int(length)
             elif self.method != "HEAD" and status not in _NO_BODY_STATUS:
@@ -220,6 +278,30 @@ class _Cycle:
                 self.keep_alive = False
             self.wake()
             protocol.response_done(self)
+
+    def _refuse_response(self, name: bytes) -> None:
+        """Answer 500 instead of a response with an invalid header; drop the app's body."""
+        log.error(
+            "Invalid HTTP response header %r (a name that is not a token, or a control "
+            "character in the value): answered 500 instead",
+            name[:64],
+        )
+        protocol = self.protocol
+        body = b"" if self.method == "HEAD" else _INVALID_HEADER_BODY
+        head = [_status_line(500)]
+        for default_name, value in protocol.server_state.default_headers:
+            head += (default_name, b": ", value, b"\r\n")
+        head.append(
+            b"content-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n" % len(_INVALID_HEADER_BODY)
+        )
+        head.append(body)
+        protocol.write(b"".join(head))
+        self.keep_alive = False
+        self.response_complete = True
+        self.disconnected = True  # what the app still sends is dropped, as for a gone caller
+        self.wake()
+        protocol.response_done(self)
 
 
 class LeanHttpProtocol(asyncio.Protocol):

@@ -14,17 +14,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import httpx
 import pytest
 import uvicorn
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from services.serving import LeanHttpProtocol
+from services.serving import LeanHttpProtocol, _Cycle
 from tests.support.live import free_port
 
 #: Upper bound for any single wait in these tests; a hang fails the test instead of the suite.
@@ -212,6 +215,11 @@ class App:
         elif path == "/204-with-body":
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b"stray"})
+        elif path == "/header":
+            # One response header named by the query: ?<name>=<value>, both percent-encoded.
+            name, _, value = scope["query_string"].partition(b"=")
+            extra = [(unquote_to_bytes(name), unquote_to_bytes(value)), (b"x-after", b"yes")]
+            await _answer(send, 200, b"ok", extra)
         elif path == "/app-close":
             await _answer(send, 200, b"bye", [(b"connection", b"close")])
         elif path == "/raise":
@@ -737,6 +745,123 @@ async def test_an_app_that_fails_after_starting_closes_the_connection(
         # The part sent, and then the end of the stream without the last chunk.
         assert await conn.rest() == b"7\r\npartial\r\n"
     assert any(r.levelno == logging.ERROR for r in caplog.records)
+
+
+# -- response headers (F13: response splitting) --------------------------------------------------
+
+#: A header the app gives that must never be written: uvicorn's protocols refuse the same.
+INVALID_HEADERS = [
+    (b"hx-redirect", b"/ok\r\nSet-Cookie: injected=1\r\nX-Injected: yes"),  # the review's
+    (b"x-value", b"a\nx-injected: yes"),
+    (b"x-value", b"a\rx-injected: yes"),
+    (b"x-value", b"a\x00b"),
+    (b"x-value", b"a\x01b"),
+    (b"x-value", b"a\x7fb"),
+    (b"x-name\r\nx-injected", b"yes"),
+    (b"x name", b"yes"),
+    (b"x-name:", b"yes"),
+    (b"", b"yes"),
+    (b"x-caf\xc3\xa9", b"yes"),
+]
+
+
+def header_request(name: bytes, value: bytes, method: bytes = b"GET") -> bytes:
+    """A request for ``/header`` that makes the app answer with header ``name: value``."""
+    query = quote_from_bytes(name, safe=b"") + "=" + quote_from_bytes(value, safe=b"")
+    return b"%b /header?%b HTTP/1.1\r\nhost: t\r\n\r\n" % (method, query.encode())
+
+
+@pytest.mark.parametrize(("name", "value"), INVALID_HEADERS)
+async def test_an_invalid_response_header_is_never_written_the_caller_gets_a_500(
+    name: bytes, value: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="uvicorn.error")
+    async with serving(App(), **lean()) as server, connect(server) as conn:
+        await conn.send(header_request(name, value))
+        answer = await conn.answer()
+        assert answer.status == 500
+        assert answer.header(b"content-type") == b"application/json"
+        assert json.loads(answer.body)["error"] == "internal_error"
+        assert answer.header(b"connection") == b"close"
+        assert await conn.closed()
+    assert b"injected" not in answer.raw
+    assert b"x-after" not in answer.raw  # nothing of the app's head was written
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    assert "Invalid HTTP response header" in caplog.records[0].getMessage()
+
+
+async def test_an_invalid_header_in_an_answer_to_head_gets_a_500_without_body() -> None:
+    async with serving(App(), **lean()) as server, connect(server) as conn:
+        await conn.send(header_request(b"x-value", b"a\r\nb: c", method=b"HEAD"))
+        answer = await conn.answer(head_only=True)
+        assert answer.status == 500
+        assert await conn.rest() == b""
+
+
+@pytest.mark.parametrize(
+    "value", [b"", b"a\tb", b"caf\xc3\xa9", b"\x80\xff", b'quoted "x"; y=(1)'], ids=repr
+)
+async def test_valid_header_values_are_written_as_the_app_gives_them(value: bytes) -> None:
+    async with serving(App(), **lean()) as server, connect(server) as conn:
+        await conn.send(header_request(b"X-Value", value))
+        answer = await conn.answer()
+        assert answer.status == 200
+        assert b"\r\nX-Value: " + value + b"\r\n" in answer.head
+        assert answer.header(b"x-after") == b"yes"
+        assert await conn.still_open()
+
+
+class _Written:
+    """Just enough of LeanHttpProtocol for one _Cycle: what it writes is kept."""
+
+    write_paused = False
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.server_state = type("State", (), {"default_headers": [(b"server", b"t")]})()
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def response_done(self, cycle: _Cycle) -> None:
+        pass
+
+
+_CONTROL = frozenset([*range(0, 9), *range(10, 32), 127])
+
+
+@given(value=st.binary(max_size=40), name=st.binary(min_size=1, max_size=12))
+async def test_a_response_head_is_the_apps_headers_or_a_500_never_more_lines(
+    value: bytes, name: bytes
+) -> None:
+    # Every byte string as a name and as a value: written as given exactly when the name is a
+    # token and the value has no control character but TAB, else a 500 with nothing of it.
+    written = _Written()
+    cycle = _Cycle(written, {"method": "GET"}, True)  # type: ignore[arg-type]
+    headers = [(name, value), (b"content-length", b"2")]
+    await cycle.send({"type": "http.response.start", "status": 200, "headers": headers})
+    await cycle.send({"type": "http.response.body", "body": b"ok"})
+    head, _, body = written.data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    token = name.lower().decode("latin-1")
+    valid_name = all(c in "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz" for c in token)
+    if valid_name and not _CONTROL.intersection(value):
+        assert lines == [
+            b"HTTP/1.1 200 OK",
+            b"server: t",
+            name + b": " + value,
+            b"content-length: 2",
+        ]
+        assert body == b"ok"
+    else:
+        assert lines == [
+            b"HTTP/1.1 500 Internal Server Error",
+            b"server: t",
+            b"content-type: application/json",
+            b"content-length: %d" % len(body),
+            b"connection: close",
+        ]
+        assert json.loads(body)["error"] == "internal_error"
 
 
 # -- refused requests ------------------------------------------------------------------------------
