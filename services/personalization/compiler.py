@@ -28,16 +28,22 @@ __all__ = [
 ]
 
 # The factory the engine calls once per sandbox with the runtime; it returns the render
-# function, which takes the event's JSON payload and returns the text. It all stays on the first
-# line so template lines map one to one from the second line on.
+# function, which takes the event's JSON payload and returns the text. The prologue stays on the
+# first line so template lines map one to one from the second line on. Both functions are frozen
+# (`__mc.seal`) and held in constants: template code can neither keep state on them nor rebind
+# `__mc` or `__template` for the next render of the same template.
 _PROLOGUE = (
-    "(function (__mc) { return function __mc_render(__mc_payload) { "
+    "(function (__mc_runtime) { const __mc = __mc_runtime; "
+    "const __template = __mc.seal(function __template(rtEvent, batchEvent) { "
+    'var __mc_o = "";'
+)
+_EPILOGUE = (
+    "return __mc_o; }); "
+    "return __mc.seal(function __mc_render(__mc_payload) { "
     "var rtEvent = __mc.event(__mc_payload), batchEvent = rtEvent; "
     "try { return __mc.finish(__template(rtEvent, batchEvent)); } "
-    "catch (__mc_error) { throw __mc.rethrow(__mc_error); } finally { __mc.purge(); } }; "
-    'function __template(rtEvent, batchEvent) { var __mc_o = "";'
+    "catch (__mc_error) { throw __mc.rethrow(__mc_error); } finally { __mc.purge(); } }); })"
 )
-_EPILOGUE = "return __mc_o; } })"
 _LOCATION = re.compile(r"<input>:(\d+):(\d+)")
 _CHECK_MEMORY_LIMIT = 64 * 1024 * 1024
 _CHECK_TIME_LIMIT = 1.0

@@ -3,7 +3,9 @@
 A :class:`TemplateEngine` is cheap to create and safe to share between threads: every thread
 that renders gets its own :class:`~services.personalization.sandbox.Sandbox` (one QuickJS
 context, with the compiled functions it has used, keyed by the hash of their JavaScript). A
-render that hits a limit throws its sandbox away, so the next render starts clean.
+render that hits a limit, or that changed its sandbox in a way that would outlive it (a
+non-configurable global, the global object's prototype, a Promise job left queued…), throws its
+sandbox away, so the next render starts clean.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import quickjs
 from services.personalization.compiler import CompiledFields, CompiledTemplate
 from services.personalization.errors import LimitKind, TemplateRuntimeError
 from services.personalization.event import EventData
-from services.personalization.sandbox import RenderLimits, Sandbox
+from services.personalization.sandbox import LastingChange, RenderLimits, Sandbox
 
 __all__ = ["TemplateEngine", "default_engine", "render", "render_fields"]
 
@@ -37,12 +39,21 @@ class TemplateEngine:
         """Render ``template`` for ``event``; raise TemplateRuntimeError when it fails."""
         sandbox = self._sandbox()
         try:
-            return sandbox.render(template, event.payload)
+            text = sandbox.render(template, event.payload)
         except quickjs.JSException as exc:
             error = self._runtime_error(exc, template)
-            if error.limit is not None:
+            # After a limit the runtime is not worth checking: it goes in any case.
+            if error.limit is not None or sandbox.left_jobs():
                 self._local.sandbox = None
             raise error from None
+        except LastingChange as change:
+            self._local.sandbox = None
+            raise self._lasting_error(change.reason, template) from None
+        if sandbox.left_jobs():
+            self._local.sandbox = None
+            reason = "the template left a Promise job queued (async code), which would outlive it"
+            raise self._lasting_error(reason, template)
+        return text
 
     def render_fields(self, fields: CompiledFields, event: EventData) -> dict[str, str]:
         """Render every field of a template version for ``event``."""
@@ -54,6 +65,14 @@ class TemplateEngine:
             sandbox = Sandbox(self.limits)
             self._local.sandbox = sandbox
         return sandbox
+
+    def _lasting_error(self, reason: str, template: CompiledTemplate) -> TemplateRuntimeError:
+        return TemplateRuntimeError(
+            f"{reason}: templates may not change the sandbox for later renders",
+            template=template.name,
+            line=None,
+            field=template.field,
+        )
 
     def _runtime_error(
         self, exc: quickjs.JSException, template: CompiledTemplate

@@ -1,9 +1,10 @@
 // mcsim personalization runtime, evaluated once in every sandbox context.
 //
 // Evaluating this file yields a setup function. Called once, it trims the global object to the
-// standard ECMAScript built-ins plus the template helpers, and returns the frozen object compiled
-// templates receive as `__mc` (and what only the host may call). Every function here is named
-// `__mc_*`: the Python side skips those frames when it looks for the template line of an error.
+// standard ECMAScript built-ins plus the template helpers, freezes every object a template can
+// reach (see "Lockdown" below), and returns the frozen object compiled templates receive as
+// `__mc` (and what only the host may call). Every function here is named `__mc_*`: the Python
+// side skips those frames when it looks for the template line of an error.
 //
 // XML data arrives as JSON nodes: [name, text, {"@attribute": value}, [child nodes]], the last
 // two left out when empty; the event's node adds {field: value} (its attributes, unprefixed).
@@ -15,6 +16,13 @@
   var hasOwn = O.hasOwn;
   var apply = Reflect.apply;
   var ownNames = O.getOwnPropertyNames;
+  var ownKeys = Reflect.ownKeys;
+  var deleteProperty = Reflect.deleteProperty;
+  var getDescriptor = O.getOwnPropertyDescriptor;
+  var defineProperty = O.defineProperty;
+  var getPrototypeOf = O.getPrototypeOf;
+  var isExtensible = O.isExtensible;
+  var freeze = O.freeze;
   var parseJSON = JSON.parse;
   var ProxyCtor = Proxy;
   var stringProto = String.prototype;
@@ -448,10 +456,10 @@
 
   // ---- The global object ----------------------------------------------------------------------
   //
-  // Standard built-ins move to a frozen prototype of the global object, so that a template's
-  // implicit globals ("total = 0" without var) are the global object's only own properties and
-  // can be removed after every render in well under a microsecond: nothing leaks from one
-  // message to the next.
+  // Standard built-ins move to a prototype of the global object (frozen by the lockdown below),
+  // so that a template's implicit globals ("total = 0" without var) are the global object's only
+  // own properties and can be removed after every render in well under a microsecond: nothing
+  // leaks from one message to the next.
 
   var STANDARD = (
     " AggregateError Array ArrayBuffer AsyncDisposableStack Atomics BigInt BigInt64Array" +
@@ -463,12 +471,13 @@
     " WeakMap WeakRef WeakSet decodeURI decodeURIComponent encodeURI encodeURIComponent escape" +
     " eval globalThis isFinite isNaN parseFloat parseInt undefined unescape "
   );
-  var library = O.create(O.getPrototypeOf(G));
-  var names = ownNames(G);
+  var library = O.create(getPrototypeOf(G));
+  var names = ownKeys(G);
   for (var i = 0; i < names.length; i++) {
-    var descriptor = O.getOwnPropertyDescriptor(G, names[i]);
-    if (descriptor.configurable && STANDARD.indexOf(" " + names[i] + " ") >= 0) {
-      O.defineProperty(library, names[i], descriptor);
+    var descriptor = getDescriptor(G, names[i]);
+    if (descriptor.configurable &&
+        (typeof names[i] === "symbol" || STANDARD.indexOf(" " + names[i] + " ") >= 0)) {
+      defineProperty(library, names[i], descriptor);
     }
   }
   var helpers = {
@@ -477,7 +486,7 @@
     formatDate: __mc_formatDate,
   };
   for (var helper in helpers) {
-    O.defineProperty(library, helper, {
+    defineProperty(library, helper, {
       value: helpers[helper],
       writable: false,
       enumerable: false,
@@ -486,33 +495,205 @@
   }
   O.setPrototypeOf(G, library);
   for (var k = 0; k < names.length; k++) {
-    if (O.getOwnPropertyDescriptor(G, names[k]).configurable) Reflect.deleteProperty(G, names[k]);
+    if (getDescriptor(G, names[k]).configurable) deleteProperty(G, names[k]);
   }
-  O.freeze(library);
-  var baseGlobals = ownNames(G).length;
 
-  // Remove what the last render added to the global object.
+  // ---- Lockdown ------------------------------------------------------------------------------
+  //
+  // One context serves every render of its thread, so nothing a render can reach may keep a
+  // change into the next render (security review F6: a template replaced String.prototype.slice,
+  // which the runtime calls, and read and altered other people's messages). Before any template
+  // runs, every object reachable from the global object, the intrinsics reachable only from
+  // instances (iterator and generator prototypes, %ThrowTypeError%…) and every object of this
+  // runtime that templates can get hold of (the `__mc` object, the E4X and String method
+  // functions handed out by views, the helpers) is frozen, with its prototype chain, its property
+  // values and its getters and setters ("harden", as in SES). What freezing cannot close is
+  // checked after every render by __mc_purge (the global object itself, which implicit globals
+  // need writable) or by the host (pending Promise jobs), and makes that render fail and its
+  // context be thrown away.
+  //
+  // The override mistake: assigning a property that a frozen prototype holds fails silently in
+  // sloppy code (`MyType.prototype.toString = f`, `error.name = "X"`). For the properties that
+  // ordinary code overrides (as SES's "moderate" taming) the prototype's data property becomes a
+  // getter with a setter that gives the assigned object its own property, so those assignments
+  // keep working. Any other change to a built-in (adding a method to Array.prototype, replacing
+  // Math.round, polyfilling String.prototype.x) is now ignored in sloppy template code.
+
+  var ErrorCtor = Error;
+  var TypeErrorCtor = TypeError;
+  var LASTING = "LastingChange";
+  // What the current render did that would outlive it ("" when nothing); checked by __mc_purge.
+  var lasting = "";
+
+  function __mc_tame(object, name) {
+    var found = getDescriptor(object, name);
+    if (found === undefined || !hasOwn(found, "value") || !found.configurable) return;
+    var value = found.value;
+    defineProperty(object, name, {
+      get: function __mc_builtIn() {
+        return value;
+      },
+      set: function __mc_override(replacement) {
+        if (this === object) {
+          throw new TypeErrorCtor("built-ins are frozen in templates: cannot change " + name);
+        }
+        if (this === null || (typeof this !== "object" && typeof this !== "function")) return;
+        defineProperty(this, name, {
+          value: replacement,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      },
+      enumerable: found.enumerable,
+      configurable: false,
+    });
+  }
+
+  var OVERRIDABLE = [
+    [O.prototype, ["constructor", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
+      "toLocaleString", "toString", "valueOf"]],
+    [Function.prototype, ["constructor", "toString"]],
+    [ErrorCtor.prototype, ["constructor", "message", "name", "toString"]],
+  ];
+  [AggregateError, EvalError, InternalError, RangeError, ReferenceError, SuppressedError,
+    SyntaxError, TypeError, URIError].forEach(function __mc_nativeError(ctor) {
+    OVERRIDABLE.push([ctor.prototype, ["constructor", "message", "name"]]);
+  });
+  for (var t = 0; t < OVERRIDABLE.length; t++) {
+    for (var u = 0; u < OVERRIDABLE[t][1].length; u++) __mc_tame(OVERRIDABLE[t][0], OVERRIDABLE[t][1][u]);
+  }
+
+  // QuickJS keeps these two in the context, behind accessors that freezing leaves working: a
+  // template could hand every later error of the thread to its own function. Fixed values.
+  ["prepareStackTrace", "stackTraceLimit"].forEach(function __mc_fixErrorSetting(name) {
+    var found = getDescriptor(ErrorCtor, name);
+    if (found !== undefined && found.get !== undefined) {
+      var value = apply(found.get, ErrorCtor, []);
+      defineProperty(ErrorCtor, name, { value: value, writable: false, configurable: false });
+    }
+  });
+
+  // A registered FinalizationRegistry callback would run in some later render (the job is queued
+  // when the object is collected): registering is a lasting change.
+  var register = FinalizationRegistry.prototype.register;
+  defineProperty(FinalizationRegistry.prototype, "register", {
+    value: function register() {
+      lasting = "registered a FinalizationRegistry callback";
+      return apply(register, this, arguments);
+    },
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+
+  function __mc_hidden(make) {
+    try {
+      return make();
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // Intrinsics no global property leads to: reached from instances.
+  var HIDDEN = [
+    function () { return getPrototypeOf([][Symbol.iterator]()); },
+    function () { return getPrototypeOf(""[Symbol.iterator]()); },
+    function () { return getPrototypeOf(new Map()[Symbol.iterator]()); },
+    function () { return getPrototypeOf(new Set()[Symbol.iterator]()); },
+    function () { return getPrototypeOf("a".matchAll(/a/g)); },
+    function () { return getPrototypeOf(Iterator.from({ next: function () {} })); },
+    function () { return getPrototypeOf([].values().map(function (x) { return x; })); },
+    function () { return getPrototypeOf(Iterator.concat()); },
+    function () { return getPrototypeOf(Iterator.zip([])); },
+    function () { return getPrototypeOf(Iterator.zipKeyed({})); },
+    function () { return getPrototypeOf(function* () {}); },
+    function () { return getPrototypeOf(async function () {}); },
+    function () { return getPrototypeOf(async function* () {}); },
+    function () { return getPrototypeOf((async function* () {})()); },
+    function () { return getPrototypeOf(Int8Array); },
+    function () { return getDescriptor(Function.prototype, "caller").get; },
+    function () { return getDescriptor(arguments, "callee").get; },
+  ].map(__mc_hidden);
+
+  // Freeze `roots` and everything reachable from them through prototypes and own properties
+  // (values, getters, setters; string and symbol keys). The global object stays extensible.
+  function __mc_harden(roots) {
+    var seen = new Set();
+    var stack = roots.slice();
+    while (stack.length) {
+      var value = stack.pop();
+      if (value === null || (typeof value !== "object" && typeof value !== "function")) continue;
+      if (value === G || seen.has(value)) continue;
+      seen.add(value);
+      freeze(value);
+      stack.push(getPrototypeOf(value));
+      var keys = ownKeys(value);
+      for (var i = 0; i < keys.length; i++) {
+        var found = getDescriptor(value, keys[i]);
+        if (found === undefined) continue;
+        if (hasOwn(found, "value")) {
+          stack.push(found.value);
+        } else {
+          stack.push(found.get, found.set);
+        }
+      }
+    }
+    return seen.size;
+  }
+
+  // Compiled templates seal their own functions (see compiler.py), so that no render leaves a
+  // property on them for the next render of the same template.
+  function __mc_seal(render) {
+    freeze(render);
+    freeze(render.prototype);
+    return render;
+  }
+
+  var baseKeys = ownKeys(G);
+
+  // Remove what the last render added to the global object; fail the render if it made a change
+  // that cannot be removed (the host then throws this context away).
   function __mc_purge() {
-    var current = ownNames(G);
-    if (current.length === baseGlobals) return;
-    for (var i = 0; i < current.length; i++) {
-      var descriptor = O.getOwnPropertyDescriptor(G, current[i]);
-      if (descriptor.configurable) Reflect.deleteProperty(G, current[i]);
+    var current = ownKeys(G);
+    if (current.length !== baseKeys.length) {
+      for (var i = 0; i < current.length; i++) {
+        var found = getDescriptor(G, current[i]);
+        if (found.configurable) deleteProperty(G, current[i]);
+      }
+      current = ownKeys(G);
+      for (var j = 0; j < current.length && lasting === ""; j++) {
+        if (baseKeys.indexOf(current[j]) < 0) {
+          lasting = "defined the non-configurable global '" + String(current[j]) + "'";
+        }
+      }
+    }
+    if (getPrototypeOf(G) !== library) lasting = "changed the prototype of the global object";
+    if (!isExtensible(G)) lasting = "made the global object non-extensible";
+    if (lasting !== "") {
+      var error = new ErrorCtor("the template " + lasting + ", which would outlive its render");
+      defineProperty(error, "name", { value: LASTING });
+      throw error;
     }
   }
 
   // For the host: `runtime` is what compiled templates get as __mc; `addZone` stays with the
   // host, so that no template can plant a time zone table other renders would use.
+  var runtime = {
+    event: __mc_event,
+    each: __mc_each,
+    str: __mc_str,
+    finish: __mc_finish,
+    mark: __mc_mark,
+    rethrow: __mc_rethrow,
+    purge: __mc_purge,
+    seal: __mc_seal,
+  };
+  var hardened = __mc_harden([library, runtime, helpers, METHODS, STRING_METHODS, HANDLER,
+    NO_VALUES, NO_ATTRIBUTES, __mc_iterator, __mc_toPrimitive].concat(HIDDEN));
   return {
-    runtime: O.freeze({
-      event: __mc_event,
-      each: __mc_each,
-      str: __mc_str,
-      finish: __mc_finish,
-      mark: __mc_mark,
-      rethrow: __mc_rethrow,
-      purge: __mc_purge,
-    }),
+    runtime: runtime,
     addZone: __mc_addZone,
+    hardened: hardened,
   };
 })

@@ -4,6 +4,12 @@ A QuickJS runtime must never be entered from two threads (its stack-overflow gua
 the thread that created it), so the engine gives every thread its own sandbox. The sandbox has
 no host access: no module loader, no file or network API and no Python callable; it only gets
 data (event payloads, time zone tables) passed in by the host.
+
+One sandbox serves many renders, of many templates and many people's events, so no render may
+change what the next one sees. The runtime freezes every object templates can reach before the
+first render and checks the global object after each one (runtime.js, "Lockdown"); what it
+cannot see, a Promise job left queued, the host checks with :meth:`Sandbox.left_jobs`. A render
+that made a lasting change fails, and the engine throws its sandbox away.
 """
 
 from __future__ import annotations
@@ -21,10 +27,20 @@ from services.personalization.compiler import CompiledTemplate
 from services.personalization.errors import TemplateRuntimeError
 from services.personalization.zones import zone_table
 
-__all__ = ["RenderLimits", "Sandbox"]
+__all__ = ["LastingChange", "RenderLimits", "Sandbox"]
 
 # A render asks for time zones at most this many times before giving up.
 _ZONE_ROUNDS = 3
+# The name of the error the runtime's purge throws when a render changed the sandbox for good.
+_LASTING = "LastingChange: "
+
+
+class LastingChange(Exception):
+    """A render changed its sandbox in a way that would reach later renders; discard it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -57,7 +73,31 @@ class Sandbox:
         self._functions: OrderedDict[str, Any] = OrderedDict()
 
     def render(self, template: CompiledTemplate, payload: str) -> str:
-        """Run ``template`` on the event payload and return its text."""
+        """Run ``template`` on the event payload and return its text.
+
+        Raise quickjs.JSException when the template fails, LastingChange when it changed the
+        sandbox beyond its render. Check :meth:`left_jobs` after every render.
+        """
+        try:
+            return self._render(template, payload)
+        except quickjs.JSException as exc:
+            head = str(exc).partition("\n")[0]
+            if head.startswith(_LASTING):
+                raise LastingChange(head.removeprefix(_LASTING)) from None
+            raise
+
+    def left_jobs(self) -> bool:
+        """Return whether the last render left a Promise job queued (the sandbox is then spoilt).
+
+        Nothing ever runs a sandbox's jobs, so a job is only found by running it: it runs under
+        the time limit, in a sandbox the caller must then throw away.
+        """
+        try:
+            return bool(self.context.execute_pending_job())
+        except quickjs.JSException:
+            return True
+
+    def _render(self, template: CompiledTemplate, payload: str) -> str:
         function = self._functions.get(template.key)
         if function is None:
             function = self._compile(template)

@@ -180,7 +180,7 @@ def test_global_object_holds_only_the_built_ins_and_helpers(render: Render) -> N
 def test_the_runtime_templates_see_is_frozen_and_holds_no_host_hooks(render: Render) -> None:
     source = "<%= Object.isFrozen(__mc) %>|<%= Object.keys(__mc).sort().join(',') %>"
 
-    assert render(source) == "true|each,event,finish,mark,purge,rethrow,str"
+    assert render(source) == "true|each,event,finish,mark,purge,rethrow,seal,str"
 
 
 def test_long_outputs_come_back_whole(render: Render) -> None:
