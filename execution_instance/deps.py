@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from execution_instance.state import ExecutionState
+from services.forwarding import PROXY_SECRET_HEADER
 
 __all__ = ["StateDep", "client_address", "provide_state"]
 
@@ -21,6 +22,9 @@ StateDep = Annotated[ExecutionState, Depends(provide_state)]
 
 
 def client_address(request: Request, state: ExecutionState) -> str | None:
-    """Return the caller's address, through the load balancer when it is a trusted proxy."""
+    """Return the caller's address, through the load balancer when it proved itself."""
     peer = request.client.host if request.client else None
-    return state.proxies.client(peer, request.headers.get("x-forwarded-for"))
+    headers = request.headers
+    return state.proxies.client(
+        peer, headers.get("x-forwarded-for"), headers.get(PROXY_SECRET_HEADER)
+    )

@@ -51,8 +51,19 @@ class ExecutionSettings(ServiceSettings):
         "allow_empty_password, session_token_only}). Callers outside every zone are refused.",
     )
     trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
-        description="Networks whose X-Forwarded-For header is believed (the load balancer).",
+        default_factory=list,
+        description="Networks whose X-Forwarded-For header is believed (JSON list; default none). "
+        "Without proxy_secret this trusts by address alone: list only addresses that belong to "
+        "the load balancer (a fixed container address), never loopback, where every local "
+        "program connects from 127.0.0.1. With proxy_secret it names proxies in front of the "
+        "balancer.",
+    )
+    proxy_secret: str | None = Field(
+        None,
+        description="Secret the load balancer sends in X-Mcsim-Proxy-Secret (its "
+        "MCSIM_LB_PROXY_SECRET). When set, X-Forwarded-For is believed only on requests that "
+        "carry it: the only way to tell the balancer from another local caller on one host. "
+        "mcsim up generates one per stack.",
     )
     session_ttl_seconds: int = Field(
         86_400, ge=1, description="Lifetime of Logon session and security tokens (24 h)."

@@ -105,7 +105,7 @@ class ExecutionState:
                 max_ctx_bytes=settings.max_ctx_bytes,
                 max_events_per_call=settings.max_events_per_call,
             ),
-            proxies=TrustedProxies(settings.trusted_proxies),
+            proxies=TrustedProxies(settings.trusted_proxies, secret=settings.proxy_secret),
             templates=templates,
             processor=processor,
         )

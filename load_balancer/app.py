@@ -138,6 +138,7 @@ def create_app(
             max_body_bytes=settings.max_body_bytes,
             full_urls=http_client is not None,
             access_log=settings.access_log,
+            proxy_secret=settings.proxy_secret,
         )
         try:
             yield

@@ -48,6 +48,7 @@ from services.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from services.forwarding import PROXY_SECRET_HEADER
 from services.pool_transport import BufferedBody, ResponseBody
 from services.raw_headers import Triple, normalized_headers
 from services.soap.envelope import render_fault
@@ -80,6 +81,8 @@ _SPECIAL = {
     b"x-forwarded-for": _FORWARDED_FOR,
     b"x-forwarded-proto": _DROP,
     b"x-forwarded-host": _DROP,
+    # Only the balancer itself may prove it is the balancer (security review F2).
+    PROXY_SECRET_HEADER.encode(): _DROP,
     b"idempotency-key": _KEY,
     b"soapaction": _SOAP_ACTION,
     b"x-request-id": _REQUEST_ID,
@@ -153,6 +156,7 @@ class Proxy:
         max_body_bytes: int,
         full_urls: bool = False,
         access_log: bool = False,
+        proxy_secret: str | None = None,
     ) -> None:
         self.balancer = balancer
         self.shared = shared
@@ -161,6 +165,11 @@ class Proxy:
         # An injected httpx client may ignore the ``target`` extension: give it whole URLs.
         self.full_urls = full_urls
         self.access_log = access_log
+        # Sent with every request so the backends believe the X-Forwarded-For set below.
+        self._proof: Triple | None = None
+        if proxy_secret:
+            name = PROXY_SECRET_HEADER.encode()
+            self._proof = (name, name, proxy_secret.encode())
         self._worker_at = shared.worker_base(worker)
         self._id_prefix = f"lb{worker}-{os.urandom(4).hex()}-"
         self._ids = 0
@@ -213,6 +222,8 @@ class Proxy:
         peer = client[0].encode() if client else b""
         chain = forwarded_for + b", " + peer if forwarded_for else peer
         out.append((b"x-forwarded-for", b"x-forwarded-for", chain))
+        if self._proof is not None:
+            out.append(self._proof)
         out.append(
             (b"x-forwarded-proto", b"x-forwarded-proto", scope.get("scheme", "http").encode())
         )

@@ -84,6 +84,13 @@ class BalancerSettings(ServiceSettings):
         "an empty value means mcsim-dev-token; elsewhere the admin API is off without one.",
     )
 
+    proxy_secret: str | None = Field(
+        None,
+        description="Secret sent to the backends in X-Mcsim-Proxy-Secret so that they believe "
+        "the X-Forwarded-For the balancer sets (their MCSIM_EXEC_PROXY_SECRET). mcsim up "
+        "generates one per stack.",
+    )
+
     @field_validator("backends")
     @classmethod
     def _backend_urls(cls, value: list[str]) -> list[str]:

@@ -117,15 +117,25 @@ def log_in(
     ttl_seconds: int,
     production: bool,
 ) -> Issued:
-    """Check a login and issue a bearer token (``kind="bearer"``) or a console session."""
-    wait = throttle.retry_after(login, address)
+    """Check a login and issue a bearer token (``kind="bearer"``) or a console session.
+
+    The check is reserved in the throttle before it runs, so concurrent guesses are never
+    checked beyond the limit; a success does not clear earlier failures (they expire).
+    """
+    wait = throttle.reserve(login, address)
     if wait > 0:
         raise RateLimited("Too many failed logins.", detail=f"retry in {wait:.0f} s")
-    with db.transaction() as session:
-        row = session.execute(select(Operator).where(Operator.login == login)).scalar_one_or_none()
-    matches = verify_password(row.password_hash if row else _Dummy.get(), password)
-    if row is None or not matches or row.disabled:
-        throttle.failed(login, address)
+    accepted = checked = False
+    try:
+        with db.transaction() as session:
+            row = session.execute(
+                select(Operator).where(Operator.login == login)
+            ).scalar_one_or_none()
+        matches = verify_password(row.password_hash if row else _Dummy.get(), password)
+        accepted, checked = row is not None and matches and not row.disabled, True
+    finally:
+        throttle.release(login, address, failed=checked and not accepted)
+    if row is None or not accepted:
         raise AuthenticationFailed(DENIED)
     if production and (login, password) == DEV_ADMIN:
         raise Forbidden(
@@ -133,7 +143,6 @@ def log_in(
             detail="set another password (MCSIM_CONTROL_ADMIN_PASSWORD on a new database, or "
             "PATCH /api/v1/operators/{id} from a development copy)",
         )
-    throttle.succeeded(login, address)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32) if kind == "session" else None
     now = datetime.now(UTC)

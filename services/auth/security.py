@@ -49,6 +49,12 @@ SESSION_CACHE_SECONDS = 5.0  # how long a session read from the database is reus
 _MAX_CACHED_SESSIONS = 10_000
 
 
+def _too_many(wait: float) -> RateLimited:
+    return RateLimited(
+        "Too many failed logons. Connection denied.", detail=f"retry in {wait:.0f} s"
+    )
+
+
 class NeedsIO(Exception):
     """The in-memory caches cannot answer: the check must run in a thread, with I/O."""
 
@@ -223,27 +229,36 @@ class OperatorSecurity(ABC, Generic[CredentialsT, CallerT]):
         self._check_password(login, password, address, io=io)
 
     def _check_password(self, login: str, password: str, address: str, *, io: bool) -> None:
-        """Check the password of ``login`` (the zone already allows it), throttling failures."""
+        """Check the password of ``login`` (the zone already allows it), throttling failures.
+
+        A password verified recently is answered from memory; any other check reserves its
+        place in the throttle first, so concurrent guesses are never checked beyond the limit.
+        Successes do not clear the failures (they expire with time, see ``LogonThrottle``).
+        """
         wait = self.throttle.retry_after(login, address)
         if wait > 0:
-            raise RateLimited(
-                "Too many failed logons. Connection denied.", detail=f"retry in {wait:.0f} s"
-            )
+            raise _too_many(wait)
         stored = self._stored_hash(login, io=io)
-        if stored is not None:
-            if self.empty_password_logs_on and password == "":
-                verified = True
-            elif io:
-                verified = self.passwords.verify(login, stored, password)
-            elif self.passwords.remembers(login, stored, password):
-                verified = True  # verified recently: no argon2 work, one cache look-up
-            else:
-                raise NeedsIO  # argon2 takes ~0.1 s: never on the event loop
-            if verified:
-                self.throttle.succeeded(login, address)
-                return
-        self.throttle.failed(login, address)
-        raise AuthenticationFailed(DENIED)
+        if stored is None:
+            self.throttle.failed(login, address)  # nothing to verify: counted at once
+            raise AuthenticationFailed(DENIED)
+        if self.empty_password_logs_on and password == "":
+            return
+        if self.passwords.remembers(login, stored, password):
+            return  # verified recently: no argon2 work, one cache look-up
+        if not io:
+            raise NeedsIO  # argon2 takes ~0.1 s: never on the event loop
+        wait = self.throttle.reserve(login, address)
+        if wait > 0:
+            raise _too_many(wait)
+        verified = checked = False
+        try:
+            verified = self.passwords.verify(login, stored, password)
+            checked = True
+        finally:
+            self.throttle.release(login, address, failed=checked and not verified)
+        if not verified:
+            raise AuthenticationFailed(DENIED)
 
     # -- Logon and Logoff -----------------------------------------------------------------
     def logon(self, *, address: str | None, login: str, password: str) -> Logon:

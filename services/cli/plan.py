@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +68,11 @@ class StackOptions:
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
     python: str = field(default_factory=lambda: sys.executable)
+    #: Proves the load balancer to the execution instances (X-Mcsim-Proxy-Secret): on one host
+    #: every process connects from 127.0.0.1, so an address cannot (security review F2).
+    proxy_secret: str = field(
+        default_factory=lambda: secrets.token_urlsafe(32), repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,8 @@ def describe_plan(plan: StackPlan) -> dict[str, object]:
 def _shown(key: str, value: str) -> str:
     if key.endswith("_DATABASE_URL"):
         return make_url(normalize_url(value)).render_as_string(hide_password=True)
+    if key.endswith("_SECRET"):
+        return "***"
     return value
 
 
@@ -223,7 +231,7 @@ def plan_stack(options: StackOptions) -> StackPlan:
             url=lb_url,
             public_url=lb_url,
             schema=None,
-            extra={"BACKENDS": json.dumps(exec_urls)},
+            extra={"BACKENDS": json.dumps(exec_urls), "PROXY_SECRET": options.proxy_secret},
             # Its first health check of the backends decides their state: they must answer.
             stage=1,
         )
@@ -241,7 +249,14 @@ def plan_stack(options: StackOptions) -> StackPlan:
                 # Execution instances sit behind the load balancer: WSDLs and hrefs name it.
                 public_url=lb_url,
                 schema=f"exec_{k}",
-                extra={"INSTANCE_ID": str(k), "MIDSOURCING_URL": mid_url},
+                extra={
+                    "INSTANCE_ID": str(k),
+                    "MIDSOURCING_URL": mid_url,
+                    # X-Forwarded-For is believed only from the balancer, proved by the
+                    # secret; no address is trusted for it.
+                    "TRUSTED_PROXIES": "[]",
+                    "PROXY_SECRET": options.proxy_secret,
+                },
                 instance_id=k,
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,35 @@ def test_dockerfile_copies_every_package_and_installs_the_distribution() -> None
         assert f"COPY {package} ./{package}" in dockerfile
     assert "pip install ." in dockerfile
     assert re.search(r"^USER (?!root)", dockerfile, re.M)
+
+
+def _loopback_only(networks: list[str]) -> bool:
+    return all(ipaddress.ip_network(n).is_loopback for n in networks)
+
+
+def test_empty_passwords_are_allowed_only_from_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    zoned = 0
+    for spec in _mcsim_services().values():
+        with monkeypatch.context() as patch:
+            settings = _settings_for(spec, patch)
+        for zone in getattr(settings, "security_zones", []):
+            zoned += 1
+            if not _loopback_only(zone.networks):
+                assert not zone.allow_empty_password, zone.name
+    assert zoned >= 6  # the mid-sourcing server and both execution instances
+
+
+def test_only_the_load_balancer_is_a_trusted_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    compose = _compose()
+    balancer = compose["services"]["loadbalancer"]
+    address = ipaddress.ip_address(balancer["networks"]["default"]["ipv4_address"])
+    (subnet,) = compose["networks"]["default"]["ipam"]["config"]
+    assert address in ipaddress.ip_network(subnet["subnet"])
+    executions = 0
+    for spec in _mcsim_services().values():
+        with monkeypatch.context() as patch:
+            settings = _settings_for(spec, patch)
+        if isinstance(settings, ExecutionSettings):
+            executions += 1
+            assert settings.trusted_proxies == [f"{address}/32"]
+    assert executions == 2
