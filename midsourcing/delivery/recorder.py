@@ -9,21 +9,32 @@ outcome is only ever queued here after its try ended (the relay accepted or refu
 so a message is never marked sent before the relay took it. When the database
 is unreachable, the commit is retried with backoff: an outcome is never dropped, and the
 message keeps its lease meanwhile (the heartbeat extends it once the database is back).
+
+A batch that fails otherwise (the database refuses one of its values) is committed one outcome
+at a time, so that one poison outcome cannot hold back the others forever: the outcome that
+still fails alone is stored with plain-ASCII texts and, failing that, as a failure that says
+its outcome could not be recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
 from midsourcing.delivery import repository
+from midsourcing.delivery.policy import Decision
+from midsourcing.delivery.reasons import FailureReason
 from midsourcing.delivery.repository import Finished
 from midsourcing.delivery.sqlite_queue import SqliteQueue
 from services.db import Database
+from services.delivery_protocol import FailureType, LogStatus
 
 __all__ = ["COMMIT_INTERVAL", "OutcomeRecorder"]
 
@@ -31,6 +42,15 @@ log = logging.getLogger("mcsim.mid.recorder")
 _MAX_BATCH = 2_000
 #: Shortest time between two commits of a dispatcher's recorder (seconds).
 COMMIT_INTERVAL = 0.025
+#: Errors of a database that is down, busy or unreachable: the whole batch is tried again.
+_TRANSIENT = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sqlite3.OperationalError,
+    OSError,
+    TimeoutError,
+)
 
 
 class OutcomeRecorder:
@@ -92,7 +112,7 @@ class OutcomeRecorder:
             batch, self._waiting = self._waiting[:_MAX_BATCH], self._waiting[_MAX_BATCH:]
             try:
                 await run_in_threadpool(self._commit, [f for f, _ in batch])
-            except Exception:  # database down or busy: keep the outcomes and retry
+            except _TRANSIENT:  # database down or busy: keep the outcomes and retry
                 log.warning("cannot record delivery outcomes; retrying", exc_info=True)
                 self._waiting[:0] = batch
                 if self._closing and delay > 5:
@@ -102,6 +122,13 @@ class OutcomeRecorder:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            except Exception:  # a value the database refuses: find the outcome, spare the others
+                log.error("cannot record a batch of outcomes; one at a time", exc_info=True)
+                left = {
+                    id(f) for f in await run_in_threadpool(self._commit_each, [f for f, _ in batch])
+                }
+                self._waiting[:0] = [entry for entry in batch if id(entry[0]) in left]
+                batch = [entry for entry in batch if id(entry[0]) not in left]
             delay = 0.1
             for _, future in batch:
                 if not future.done():
@@ -121,3 +148,47 @@ class OutcomeRecorder:
         self.recorded += count
         if self.on_commit is not None:
             self.on_commit(finished)
+
+    def _commit_each(self, finished: list[Finished]) -> list[Finished]:
+        """Commit each outcome alone; return those to try again (the database went down)."""
+        left: list[Finished] = []
+        for one in finished:
+            for version in (one, _ascii_texts(one), _unrecordable(one)):
+                try:
+                    self._commit([version])
+                except _TRANSIENT:
+                    left.append(one)
+                    break
+                except Exception:
+                    log.error(
+                        "cannot record the outcome of message %s",
+                        one.item.message_id,
+                        exc_info=True,
+                    )
+                    continue
+                break
+        return left
+
+
+def _ascii_texts(finished: Finished) -> Finished:
+    """Return ``finished`` with its texts in plain ASCII (escapes for the rest)."""
+
+    def plain(text: str) -> str:
+        return text.encode("ascii", "backslashreplace").decode("ascii").replace("\0", "\\x00")
+
+    decision = dataclasses.replace(finished.decision, text=plain(finished.decision.text))
+    return Finished(finished.item, decision, plain(finished.forwarded))
+
+
+def _unrecordable(finished: Finished) -> Finished:
+    """Return a final failure for a message whose outcome the database refused."""
+    decision = Decision(
+        "failed",
+        LogStatus.FAILED,
+        FailureType.HARD,
+        int(FailureReason.NOT_DEFINED),
+        "internal error: the outcome of this try could not be recorded",
+        None,
+        None,
+    )
+    return Finished(finished.item, decision)

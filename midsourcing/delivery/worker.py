@@ -7,14 +7,20 @@ heartbeat extends the leases of the messages being sent. New parts wake the disp
 otherwise it polls (retries and other processes' parts become due over time). On SQLite, a part
 accepted while slots are free has its due messages claimed in its own transaction
 (:meth:`Dispatcher.reserve`, :meth:`Dispatcher.adopt`): one commit, not two, per part.
+
+Each message fails alone: a try that raises ends as that message's failure (retried, as the
+relay's trouble would be), and the texts of an outcome are made storable (a relay's reply that is
+not UTF-8, a NUL, a control character) before they join the batch of a commit or a log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -31,9 +37,21 @@ from midsourcing.delivery.repository import ClaimAtAcceptance, Claimed, Finished
 from midsourcing.delivery.sqlite_queue import SqliteQueue
 from services.db import Database
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "storable"]
 
 log = logging.getLogger("mcsim.mid.worker")
+# What neither a database column nor an XML delivery log can hold: NUL and the other C0
+# controls but tab and line ends, and U+FFFE/U+FFFF.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def storable(text: str) -> str:
+    """Return ``text`` fit for the database and an XML log: bad characters become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: a reply decoded with surrogateescape
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class Dispatcher:
@@ -211,8 +229,9 @@ class Dispatcher:
             except Exception as exc:  # a bug must not lose the message: retry it later
                 log.exception("delivery try crashed", extra={"message_id": item.message_id})
                 attempt = qualify_unreachable(f"internal error: {type(exc).__name__}: {exc}")
+            attempt = dataclasses.replace(attempt, text=storable(attempt.text))
             decision = decide(item, attempt, now=datetime.now(UTC), policy=self.policy)
-        await self.recorder.record(Finished(item, decision, forwarded))
+        await self.recorder.record(Finished(item, decision, storable(forwarded)))
         if decision.status == "sent":
             self.delivered += 1
 
