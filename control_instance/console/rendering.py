@@ -16,6 +16,9 @@ from services.ui import Pages, is_htmx
 
 __all__ = ["ADMIN_ONLY", "NAV", "PAGES", "html_errors", "page", "redirect"]
 
+#: What Starlette's RedirectResponse leaves unencoded in a Location header.
+_URL_SAFE = ":/%#?=@[]!$&'()*+,;"
+
 PAGES = Pages(Path(__file__).parent / "pages", product="mcsim control")
 
 #: The console's sections, in the order of the navigation.
@@ -70,7 +73,9 @@ def page(
 def redirect(request: Request, url: str) -> Response:
     """Send the browser to ``url``: an htmx redirect for htmx, else 303 See Other."""
     if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": url})
+        # Percent-encoded as RedirectResponse encodes Location: no control character or
+        # non-Latin-1 text can reach the header.
+        return Response(status_code=204, headers={"HX-Redirect": quote(url, safe=_URL_SAFE)})
     return RedirectResponse(url, status_code=303)
 
 

@@ -24,6 +24,9 @@ def _safe_next(target: str | None) -> str:
     """Return ``target`` when it is a path on this site, else the dashboard (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return "/"
+    if not target.isprintable():
+        # urlsplit drops CR, LF and TAB before it parses: they would reach HX-Redirect (F13).
+        return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or "\\" in target:
         return "/"
