@@ -30,6 +30,7 @@ import httpx
 from benchmarks.lean_client import LeanClient
 from benchmarks.processes import cpu_seconds, free_port, load_average, process, python_module
 from benchmarks.relay import RelayProcess
+from services.dev_credentials import CONTROL_PLANE
 from tests.support.soap import event_xml, push_event_envelope, push_events_envelope
 
 TEMPLATE = {
@@ -168,7 +169,7 @@ async def _main(options: argparse.Namespace) -> None:
         ):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{exec_port}") as admin:
                 published = await admin.put(
-                    "/_mc/templates/reset", json=TEMPLATE, auth=("mc", "mc"), timeout=60
+                    "/_mc/templates/reset", json=TEMPLATE, auth=CONTROL_PLANE, timeout=60
                 )
                 assert published.status_code == 200, published.text
             # The events go through a lean client (lean_client.py): with httpx the generator

@@ -7,12 +7,15 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services import dev_credentials
 from services.settings import Environment, ServiceSettings
 
-__all__ = ["DEV_ADMIN", "ControlSettings"]
+__all__ = ["DEV_ADMIN", "DEV_CONTROL_PLANE", "ControlSettings"]
 
 #: The development console operator (DESIGN §6.2); refused when the environment is production.
-DEV_ADMIN = ("admin", "admin")
+DEV_ADMIN = dev_credentials.ADMIN
+#: The execution instances' development control-plane account (their ``/_mc/`` API).
+DEV_CONTROL_PLANE = dev_credentials.CONTROL_PLANE
 
 
 class ControlSettings(ServiceSettings):
@@ -34,11 +37,15 @@ class ControlSettings(ServiceSettings):
     )
     demo: bool = Field(False, description="Create the demo workspace at start-up.")
     execution_login: str = Field(
-        "mc", description="Account the control instance uses on the execution instances' /_mc/ API."
+        DEV_CONTROL_PLANE[0],
+        description="Control-plane account the control instance uses on the execution instances' "
+        "/_mc/ API (their MCSIM_EXEC_CONTROL_LOGIN); accounts registered from EXECUTION_URLS "
+        "take it at every start.",
     )
     execution_password: str | None = Field(
         None,
-        description="Password of that account. In development an empty value means 'mc'.",
+        description="Password of that account (the instances' MCSIM_EXEC_CONTROL_PASSWORD). In "
+        f"development an empty value means {DEV_CONTROL_PLANE[1]!r}.",
     )
     admin_password: str | None = Field(
         None,
@@ -150,7 +157,7 @@ class ControlSettings(ServiceSettings):
     def _development_credentials(self) -> ControlSettings:
         development = self.environment is Environment.DEVELOPMENT
         if self.execution_password is None and development:
-            self.execution_password = "mc"  # noqa: S105 - documented development password
+            self.execution_password = DEV_CONTROL_PLANE[1]
         if self.midsourcing_password is None and development:
             self.midsourcing_password = "mid"  # noqa: S105 - documented development password
         if self.admin_password is None and development:
@@ -158,8 +165,11 @@ class ControlSettings(ServiceSettings):
         production = self.environment is Environment.PRODUCTION
         if production and self.admin_password == DEV_ADMIN[1]:
             raise ValueError("the development admin password is refused in production")
-        if production and self.execution_password == "mc":  # noqa: S105 - refusing it
-            raise ValueError("the development execution password 'mc' is refused in production")
+        if production and self.execution_password in {DEV_CONTROL_PLANE[1], "mc"}:
+            raise ValueError(
+                "the development control-plane password is refused in production "
+                "(MCSIM_CONTROL_EXECUTION_PASSWORD)"
+            )
         if production and self.midsourcing_password == "mid":  # noqa: S105 - refusing it
             raise ValueError("the development mid-sourcing password 'mid' is refused in production")
         if self.secret_key is not None and len(self.secret_key) < 32:

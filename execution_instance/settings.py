@@ -7,14 +7,16 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services import dev_credentials
 from services.auth.zones import SecurityZone, default_zones
 from services.settings import Environment, ServiceSettings
 
-__all__ = ["DEV_OPERATOR", "DEV_TECHNICAL_TOKEN", "ExecutionSettings"]
+__all__ = ["DEV_CONTROL_PLANE", "DEV_OPERATOR", "DEV_TECHNICAL_TOKEN", "ExecutionSettings"]
 
 #: Development credentials (DESIGN §6.2); refused when the environment is production.
-DEV_OPERATOR = ("mc", "mc")
-DEV_TECHNICAL_TOKEN = "mcsim-dev-token"  # noqa: S105 - documented development token
+DEV_OPERATOR = dev_credentials.OPERATOR
+DEV_TECHNICAL_TOKEN = dev_credentials.TECHNICAL_TOKEN
+DEV_CONTROL_PLANE = dev_credentials.CONTROL_PLANE
 
 
 class ExecutionSettings(ServiceSettings):
@@ -40,6 +42,20 @@ class ExecutionSettings(ServiceSettings):
         default_factory=list,
         description="Bearer technical tokens seeded at start (JSON list). In development an "
         'empty value means ["mcsim-dev-token"].',
+    )
+    control_login: str = Field(
+        DEV_CONTROL_PLANE[0],
+        min_length=1,
+        max_length=64,
+        description="Login of the control-plane account: the only credential the /_mc/ API "
+        "accepts (HTTP Basic), held by the control instance. No operator or technical token of "
+        "the intake opens /_mc/.",
+    )
+    control_password: str | None = Field(
+        None,
+        description="Password of the control-plane account. In development an empty value means "
+        f"{DEV_CONTROL_PLANE[1]!r}; elsewhere /_mc/ refuses every call until one is set "
+        "(at least 16 characters).",
     )
     event_types: list[str] = Field(
         default_factory=list,
@@ -124,6 +140,11 @@ class ExecutionSettings(ServiceSettings):
             self.operators = {DEV_OPERATOR[0]: DEV_OPERATOR[1]}
         if development and not self.technical_tokens:
             self.technical_tokens = [DEV_TECHNICAL_TOKEN]
+        if development and self.control_password is None:
+            self.control_password = DEV_CONTROL_PLANE[1]
+        weak = self.control_password is not None and len(self.control_password) < 16
+        if weak and not development:
+            raise ValueError("the control-plane password needs at least 16 characters")
         if development and self.midsourcing_password is None:
             self.midsourcing_password = "mid"  # noqa: S105 - documented development password
         if self.environment is Environment.PRODUCTION:
@@ -133,6 +154,8 @@ class ExecutionSettings(ServiceSettings):
                 raise ValueError(
                     f"the development token {DEV_TECHNICAL_TOKEN} is refused in production"
                 )
+            if self.control_password == DEV_CONTROL_PLANE[1]:
+                raise ValueError("the development control-plane password is refused in production")
         return self
 
     def default_sqlite_name(self) -> str:

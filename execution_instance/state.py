@@ -11,9 +11,11 @@ from execution_instance.intake.documents import EventLimits
 from execution_instance.intake.service import IntakeService
 from execution_instance.intake.writer import EventWriter
 from execution_instance.processing.service import Processor, ProcessorSettings
+from execution_instance.security.control_plane import ControlPlaneAuth
 from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
 from execution_instance.templates.service import TemplateService
+from services.auth.zones import ZoneTable
 from services.db import Database
 from services.delivery_client import DeliveryClient
 from services.forwarding import TrustedProxies
@@ -30,6 +32,7 @@ class ExecutionState:
     db: Database
     identity: Identity
     security: SecurityService
+    control_plane: ControlPlaneAuth
     intake: IntakeService
     writer: EventWriter
     limits: EventLimits
@@ -91,6 +94,11 @@ class ExecutionState:
                 identity=identity,
                 session_ttl=settings.session_ttl_seconds,
                 password_cache=settings.password_cache_seconds,
+            ),
+            control_plane=ControlPlaneAuth(
+                login=settings.control_login,
+                password=settings.control_password,
+                zones=ZoneTable(settings.security_zones),
             ),
             intake=IntakeService(
                 db,

@@ -27,7 +27,7 @@ from load_balancer.routes import admin, status
 from load_balancer.settings import BalancerSettings
 from load_balancer.shared import SharedState
 from services.app_factory import new_service_app
-from services.errors import NoBackendAvailable
+from services.errors import NoBackendAvailable, NotFound
 from services.http import create_http_client
 from services.pool_transport import PoolTransport
 from services.web import error_response
@@ -39,6 +39,14 @@ log = logging.getLogger("mcsim.lb")
 #: Paths the balancer answers itself; everything else is forwarded.
 _OWN_PREFIX = "/_lb/"
 _OWN_PATHS = frozenset({"/health", "/metrics"})
+#: The execution instances' control plane is for the control instance, which calls each
+#: instance directly: the public entry of the cell never forwards it (security review F1).
+_CONTROL_PLANE = "/_mc"
+_CONTROL_PLANE_PREFIX = _CONTROL_PLANE + "/"
+_NOT_FORWARDED = NotFound(
+    "the control-plane API (/_mc/) is not served through the load balancer",
+    detail="the control instance calls each execution instance's /_mc/ directly",
+)
 
 
 class _ProxyLayer:
@@ -58,6 +66,9 @@ class _ProxyLayer:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path not in _OWN_PATHS and not path.startswith(_OWN_PREFIX):
+                if path == _CONTROL_PLANE or path.startswith(_CONTROL_PLANE_PREFIX):
+                    await error_response(_NOT_FORWARDED)(scope, receive, send)
+                    return
                 proxy = self.runtime.proxy
                 if proxy is None:
                     response = error_response(NoBackendAvailable("the load balancer is stopping"))

@@ -8,12 +8,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services import dev_credentials
 from services.settings import Environment, ServiceSettings
 
 __all__ = ["DEV_ADMIN_TOKEN", "BalancerSettings", "backend_url"]
 
-#: Development bearer token of the admin API (the stack's documented development token).
-DEV_ADMIN_TOKEN = "mcsim-dev-token"  # noqa: S105 - documented development token
+#: Development bearer token of the admin API: its own, not the websites' technical token (F3).
+DEV_ADMIN_TOKEN = dev_credentials.LB_ADMIN_TOKEN
 
 
 def backend_url(value: str) -> str:
@@ -80,8 +81,9 @@ class BalancerSettings(ServiceSettings):
     )
     admin_token: str | None = Field(
         None,
-        description="Bearer token of the admin API (POST/DELETE /_lb/backends). In development "
-        "an empty value means mcsim-dev-token; elsewhere the admin API is off without one.",
+        description="Bearer token of the admin API (GET/POST/DELETE /_lb/backends). In "
+        f"development an empty value means {DEV_ADMIN_TOKEN}; elsewhere the admin API is off "
+        "without one.",
     )
 
     proxy_secret: str | None = Field(

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from services.dev_credentials import CONTROL_PLANE
+
 __all__ = ["AccountCreate", "AccountPublic", "AccountUpdate", "ConnectionTest"]
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
@@ -18,7 +20,12 @@ class AccountCreate(BaseModel):
     name: str = Field(pattern=NAME_PATTERN, description="Internal name, e.g. exec3.")
     label: str = Field("", max_length=255)
     url: str = Field(pattern=URL_PATTERN, max_length=1024, examples=["http://127.0.0.1:8083"])
-    login: str = Field("mc", min_length=1, max_length=64)
+    login: str = Field(
+        CONTROL_PLANE[0],
+        min_length=1,
+        max_length=64,
+        description="The instance's control-plane account (its MCSIM_EXEC_CONTROL_LOGIN).",
+    )
     password: str = Field(max_length=1024, description="Stored encrypted; never returned.")
     enabled: bool = True
 
@@ -29,7 +36,9 @@ class AccountUpdate(BaseModel):
     label: str | None = Field(None, max_length=255)
     url: str | None = Field(None, pattern=URL_PATTERN, max_length=1024)
     login: str | None = Field(None, min_length=1, max_length=64)
-    password: str | None = Field(None, max_length=1024)
+    password: str | None = Field(
+        None, max_length=1024, description="Required with a new URL; otherwise kept when missing."
+    )
     enabled: bool | None = None
 
 

@@ -28,7 +28,7 @@ from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.state import ControlState
 from control_instance.tables import Account
 from services.db import Database
-from services.errors import Conflict, NotFound, UpstreamUnavailable
+from services.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
 
 __all__ = [
     "PASSWORD_PURPOSE",
@@ -127,12 +127,23 @@ def create_account(*, state: ControlState, new: AccountCreate) -> AccountPublic:
 def update_account(
     *, state: ControlState, account_id: int, changes: AccountUpdate
 ) -> AccountPublic:
-    """Change an account; a new URL forgets the instance id until it is initialized again."""
+    """Change an account; a new URL forgets the instance id until it is initialized again.
+
+    A new URL needs the password again in the same change: the stored password is only ever
+    sent to the URL it was given for (security review F11).
+    """
     with state.db.transaction(write=True) as session:
         row = _get(session, account_id)
         if changes.label is not None:
             row.label = changes.label
         if changes.url is not None and changes.url.rstrip("/") != row.url:
+            if changes.password is None:
+                raise InvalidRequest(
+                    "a new URL needs the account's password again",
+                    detail="the stored password is only sent to the URL it was entered for: "
+                    "send the password with the new URL",
+                    field="password",
+                )
             row.url = changes.url.rstrip("/")
             row.instance_id = None
         if changes.login is not None:
@@ -305,7 +316,12 @@ def _set_instance_id(db: Database, account_id: int, instance_id: int) -> Account
 async def register_from_settings(
     *, state: ControlState, attempts: int = 10, delay: float = 0.5
 ) -> None:
-    """Create an account per ``execution_urls`` entry not known yet, then initialize them."""
+    """Create an account per ``execution_urls`` entry not known yet, then initialize them.
+
+    Accounts of those URLs take the settings' control-plane credentials at every start, so that
+    a changed ``EXECUTION_PASSWORD`` (or the control-plane account that replaced ``mc``) reaches
+    the accounts made by an earlier start.
+    """
     settings = state.settings
     created = await run_in_threadpool(_register, state, settings.execution_urls)
     for account_id in created:
@@ -326,17 +342,30 @@ async def register_from_settings(
             await asyncio.sleep(delay)
 
 
+def _follow_settings(state: ControlState, row: Account, now: datetime) -> None:
+    settings = state.settings
+    password = settings.execution_password or ""
+    if row.login == settings.execution_login and password == state.box.open(
+        row.password_secret, purpose=PASSWORD_PURPOSE
+    ):
+        return
+    row.login = settings.execution_login
+    row.password_secret = state.box.seal(password, purpose=PASSWORD_PURPOSE)
+    row.updated_at = now
+
+
 def _register(state: ControlState, urls: list[str]) -> list[int]:
     settings = state.settings
     pending: list[int] = []
     with state.db.transaction(write=True) as session:
         accounts = list(session.execute(select(Account)).scalars())
-        known = {row.url for row in accounts}
+        known = {row.url: row for row in accounts}
         names = {row.name for row in accounts}
         now = datetime.now(UTC)
         for number, url in enumerate(urls, start=1):
             url = url.rstrip("/")
             if url in known:
+                _follow_settings(state, known[url], now)
                 continue
             name = f"exec{number}"
             while name in names:

@@ -1,48 +1,35 @@
 """The control-plane API under ``/_mc/`` (DESIGN §3.7), used by the control instance.
 
-Authenticated with the execution-instance account (HTTP Basic, ``mc`` and its password) or a
-bearer technical token, from a security zone.
+Authenticated with the control-plane account only (HTTP Basic; see
+:mod:`execution_instance.security.control_plane`): no intake credential opens it.
 """
 
 from __future__ import annotations
-
-import base64
-import binascii
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from execution_instance.deps import StateDep, client_address
+from execution_instance.deps import StateDep
 from execution_instance.identity import MAX_INSTANCE_ID
 from execution_instance.intake.channels import Channel, Queue
-from execution_instance.security.service import Caller, Credentials
-from services.errors import AuthenticationFailed, InvalidRequest, NotFound
+from services.errors import InvalidRequest, NotFound
 from services.version import VERSION
 
 __all__ = ["router"]
 
 
-async def provide_caller(request: Request, state: StateDep) -> Caller:
-    """Authenticate a control-plane call (Basic or Bearer) and return the caller."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    address = client_address(request, state)
-    if scheme.lower() == "bearer" and value.strip():
-        credentials = Credentials(address=address, bearer=value.strip())
-    elif scheme.lower() == "basic":
-        try:
-            login, _, password = base64.b64decode(value.strip()).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise AuthenticationFailed("the Basic credentials are not valid base64") from None
-        credentials = Credentials(address=address, body_token=f"{login}/{password}")
-    else:
-        raise AuthenticationFailed(
-            "the control plane needs HTTP Basic (the mc account) or a bearer technical token"
-        )
-    return await run_in_threadpool(state.security.authenticate, credentials)
+async def provide_control_caller(request: Request, state: StateDep) -> str:
+    """Check the control-plane account (HTTP Basic) and return its login."""
+    return state.control_plane.check(
+        authorization=request.headers.get("authorization", ""),
+        address=request.client.host if request.client else None,
+    )
 
 
-router = APIRouter(prefix="/_mc", tags=["control plane"], dependencies=[Depends(provide_caller)])
+router = APIRouter(
+    prefix="/_mc", tags=["control plane"], dependencies=[Depends(provide_control_caller)]
+)
 
 
 class InstanceInfo(BaseModel):

@@ -19,14 +19,16 @@ from starlette.concurrency import run_in_threadpool
 from execution_instance.deps import StateDep
 from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.intake.service import pl_id
-from execution_instance.routes.controlplane import provide_caller
+from execution_instance.routes.controlplane import provide_control_caller
 from execution_instance.tables import Event
 from services.db import Database, UtcDateTime
 from services.errors import InvalidRequest
 
 __all__ = ["ERROR_STATUSES", "FINAL_STATUSES", "router"]
 
-router = APIRouter(prefix="/_mc", tags=["control plane"], dependencies=[Depends(provide_caller)])
+router = APIRouter(
+    prefix="/_mc", tags=["control plane"], dependencies=[Depends(provide_control_caller)]
+)
 
 #: Statuses counted as errors by Campaign's service level (routing, expired, delivery, ignored).
 ERROR_STATUSES = (

@@ -35,7 +35,7 @@ def _url(value: str) -> str:
 
 
 @router.get("")
-async def list_backends(runtime: RuntimeDep) -> list[dict[str, Any]]:
+async def list_backends(runtime: RuntimeDep, _admin: AdminDep) -> list[dict[str, Any]]:
     """List the backends with their state and counters."""
     assert runtime.shared is not None
     return describe_backends(runtime.shared)

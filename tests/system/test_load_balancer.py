@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.dev_credentials import LB_ADMIN_TOKEN
 from tests.integration.load_balancer.backends import EchoBackend, serve_asgi
 from tests.support.live import free_port
 from tests.support.soap import (
@@ -209,7 +210,7 @@ def test_workers_share_one_state_survive_a_crash_and_drain_on_sigterm(tmp_path: 
         added = httpx.post(
             f"{url}/_lb/backends",
             json={"url": url_three},
-            headers={"Authorization": "Bearer mcsim-dev-token"},
+            headers={"Authorization": f"Bearer {LB_ADMIN_TOKEN}"},
             trust_env=False,
         )
         assert added.status_code == 201

@@ -11,6 +11,7 @@ import zeep
 from lxml import etree
 
 from execution_instance.intake.service import split_pl_id
+from services.dev_credentials import CONTROL_PLANE
 from tests.support.stack import StackRunner, running_stack
 
 pytestmark = pytest.mark.system
@@ -24,7 +25,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRunner]:
             answer = httpx.put(
                 f"{running.exec_url(instance)}/_mc/event-types/PASSWORD_RESET",
                 json={"label": "Password reset"},
-                auth=("mc", "mc"),
+                auth=CONTROL_PLANE,
                 timeout=10,
             )
             assert answer.status_code == 204, answer.text

@@ -20,6 +20,7 @@ from control_instance.console.views._ops_forms import answer_change, blank, vali
 from control_instance.deps import StateDep
 from control_instance.pagination import PageParams, RowId
 from control_instance.state import ControlState
+from services.dev_credentials import CONTROL_PLANE
 
 __all__ = ["router"]
 
@@ -64,7 +65,7 @@ async def create_instance(
     name: FormText = "",
     label: FormText = "",
     url: FormText = "",
-    login: FormText = "mc",
+    login: FormText = CONTROL_PLANE[0],
     password: FormText = "",
     enabled: FormText = "",
 ) -> Response:

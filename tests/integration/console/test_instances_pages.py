@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.dev_credentials import CONTROL_PLANE
 from tests.integration.console.conftest import Browser
 from tests.integration.console.ops_support import console_as
 from tests.integration.control.conftest import exec_url
@@ -31,7 +32,7 @@ async def test_adding_an_instance_never_shows_its_password_again(browser: Browse
             "name": "exec9",
             "label": "Spare",
             "url": exec_url(1),
-            "login": "mc",
+            "login": CONTROL_PLANE[0],
             "password": "s3cret-pa55",
             "enabled": "1",
         },
@@ -63,14 +64,16 @@ async def test_a_wrong_form_is_refused_with_the_field_and_changes_nothing(browse
 
 async def test_editing_keeps_the_password_when_the_field_is_left_empty(browser: Browser) -> None:
     answer = await browser.post(
-        "/instances/1", {"label": "Renamed", "url": exec_url(1), "login": "mc", "enabled": "1"}
+        "/instances/1",
+        {"label": "Renamed", "url": exec_url(1), "login": CONTROL_PLANE[0], "enabled": "1"},
     )
     assert answer.status_code == 303 and answer.headers["location"] == "/instances"
     assert (await _accounts(browser))["exec1"]["label"] == "Renamed"
     tested = await browser.hx("POST", "/instances/1/test")  # the stored password still works
     assert tested.status_code == 200 and "Connection OK" in tested.text
     wrong = await browser.post(
-        "/instances/1", {"url": exec_url(1), "login": "mc", "password": "wrong", "enabled": "1"}
+        "/instances/1",
+        {"url": exec_url(1), "login": CONTROL_PLANE[0], "password": "wrong", "enabled": "1"},
     )
     assert wrong.status_code == 303
     failed = await browser.hx("POST", "/instances/1/test")
@@ -91,14 +94,18 @@ async def test_test_connection_shows_the_outcome_and_records_the_check(browser: 
 
 async def test_initialize_records_the_instance_id_and_refuses_a_duplicate(browser: Browser) -> None:
     await browser.hx(
-        "POST", "/instances", data={"name": "twin", "url": exec_url(1), "password": "mc"}
+        "POST",
+        "/instances",
+        data={"name": "twin", "url": exec_url(1), "password": CONTROL_PLANE[1]},
     )
     twin = (await _accounts(browser))["twin"]
     refused = await browser.hx("POST", f"/instances/{twin['id']}/initialize")
     assert refused.status_code == 409 and "exec1" in refused.text
-    await browser.post(f"/instances/{twin['id']}", {"url": "http://exec-7.test", "login": "mc"})
+    moved = {"url": "http://exec-7.test", "password": CONTROL_PLANE[1]}
+    await browser.post(f"/instances/{twin['id']}", moved)
     await browser.hx("POST", "/instances/1/delete")
-    await browser.post(f"/instances/{twin['id']}", {"url": exec_url(1), "login": "mc"})
+    back = {"url": exec_url(1), "password": CONTROL_PLANE[1]}
+    await browser.post(f"/instances/{twin['id']}", back)
     done = await browser.hx("POST", f"/instances/{twin['id']}/initialize")
     assert done.status_code == 200 and "instance id 1" in done.text
     assert (await _accounts(browser))["twin"]["instance_id"] == 1

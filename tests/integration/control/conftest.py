@@ -17,10 +17,24 @@ from control_instance.settings import ControlSettings
 from execution_instance.app import create_app as create_execution
 from execution_instance.intake.channels import Channel, Queue
 from execution_instance.settings import ExecutionSettings
+from services.dev_credentials import CONTROL_PLANE
 from tests.support.asgi import serve
 from tests.support.fake_mid import FakeMid
+from tests.support.soap import logon_envelope
 
 MID_URL = "http://mid.test"
+#: An event nobody pushed: an accepted bearer token reads 404, a refused one 401.
+UNKNOWN_EVENT = f"/acme/campaign/mcacme/EVTPASSWORD_RESET/{(1 << 56) | 999}"
+
+
+async def logon_status(client: httpx.AsyncClient, login: str, password: str) -> int:
+    """Return the HTTP status of an xtk:session#Logon on an instance (200, or 500: a fault)."""
+    answer = await client.post(
+        "/nl/jsp/soaprouter.jsp",
+        content=logon_envelope(login, password),
+        headers={"content-type": "text/xml", "SOAPAction": "xtk:session#Logon"},
+    )
+    return answer.status_code
 
 
 class Switchable(httpx.AsyncBaseTransport):
@@ -81,7 +95,9 @@ class Cell:
 
     async def mc(self, url: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call an execution instance's /_mc/ API directly."""
-        return await self.instances[url].request(method, "/_mc" + path, auth=("mc", "mc"), **kwargs)
+        return await self.instances[url].request(
+            method, "/_mc" + path, auth=CONTROL_PLANE, **kwargs
+        )
 
 
 def exec_url(number: int) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from control_instance.tables import Account
 from execution_instance.app import create_app as create_execution
 from execution_instance.settings import ExecutionSettings
+from services.dev_credentials import CONTROL_PLANE
 from tests.integration.control.builders import make_template
 from tests.integration.control.conftest import Cell, control_cell, exec_url
 from tests.support.asgi import serve
@@ -80,7 +81,7 @@ async def test_initialize_refuses_an_id_another_account_holds(cell: Cell) -> Non
     admin = await cell.login()
     twin = await cell.control.post(
         "/api/v1/execution-instances",
-        json={"name": "twin", "url": exec_url(2) + "/", "password": "mc"},
+        json={"name": "twin", "url": exec_url(2) + "/", "password": CONTROL_PLANE[1]},
         headers=admin,
     )
     assert twin.json()["instance_id"] is None
@@ -178,3 +179,32 @@ async def test_initialize_gives_an_instance_sharing_an_id_a_free_one(tmp_path: P
     )
     async with serve(restarted) as client:
         assert (await client.get("/health")).json()["instance_id"] == 2
+
+
+async def test_a_new_url_needs_the_password_again(cell: Cell) -> None:
+    """Security review F11: the stored password followed a URL change to any listener."""
+    admin = await cell.login()
+    moved = await cell.control.patch(
+        "/api/v1/execution-instances/1", json={"url": "http://listener.test"}, headers=admin
+    )
+    assert moved.status_code == 400
+    assert moved.json()["field"] == "password"
+    account = (await cell.control.get("/api/v1/execution-instances/1", headers=admin)).json()
+    assert account["url"] == exec_url(1)
+    calls = len(cell.switches[exec_url(1)].calls)
+    tested = await cell.control.post("/api/v1/execution-instances/1/test", headers=admin)
+    assert tested.json()["ok"] is True  # still the old URL, with the stored password
+    assert len(cell.switches[exec_url(1)].calls) == calls + 1
+    with_password = await cell.control.patch(
+        "/api/v1/execution-instances/1",
+        json={"url": exec_url(1) + "/", "label": "same URL needs nothing"},
+        headers=admin,
+    )
+    assert with_password.status_code == 200
+    renamed = await cell.control.patch(
+        "/api/v1/execution-instances/1",
+        json={"url": exec_url(2), "password": CONTROL_PLANE[1]},
+        headers=admin,
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["url"] == exec_url(2)

@@ -7,7 +7,13 @@ from typing import Any
 
 from tests.conftest import DatabaseTarget
 from tests.integration.control.builders import make_event_type, make_template
-from tests.integration.control.conftest import Cell, control_cell, exec_url
+from tests.integration.control.conftest import (
+    UNKNOWN_EVENT,
+    Cell,
+    control_cell,
+    exec_url,
+    logon_status,
+)
 
 ONE, TWO = exec_url(1), exec_url(2)
 
@@ -221,9 +227,8 @@ async def test_sync_brings_a_recovered_instance_up_to_date(cell: Cell) -> None:
     assert cell.route(TWO, dropped["event_type"], 0) is None
     assert lonely not in (await cell.mc(TWO, "GET", "/event-types")).json()
     bearer = {"authorization": f"Bearer {token.json()['token']}"}
-    assert (await cell.instances[TWO].get("/_mc/info", headers=bearer)).status_code == 200
-    website = await cell.instances[TWO].get("/_mc/info", auth=("website", "w3bsite!"))
-    assert website.status_code == 200
+    assert (await cell.instances[TWO].get(UNKNOWN_EVENT, headers=bearer)).status_code == 404
+    assert await logon_status(cell.instances[TWO], "website", "w3bsite!") == 200
     account = await cell.control.get(f"/api/v1/execution-instances/{two['id']}", headers=admin)
     assert account.json()["last_synced_at"] is not None
 

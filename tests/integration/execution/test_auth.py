@@ -7,6 +7,7 @@ import asyncio
 import httpx
 
 from services.auth.zones import SecurityZone
+from services.dev_credentials import CONTROL_PLANE
 from tests.integration.execution.conftest import InstanceFactory, soap, stored_events
 from tests.support.soap import fault_of, logon_envelope, outputs_of, push_event_envelope
 
@@ -191,20 +192,10 @@ async def test_get_server_time_is_anonymous(client: httpx.AsyncClient) -> None:
     assert moment.endswith("Z")
 
 
-async def test_control_plane_needs_the_mc_account(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/_mc/info")).status_code == 401
-    assert (await client.get("/_mc/info", auth=("mc", "bad"))).status_code == 401
-    info = await client.get("/_mc/info", auth=("mc", "mc"))
-    assert info.status_code == 200
-    assert info.json()["event_types"] == ["ORDER_CONFIRMATION", "PASSWORD_RESET"]
-    bearer = await client.get("/_mc/info", headers={"authorization": "Bearer mcsim-dev-token"})
-    assert bearer.status_code == 200
-
-
 async def test_operators_and_tokens_pushed_through_the_control_plane(
     client: httpx.AsyncClient,
 ) -> None:
-    admin = ("mc", "mc")
+    admin = CONTROL_PLANE
     put = await client.put("/_mc/operators/mc1", json={"password": "s3cret"}, auth=admin)
     assert put.status_code == 204
     assert (await soap(client, push_event_envelope(token="mc1/s3cret"), action=PUSH)).is_success

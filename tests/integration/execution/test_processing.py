@@ -19,11 +19,12 @@ from execution_instance.intake.service import split_pl_id
 from execution_instance.settings import ExecutionSettings
 from execution_instance.tables import Event
 from services.delivery_protocol import FailureType, LogStatus
+from services.dev_credentials import CONTROL_PLANE
 from tests.support.asgi import serve
 from tests.support.fake_mid import FakeMid
 from tests.support.soap import event_xml, outputs_of, push_event_envelope
 
-ADMIN = ("mc", "mc")
+ADMIN = CONTROL_PLANE
 EMAIL = {
     "from_name": "Acme",
     "from_address": "noreply@acme.test",

@@ -13,6 +13,7 @@ from execution_instance.app import create_app
 from execution_instance.intake.channels import EventStatus
 from execution_instance.settings import ExecutionSettings
 from execution_instance.tables import Event
+from services.dev_credentials import CONTROL_PLANE
 from tests.conftest import DatabaseTarget
 from tests.integration.execution.test_processing import EMAIL
 from tests.support.asgi import serve
@@ -44,7 +45,7 @@ async def test_replicas_share_the_queue_without_double_processing(
             published = await first.put(
                 "/_mc/templates/reset",
                 json={"event_type": "PASSWORD_RESET", "channel": 0, "version": 1, "content": EMAIL},
-                auth=("mc", "mc"),
+                auth=CONTROL_PLANE,
             )
             assert published.status_code == 200
             await asyncio.sleep(1.1)  # the second replica re-reads the templates every second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.dev_credentials import LB_ADMIN_TOKEN, TECHNICAL_TOKEN
 from tests.integration.load_balancer.backends import EchoBackend, serve_asgi
 from tests.integration.load_balancer.conftest import running_balancer, wait_for
 
@@ -20,7 +21,9 @@ def test_backends_are_added_and_removed_at_run_time_with_the_admin_token() -> No
             "/_lb/backends", json={"url": url_two}, headers={"Authorization": "Bearer nope"}
         )
         assert wrong.status_code == 401
-        assert [b["url"] for b in lb.client.get("/_lb/backends").json()] == [url_one]
+        assert lb.client.get("/_lb/backends").status_code == 401
+        listed = lb.client.get("/_lb/backends", headers=token).json()
+        assert [b["url"] for b in listed] == [url_one]
 
         added = lb.client.post("/_lb/backends", json={"url": url_two + "/"}, headers=token)
         assert added.status_code == 201, added.text
@@ -57,3 +60,34 @@ def test_without_a_token_outside_development_the_admin_api_is_off() -> None:
         assert answer.status_code == 401
         assert "MCSIM_LB_ADMIN_TOKEN" in answer.json()["detail"]
         assert lb.status()["counts"]["total"] == 0
+
+
+def test_the_development_admin_token_is_not_the_websites_token() -> None:
+    """Security review F3: in development a website's technical token added a backend."""
+    one, evil = EchoBackend("one", 1), EchoBackend("evil", 2)
+    with (
+        serve_asgi(one) as url_one,
+        serve_asgi(evil) as url_evil,
+        running_balancer([url_one], environment="development") as lb,
+    ):
+        website = {"Authorization": f"Bearer {TECHNICAL_TOKEN}"}
+        refused = lb.client.post("/_lb/backends", json={"url": url_evil}, headers=website)
+        assert refused.status_code == 401
+        assert lb.status()["counts"]["total"] == 1
+        assert {lb.client.get("/x").json()["backend"] for _ in range(4)} == {"one"}
+        admin = {"Authorization": f"Bearer {LB_ADMIN_TOKEN}"}
+        assert lb.client.get("/_lb/backends", headers=admin).status_code == 200
+
+
+def test_the_control_plane_is_never_forwarded() -> None:
+    """Security review F1: the balancer proxied /_mc/ to the execution instances."""
+    one = EchoBackend("one", 1)
+    with serve_asgi(one) as url_one, running_balancer([url_one]) as lb:
+        for path in ("/_mc", "/_mc/info", "/_mc/events?limit=5", "/%5Fmc/info"):
+            answer = lb.client.get(path, headers={"Authorization": "Bearer x"})
+            assert answer.status_code == 404, (path, answer.text)
+            assert "not served through the load balancer" in answer.json()["message"]
+        put = lb.client.put("/_mc/operators/evil", json={"password": "evil-pass"})
+        assert put.status_code == 404
+        assert lb.client.get("/_mcx").json()["backend"] == "one"  # only /_mc itself is kept
+        assert one.count() == 1

@@ -9,12 +9,18 @@ from pydantic import ValidationError
 
 from control_instance.app import create_app
 from control_instance.settings import ControlSettings
+from services.dev_credentials import CONTROL_PLANE
 from services.version import VERSION
 from tests.support.asgi import serve
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("execution_password", "mc"), ("midsourcing_password", "mid")]
+    ("field", "value"),
+    [
+        ("execution_password", "mc"),
+        ("execution_password", CONTROL_PLANE[1]),
+        ("midsourcing_password", "mid"),
+    ],
 )
 def test_production_refuses_development_credentials(field: str, value: str) -> None:
     with pytest.raises(ValidationError, match="refused in production"):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from services.dev_credentials import CONTROL_PLANE
 from tests.conftest import DatabaseTarget
 from tests.integration.control.builders import make_template, unique
 from tests.integration.control.conftest import Cell, control_cell
@@ -69,7 +70,7 @@ async def test_development_stage_production_round_trip(
             instances=1,
             environment="stage",
             admin_password=STAGE_ADMIN,
-            execution_password="mc",
+            execution_password=CONTROL_PLANE[1],
             database_url=database_target.url,
             database_schema=database_target.schema,
         ) as stage,
