@@ -46,7 +46,7 @@ def load_key(*, secret_key: str | None, data_dir: Path) -> bytes:
         if len(raw) != 32:
             raise SecretError(f"{path} does not hold a 256-bit key")
         return raw
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:

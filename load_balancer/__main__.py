@@ -8,10 +8,12 @@ from pydantic import ValidationError
 
 from load_balancer.server import serve
 from load_balancer.settings import BalancerSettings
+from services.private_files import private_process
 
 
 def main() -> int:
     """Read the settings from the environment and serve until stopped."""
+    private_process()
     try:
         settings = BalancerSettings()
     except ValidationError as exc:

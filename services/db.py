@@ -133,7 +133,7 @@ class Database:
         database = self.url.database or ""
         in_memory = database in {"", ":memory:"} or database.startswith("file::memory:")
         if not in_memory:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},

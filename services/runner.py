@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from services.logging_setup import configure_logging
+from services.private_files import private_process
 from services.serving import LeanHttpProtocol
 from services.settings import ServiceSettings
 
@@ -27,6 +28,7 @@ def run_service(
     instance: Callable[[S], str | None] | None = None,
 ) -> None:
     """Read the settings from the environment, configure logging and serve the app."""
+    private_process()  # databases, logs and keys are for this user only
     try:
         settings = settings_class()
     except ValidationError as exc:

@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from services import dev_credentials
 from services.cli.health import Health
 from services.cli.plan import StackPlan
 from services.settings import Environment
@@ -26,9 +27,9 @@ __all__ = [
     "status_table",
 ]
 
-DEV_OPERATOR = ("mc", "mc")
-DEV_ADMIN = ("admin", "admin")
-DEV_TOKEN = "mcsim-dev-token"  # noqa: S105 - the documented development token
+DEV_OPERATOR = dev_credentials.OPERATOR
+DEV_ADMIN = dev_credentials.ADMIN
+DEV_TOKEN = dev_credentials.TECHNICAL_TOKEN
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -65,8 +66,8 @@ def ready_banner(plan: StackPlan, pids: dict[str, int | None]) -> Group:
 def _credentials(environment: Environment) -> Table | Text:
     if environment is Environment.PRODUCTION:
         return Text(
-            "Development credentials (mc/mc, admin/admin, mcsim-dev-token) are disabled "
-            "in production: set real operators and tokens.",
+            "Development credentials (mc/mc, admin/admin, mcsim-dev-token, the control-plane "
+            "and balancer admin secrets) are disabled in production: set real ones.",
             style="yellow",
         )
     table = Table(title="development credentials", title_justify="left")
@@ -75,6 +76,8 @@ def _credentials(environment: Environment) -> Table | Text:
     table.add_row("execution operator (SOAP)", "{} / {}".format(*DEV_OPERATOR))
     table.add_row("control console and API", "{} / {}".format(*DEV_ADMIN))
     table.add_row("technical token (Bearer)", DEV_TOKEN)
+    table.add_row("control plane /_mc/ (Basic)", "{} / {}".format(*dev_credentials.CONTROL_PLANE))
+    table.add_row("balancer admin /_lb/backends", dev_credentials.LB_ADMIN_TOKEN)
     return table
 
 

@@ -18,6 +18,7 @@ from services.cli.ports import find_busy_ports
 from services.cli.state import read_state, supervisor_alive
 from services.cli.supervisor import Supervisor, SupervisorSettings
 from services.logging_setup import JsonFormatter
+from services.private_files import private_process, secure_data_dir
 from services.version import VERSION
 
 __all__ = ["print_plan", "run_up"]
@@ -51,6 +52,9 @@ def run_up(
     if not _preflight(plan, err_console):
         err_console.print("Nothing was started.")
         return 1
+    # The supervisor writes logs and stack.json, its children the databases: all private.
+    private_process()
+    secure_data_dir(plan.data_dir, plan.log_dir)
     console.print(
         f"mcsim {VERSION}: starting {len(plan.services)} services "
         f"(data dir {plan.data_dir}, environment {options.environment.value})"

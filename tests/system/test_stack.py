@@ -77,6 +77,11 @@ def test_up_serves_every_service_and_ctrl_c_stops_them_all(tmp_path: Path) -> No
         assert "mcsim-dev-token" in output
         for name in ("load_balancer", "execution-1", "execution-2", "control", "midsourcing"):
             assert (data / "logs" / f"{name}.log").stat().st_size > 0
+        # Security review F12: nothing of the data directory is readable by other users.
+        written = [data, data / "logs", *data.rglob("*")]
+        assert len([p for p in written if p.name.endswith((".sqlite3", "-wal"))]) >= 4
+        loose = {str(p): oct(p.stat().st_mode & 0o777) for p in written if p.stat().st_mode & 0o077}
+        assert loose == {}
         assert set(stack.pids()) == {
             "load_balancer",
             "execution-1",

@@ -36,6 +36,8 @@ def test_banner_lists_every_url_and_the_development_credentials(tmp_path: Path) 
     assert "mc / mc" in text
     assert "admin / admin" in text
     assert "mcsim-dev-token" in text
+    assert "mccontrol / mcsim-dev-control" in text
+    assert "mcsim-dev-lb-admin" in text
     assert str(tmp_path / "logs") in text
 
 
