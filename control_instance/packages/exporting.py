@@ -9,6 +9,7 @@ moves with the content of its newest published version, or with its draft when n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -30,7 +31,8 @@ from control_instance.templates import content as contents
 from control_instance.templates.content import ChannelName
 from control_instance.templates.service import latest_version
 from services.db import Database
-from services.errors import NotFound
+from services.errors import Conflict, NotFound
+from services.safe_input import xml_compatible
 from services.version import VERSION
 
 __all__ = ["export_package"]
@@ -130,4 +132,37 @@ def export_package(
                 for a in account_rows
             ],
         )
+    _check_carried(package)
     return build_document(package)
+
+
+def _check_carried(package: Package) -> None:
+    """Refuse (409) an entity stored with text XML cannot carry, naming it, before lxml does.
+
+    The APIs that store these texts should refuse such characters; this covers rows stored
+    before they did (security review F7).
+    """
+    entities: list[tuple[str, object]] = [("package", package.header)]
+    for what, entries in (
+        ("event type", package.event_types),
+        ("template", package.templates),
+        ("seed of template", package.seeds),
+        ("account", package.accounts),
+    ):
+        entities += [(what, entry) for entry in entries]
+    for what, entity in entities:
+        for item in dataclasses.fields(entity):  # type: ignore[arg-type]
+            value = getattr(entity, item.name)
+            texts = value.values() if isinstance(value, dict) else [value]
+            for text in texts:
+                if not isinstance(text, str):
+                    continue
+                try:
+                    xml_compatible(text)
+                except ValueError as exc:
+                    key = getattr(entity, "name", None) or getattr(entity, "template", "")
+                    raise Conflict(
+                        f"the {what} {key!r} has a {item.name} that a package cannot carry",
+                        detail=f"{exc}; change it, then export again",
+                        field=item.name,
+                    ) from None

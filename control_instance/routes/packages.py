@@ -18,6 +18,7 @@ from control_instance.packages.importing import import_package
 from control_instance.packages.model import FORMAT_VERSION
 from control_instance.packages.schemas import EnvironmentInfo, ImportReport
 from services.errors import PayloadTooLarge
+from services.safe_input import XmlText
 from services.version import VERSION
 
 __all__ = ["ENVIRONMENT_HEADER", "router"]
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["packages"])
 #: Every package answer names the environment of the control instance that gave it.
 ENVIRONMENT_HEADER = "X-Mcsim-Environment"
 
-Names = Annotated[list[str], Query()]
+Names = Annotated[list[XmlText], Query()]
 
 
 @router.get("/environment", response_model=EnvironmentInfo)
@@ -49,8 +50,8 @@ async def export(
     template: Names = [],  # noqa: B006 - FastAPI copies query defaults
     event_type: Names = [],  # noqa: B006
     account: Names = [],  # noqa: B006
-    name: Annotated[str, Query(max_length=64)] = "export",
-    label: Annotated[str, Query(max_length=255)] = "",
+    name: Annotated[XmlText, Query(max_length=64)] = "export",
+    label: Annotated[XmlText, Query(max_length=255)] = "",
 ) -> Response:
     """Export chosen templates (with their event types and seeds), event types and accounts."""
     environment = state.settings.environment.value

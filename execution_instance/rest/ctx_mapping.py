@@ -12,6 +12,7 @@ from typing import Any
 from lxml import etree
 
 from services.errors import InvalidRequest
+from services.safe_input import require_xml_text
 
 __all__ = ["ctx_to_json", "json_to_ctx"]
 
@@ -47,25 +48,20 @@ def _fill(element: etree._Element, value: Any, path: str, depth: int) -> None:
                         field=f"ctx.{path}{key}",
                     )
                 if child is not None:
-                    element.set(key[1:], _text(child))
+                    element.set(key[1:], require_xml_text(_text(child), field=f"ctx.{path}{key}"))
                 continue
             for item in child if isinstance(child, list) else [child]:
                 _fill(etree.SubElement(element, key), item, f"{path}{key}.", depth + 1)
     elif isinstance(value, list):
         raise InvalidRequest(f"ctx {path.rstrip('.')!r} holds a list inside a list", field="ctx")
     elif value is not None:
-        element.text = _text(value)
+        element.text = require_xml_text(_text(value), field=f"ctx.{path.rstrip('.')}")
 
 
 def json_to_ctx(ctx: dict[str, Any]) -> etree._Element:
     """Return the ``<ctx>`` element for a JSON object."""
     element = etree.Element("ctx")
-    try:
-        _fill(element, ctx, "", 0)
-    except ValueError as exc:  # lxml refuses control characters in text
-        raise InvalidRequest(
-            f"ctx holds a value that XML cannot carry: {exc}", field="ctx"
-        ) from None
+    _fill(element, ctx, "", 0)
     return element
 
 

@@ -22,6 +22,7 @@ from execution_instance.security.service import Credentials
 from execution_instance.state import ExecutionState
 from execution_instance.tables import Event
 from services.errors import Conflict, InvalidRequest, NotFound
+from services.safe_input import require_xml_text
 
 __all__ = [
     "EventRequest",
@@ -102,10 +103,11 @@ def _element(event_type: str, body: dict[str, Any]) -> etree._Element:
             continue
         if not isinstance(value, str):
             raise InvalidRequest(f"{name} must be a string", field=name)
-        element.set(name, value)
+        element.set(name, require_xml_text(value, field=name))
     app = body.get("mobileApp")
     if isinstance(app, dict) and isinstance(app.get("uuid"), str):
-        etree.SubElement(element, "mobileApp", uuid=app["uuid"])
+        uuid = require_xml_text(app["uuid"], field="mobileApp.uuid")
+        etree.SubElement(element, "mobileApp", uuid=uuid)
     element.append(json_to_ctx(ctx))
     return element
 

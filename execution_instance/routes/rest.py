@@ -15,6 +15,7 @@ from execution_instance.rest import service
 from execution_instance.security.service import Credentials
 from services.bodies import read_body
 from services.errors import AuthenticationFailed, InvalidRequest
+from services.safe_input import XmlText
 
 __all__ = ["router"]
 
@@ -24,7 +25,7 @@ router = APIRouter(tags=["transactional messages"])
 class MobileApp(BaseModel):
     """The push application of an event."""
 
-    uuid: str
+    uuid: XmlText
 
 
 class TransactionalEventIn(BaseModel):
@@ -37,8 +38,8 @@ class TransactionalEventIn(BaseModel):
     wishedChannel: int | None = Field(None, description="0 email, 1 SMS, 41 iOS, 42 Android")  # noqa: N815
     scheduled: str | None = Field(None, examples=["2026-12-01 08:00:00.000Z"])
     expiration: str | None = Field(None, examples=["2026-12-31 08:00:00.000Z"])
-    externalId: str | None = None  # noqa: N815 - wire name
-    registrationToken: str | None = None  # noqa: N815 - wire name
+    externalId: XmlText | None = None  # noqa: N815 - wire name
+    registrationToken: XmlText | None = None  # noqa: N815 - wire name
     mobileApp: MobileApp | None = None  # noqa: N815 - wire name
     ctx: dict[str, Any] = Field(examples=[{"firstName": "Ann", "resetUrl": "https://x.test/r"}])
 

@@ -17,6 +17,7 @@ from midsourcing.capture.schemas import (
     MessagePage,
 )
 from midsourcing.deps import StateDep
+from services.safe_input import Int64, RowId, SearchText
 
 __all__ = ["router"]
 
@@ -36,20 +37,22 @@ def _utc(moment: datetime | None) -> datetime | None:
 async def list_messages(
     state: StateDep,
     q: Annotated[
-        str | None,
+        SearchText | None,
         Query(description="Text in recipient, subject, type or message id; or the event id."),
     ] = None,
-    recipient: Annotated[str | None, Query(description="Part of the recipient.")] = None,
-    subject: Annotated[str | None, Query(description="Part of the subject or title.")] = None,
-    event_type: Annotated[str | None, Query(alias="eventType")] = None,
-    message_id: Annotated[str | None, Query(alias="messageId")] = None,
+    recipient: Annotated[SearchText | None, Query(description="Part of the recipient.")] = None,
+    subject: Annotated[
+        SearchText | None, Query(description="Part of the subject or title.")
+    ] = None,
+    event_type: Annotated[SearchText | None, Query(alias="eventType")] = None,
+    message_id: Annotated[SearchText | None, Query(alias="messageId")] = None,
     channel: Annotated[Channel | None, Query(description="push: ios and android.")] = None,
     status: Status | None = None,
     proof: bool | None = None,
     since: Annotated[datetime | None, Query(description="Accepted at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Accepted before (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
 ) -> MessagePage:
     """Search the captured messages, newest first."""
     criteria = MessageFilter(
@@ -82,7 +85,7 @@ async def count_messages(state: StateDep) -> MessageCounts:
 
 
 @router.get("/{message_id}", response_model=MessageDetail)
-async def get_message(state: StateDep, message_id: int) -> MessageDetail:
+async def get_message(state: StateDep, message_id: RowId) -> MessageDetail:
     """Return one message: content, headers as sent, delivery result."""
     return await run_in_threadpool(
         service.get_message, db=state.db, pk=message_id, domain=state.settings.message_id_domain
@@ -94,7 +97,7 @@ async def get_message(state: StateDep, message_id: int) -> MessageDetail:
     response_class=Response,
     responses={200: {"content": {"message/rfc822": {}, "application/json": {}}}},
 )
-async def raw_message(state: StateDep, message_id: int) -> Response:
+async def raw_message(state: StateDep, message_id: RowId) -> Response:
     """Return the source: the ``.eml`` of an email, the webhook JSON of an SMS or push."""
     raw = await run_in_threadpool(
         service.raw_message, db=state.db, pk=message_id, domain=state.settings.message_id_domain
@@ -106,7 +109,7 @@ async def raw_message(state: StateDep, message_id: int) -> Response:
 
 
 @router.delete("/{message_id}", status_code=204, response_class=Response)
-async def delete_message(state: StateDep, message_id: int) -> Response:
+async def delete_message(state: StateDep, message_id: RowId) -> Response:
     """Delete one finished message."""
     await run_in_threadpool(service.delete_message, db=state.db, pk=message_id)
     return Response(status_code=204)

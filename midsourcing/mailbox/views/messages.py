@@ -19,6 +19,7 @@ from midsourcing.mailbox.csrf import CsrfChecked
 from midsourcing.mailbox.rendering import fragment, page, redirect
 from midsourcing.routes.messages import Channel, Status
 from services.errors import Conflict, InvalidRequest, NotFound
+from services.safe_input import Int64, RowId, SearchText
 from services.ui import frame_headers, is_htmx
 from services.ui.listing import choice, pager_base
 
@@ -74,20 +75,20 @@ def _signature(found: MessagePage, counts: MessageCounts) -> str:
 async def message_list(
     request: Request,
     state: StateDep,
-    q: str = "",
-    recipient: str = "",
-    subject: str = "",
-    event_type: str = "",
+    q: SearchText = "",
+    recipient: SearchText = "",
+    subject: SearchText = "",
+    event_type: SearchText = "",
     channel: str = "",
     status: str = "",
     proof: str = "",
     since: str = "",
     until: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = _LIMIT,
     v: str = "",
-    deleted: int | None = None,
-    kept: int | None = None,
+    deleted: Int64 | None = None,
+    kept: Int64 | None = None,
 ) -> Response:
     """Show the captured messages, newest first; htmx polls the list part every few seconds."""
     filters = {
@@ -163,7 +164,7 @@ def _custom_data(data: str) -> str:
 
 @router.get("/messages/{message_id}", response_class=HTMLResponse)
 async def message_page(
-    request: Request, state: StateDep, message_id: int, tab: str = ""
+    request: Request, state: StateDep, message_id: RowId, tab: str = ""
 ) -> HTMLResponse:
     """Show one message: its content in tabs and what happened to its delivery."""
     domain = state.settings.message_id_domain
@@ -197,7 +198,7 @@ async def message_page(
 
 
 @router.get("/messages/{message_id}/html", response_class=HTMLResponse)
-async def message_html(state: StateDep, message_id: int) -> HTMLResponse:
+async def message_html(state: StateDep, message_id: RowId) -> HTMLResponse:
     """Serve an email's HTML alone, for the sandboxed frame: inert, no script at all."""
     message = await run_in_threadpool(
         service.get_message, db=state.db, pk=message_id, domain=state.settings.message_id_domain
@@ -208,7 +209,7 @@ async def message_html(state: StateDep, message_id: int) -> HTMLResponse:
 
 
 @router.post("/messages/{message_id}/delete", response_model=None)
-async def delete_one(state: StateDep, message_id: int, _: CsrfChecked) -> Response:
+async def delete_one(state: StateDep, message_id: RowId, _: CsrfChecked) -> Response:
     """Delete one finished message."""
     await run_in_threadpool(service.delete_message, db=state.db, pk=message_id)
     return redirect("/?deleted=1")

@@ -14,6 +14,7 @@ from midsourcing.mailbox.rendering import page, redirect
 from midsourcing.quarantine import service
 from midsourcing.routes.quarantine import AddressStatusName
 from services.errors import InvalidRequest
+from services.safe_input import Int64, SearchText
 from services.ui.listing import choice, pager_base
 
 __all__ = ["router"]
@@ -31,10 +32,10 @@ async def quarantine_page(
     state: StateDep,
     status: str = "",
     channel: str = "",
-    address: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    address: SearchText = "",
+    offset: Annotated[Int64, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = _LIMIT,
-    released: int | None = None,
+    released: Int64 | None = None,
 ) -> HTMLResponse:
     """List the addresses in quarantine or with errors, the latest errors first."""
     found = await run_in_threadpool(
