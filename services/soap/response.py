@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from services.errors import Forbidden, McsimError, PayloadTooLarge
+from services.errors import McsimError
 from services.soap.namespaces import (
     ENCODING_LITERAL_XML,
     ENCODING_SOAP,
@@ -190,7 +190,7 @@ def render_response(
 
 
 def render_fault(error: McsimError, *, version: SoapVersion = SoapVersion.SOAP11) -> SoapReply:
-    """Render ``error`` as a SOAP Fault: HTTP 500, 403 for Forbidden, 413 for a too-large body."""
+    """Render ``error`` as a SOAP Fault: HTTP 500, or the refusal's own 403, 413, 415 or 421."""
     env = version.namespace
     reason = escape_text(error.fault_string)
     detail = None if error.detail is None else escape_text(error.detail)
@@ -217,12 +217,14 @@ def render_fault(error: McsimError, *, version: SoapVersion = SoapVersion.SOAP11
     return SoapReply(_fault_status(error), document.encode("utf-8"), version.media_type)
 
 
+#: Refusals answered at the HTTP level (DESIGN §3.1): refused caller or cross-site request,
+#: body too large, not a SOAP media type, Host not served here. Every other fault is a 500.
+_HTTP_LEVEL = frozenset({403, 413, 415, 421})
+
+
 def _fault_status(error: McsimError) -> int:
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, PayloadTooLarge):
-        return 413
-    return 500
+    status = error.status_code
+    return status if status in _HTTP_LEVEL else 500
 
 
 _CHECKED_NAMES: set[str] = set()  # names already checked: a reply may hold 1000 outputs

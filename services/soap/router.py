@@ -1,15 +1,29 @@
-"""What every SOAP router of mcsim shares: reading the call, its tokens, Campaign's wording."""
+"""What every SOAP router of mcsim shares: reading the call, its tokens, Campaign's wording.
+
+A call is read only when no browser could have sent it cross-site without a CORS preflight
+(review F8): its ``Content-Type`` must be a SOAP type (``text/xml``, as zeep, suds, .NET, Java
+and SoapUI send for SOAP 1.1, or ``application/soap+xml``, as SOAP 1.2 clients and Adobe's JS
+SDK send) — a page can post ``text/plain`` and the form types without asking, these two only
+after a preflight, which mcsim never grants — and an ``Origin`` or ``Sec-Fetch-Site`` that
+names another site is refused. Clients that are not browsers send neither header.
+
+A request without any ``Content-Type`` is still read (hand-written clients and scripts post
+bare XML): a browser sends one without a type only from ``fetch``/``sendBeacon``, and those
+always carry ``Origin``, which must then be this site.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from lxml import etree
 from starlette.requests import Request
 
 from services.bodies import read_body
 from services.errors import (
+    CLIENT,
     AuthenticationFailed,
+    Forbidden,
     InvalidRequest,
     McsimError,
     SessionExpired,
@@ -17,21 +31,90 @@ from services.errors import (
 )
 from services.soap.envelope import SoapCall, read_call
 
-__all__ = ["campaign_wording", "read_soap_call", "session_tokens", "unknown_method"]
+__all__ = [
+    "SOAP_MEDIA_TYPES",
+    "UnsupportedMediaType",
+    "campaign_wording",
+    "read_soap_call",
+    "refuse_cross_site",
+    "session_tokens",
+    "unknown_method",
+]
+
+#: The media types of a SOAP request; a browser sends neither cross-site without a preflight.
+SOAP_MEDIA_TYPES = frozenset({"text/xml", "application/soap+xml"})
+
+_KNOWN_TYPES: dict[str, bool] = {}  # Content-Type value -> SOAP or not; a few values in practice
+_MAX_KNOWN_TYPES = 256
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """The body is not sent as a SOAP media type (answered with HTTP 415)."""
+
+    status_code = 415
+    fault_code = CLIENT
+    error = "unsupported_media_type"
 
 
 async def read_soap_call(request: Request, *, max_bytes: int, max_depth: int) -> SoapCall:
     """Read the body (never more than ``max_bytes``) and parse the SOAP call it holds."""
+    headers = request.headers
+    content_type = headers.get("content-type")
+    refuse_cross_site(headers, content_type=content_type)
     body = await read_body(request, max_bytes=max_bytes)
     # Parsing the query string costs more than the header: only when there is one.
     query = request.query_params.get("soapAction") if request.scope["query_string"] else None
     return read_call(
         body,
-        soap_action=request.headers.get("soapaction"),
-        content_type=request.headers.get("content-type"),
+        soap_action=headers.get("soapaction"),
+        content_type=content_type,
         query_action=query,
         max_bytes=max_bytes,
         max_depth=max_depth,
+    )
+
+
+def refuse_cross_site(headers: Mapping[str, str], *, content_type: str | None) -> None:
+    """Raise unless the request is one a browser could not have sent from another site.
+
+    ``headers`` are the request's (lower-case names); an ``Origin`` naming its ``Host`` or
+    ``X-Forwarded-Host`` (the load balancer's) is this site's own.
+    """
+    if content_type is not None and not _is_soap_type(content_type):
+        raise UnsupportedMediaType(
+            "The request is not a SOAP call: its Content-Type must be text/xml or "
+            "application/soap+xml.",
+            detail=f"Content-Type: {content_type}",
+        )
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.strip().lower() == "cross-site":
+        raise Forbidden("Cross-site requests are refused.", detail="Sec-Fetch-Site: cross-site")
+    origin = headers.get("origin")
+    if origin is not None and not _same_origin(
+        origin, (headers.get("host"), headers.get("x-forwarded-host"))
+    ):
+        raise Forbidden("Cross-site requests are refused.", detail=f"Origin: {origin}")
+
+
+def _is_soap_type(content_type: str) -> bool:
+    known = _KNOWN_TYPES.get(content_type)
+    if known is None:
+        known = content_type.partition(";")[0].strip().lower() in SOAP_MEDIA_TYPES
+        if len(_KNOWN_TYPES) < _MAX_KNOWN_TYPES:
+            _KNOWN_TYPES[content_type] = known
+    return known
+
+
+def _same_origin(origin: str, hosts: tuple[str | None, ...]) -> bool:
+    # "null" (sandboxed frames, file: pages) names no site: never this one.
+    scheme, sep, authority = origin.strip().lower().partition("://")
+    if not sep or scheme not in ("http", "https") or not authority:
+        return False
+    return any(
+        host is not None and host.strip().lower() == authority
+        for value in hosts
+        if value
+        for host in value.split(",")
     )
 
 
