@@ -38,8 +38,23 @@ class TemplateEngine:
     def render(self, template: CompiledTemplate, event: EventData) -> str:
         """Render ``template`` for ``event``; raise TemplateRuntimeError when it fails."""
         sandbox = self._sandbox()
+        text = self._render(sandbox, template, event)
+        self._check_jobs(sandbox, template.name, template.field)
+        return text
+
+    def render_fields(self, fields: CompiledFields, event: EventData) -> dict[str, str]:
+        """Render every field of a template version for ``event``."""
+        sandbox = self._sandbox()
+        texts = {
+            key: self._render(sandbox, template, event) for key, template in fields.fields.items()
+        }
+        # Once per message: nothing runs a job between the fields of one message.
+        self._check_jobs(sandbox, fields.name, None)
+        return texts
+
+    def _render(self, sandbox: Sandbox, template: CompiledTemplate, event: EventData) -> str:
         try:
-            text = sandbox.render(template, event.payload)
+            return sandbox.render(template, event.payload)
         except quickjs.JSException as exc:
             error = self._runtime_error(exc, template)
             # After a limit the runtime is not worth checking: it goes in any case.
@@ -48,16 +63,13 @@ class TemplateEngine:
             raise error from None
         except LastingChange as change:
             self._local.sandbox = None
-            raise self._lasting_error(change.reason, template) from None
+            raise _lasting_error(change.reason, template.name, template.field) from None
+
+    def _check_jobs(self, sandbox: Sandbox, name: str, field: str | None) -> None:
         if sandbox.left_jobs():
             self._local.sandbox = None
             reason = "the template left a Promise job queued (async code), which would outlive it"
-            raise self._lasting_error(reason, template)
-        return text
-
-    def render_fields(self, fields: CompiledFields, event: EventData) -> dict[str, str]:
-        """Render every field of a template version for ``event``."""
-        return {key: self.render(template, event) for key, template in fields.fields.items()}
+            raise _lasting_error(reason, name, field)
 
     def _sandbox(self) -> Sandbox:
         sandbox: Sandbox | None = getattr(self._local, "sandbox", None)
@@ -65,14 +77,6 @@ class TemplateEngine:
             sandbox = Sandbox(self.limits)
             self._local.sandbox = sandbox
         return sandbox
-
-    def _lasting_error(self, reason: str, template: CompiledTemplate) -> TemplateRuntimeError:
-        return TemplateRuntimeError(
-            f"{reason}: templates may not change the sandbox for later renders",
-            template=template.name,
-            line=None,
-            field=template.field,
-        )
 
     def _runtime_error(
         self, exc: quickjs.JSException, template: CompiledTemplate
@@ -108,6 +112,15 @@ class TemplateEngine:
             source_line=template.source_line(line),
             limit=limit,
         )
+
+
+def _lasting_error(reason: str, name: str, field: str | None) -> TemplateRuntimeError:
+    return TemplateRuntimeError(
+        f"{reason}: templates may not change the sandbox for later renders",
+        template=name,
+        line=None,
+        field=field,
+    )
 
 
 def _template_line(stack: str, template: CompiledTemplate) -> int | None:

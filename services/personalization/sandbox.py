@@ -76,18 +76,36 @@ class Sandbox:
         """Run ``template`` on the event payload and return its text.
 
         Raise quickjs.JSException when the template fails, LastingChange when it changed the
-        sandbox beyond its render. Check :meth:`left_jobs` after every render.
+        sandbox beyond its render. Check :meth:`left_jobs` before another template renders.
         """
         try:
-            return self._render(template, payload)
+            function = self._functions.get(template.key)
+            if function is None:
+                function = self._compile(template)
+            result = function(payload)
+            rounds = 1
+            while not isinstance(result, str):
+                # The template used time zones this sandbox has not loaded yet: load, render again.
+                if rounds == _ZONE_ROUNDS:
+                    raise TemplateRuntimeError(
+                        "formatDate asked for other time zones on every attempt",
+                        template=template.name,
+                        line=None,
+                        field=template.field,
+                    )
+                for name in json.loads(result.json()):
+                    self._add_zone(name, zone_table(name))
+                result = function(payload)
+                rounds += 1
         except quickjs.JSException as exc:
             head = str(exc).partition("\n")[0]
             if head.startswith(_LASTING):
                 raise LastingChange(head.removeprefix(_LASTING)) from None
             raise
+        return result
 
     def left_jobs(self) -> bool:
-        """Return whether the last render left a Promise job queued (the sandbox is then spoilt).
+        """Return whether a render left a Promise job queued (the sandbox is then spoilt).
 
         Nothing ever runs a sandbox's jobs, so a job is only found by running it: it runs under
         the time limit, in a sandbox the caller must then throw away.
@@ -96,27 +114,6 @@ class Sandbox:
             return bool(self.context.execute_pending_job())
         except quickjs.JSException:
             return True
-
-    def _render(self, template: CompiledTemplate, payload: str) -> str:
-        function = self._functions.get(template.key)
-        if function is None:
-            function = self._compile(template)
-        result = function(payload)
-        rounds = 1
-        while not isinstance(result, str):
-            # The template used time zones this sandbox has not loaded yet: load, render again.
-            if rounds == _ZONE_ROUNDS:
-                raise TemplateRuntimeError(
-                    "formatDate asked for other time zones on every attempt",
-                    template=template.name,
-                    line=None,
-                    field=template.field,
-                )
-            for name in json.loads(result.json()):
-                self._add_zone(name, zone_table(name))
-            result = function(payload)
-            rounds += 1
-        return result
 
     def _compile(self, template: CompiledTemplate) -> Any:
         function = self.context.eval(template.javascript)(self._runtime)
