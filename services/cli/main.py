@@ -403,6 +403,7 @@ class Benchmark(enum.StrEnum):
     INTAKE = "intake"
     DELIVERY = "delivery"
     LB = "lb"
+    RENDER = "render"
 
 
 #: The source checkout this command runs from, where ``benchmarks/`` lives (not installed).
@@ -414,10 +415,11 @@ def bench(
     context: typer.Context,
     name: Annotated[Benchmark, typer.Argument(help="Which benchmark to run.")],
 ) -> None:
-    """Run a benchmark of benchmarks/ (intake, delivery, lb); other options go to it.
+    """Run a benchmark of benchmarks/ (intake, delivery, lb, render); other options go to it.
 
     ``mcsim bench intake -- --help`` lists the benchmark's own options. The benchmarks need
-    wrk (intake, lb) and nginx (lb), Debian packages, and run from a source checkout of mcsim.
+    wrk (intake, lb) and nginx (lb), Debian packages, and run from a source checkout of mcsim;
+    render needs neither (it renders templates in this process).
     """
     if not (_CHECKOUT / "benchmarks" / f"{name.value}.py").is_file():
         typer.echo(

@@ -26,4 +26,11 @@ def test_an_unknown_benchmark_is_refused_with_the_known_ones() -> None:
     done = _mcsim("bench", "nope")
     assert done.returncode == 2
     words = " ".join(done.stderr.replace("│", " ").split())  # the error box wraps lines
-    assert "'nope' is not one of 'intake', 'delivery', 'lb'" in words
+    assert "'nope' is not one of 'intake', 'delivery', 'lb', 'render'" in words
+
+
+def test_the_render_benchmark_is_listed_and_runs() -> None:
+    done = _mcsim("bench", "render", "--", "--rounds", "1", "--messages", "50", "--threads", "2")
+    assert done.returncode == 0, done.stderr
+    assert "| 1 thread |" in done.stdout
+    assert "round 1/1 2 threads" in done.stderr
