@@ -5,8 +5,9 @@ fields, as delivery and preview do) for its own event (a distinct ctx per messag
 runtime's parsed-event cache only helps between the fields of one message). It runs once on one
 thread and once on ``--threads`` threads sharing one engine (each thread has its own sandbox);
 the first render of each thread (sandbox setup and template compilation) is timed apart, as
-"first render". The round's throughput is messages per second; the result is the median over
-the rounds.
+"first render". A round gives messages per second (wall clock) and the process CPU time per
+message, which other processes on a shared machine disturb much less; the result is the median
+of each over the rounds.
 
     .venv/bin/python -m benchmarks.render --rounds 5
     .venv/bin/python -m benchmarks.render --json     # one JSON line of medians on stdout
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import services.personalization as personalization
 from control_instance.demo import DEMO_TEMPLATES
@@ -68,14 +70,21 @@ def _first_render(engine: TemplateEngine, message: Message) -> float:
     return time.perf_counter() - started
 
 
-def _round(messages: Sequence[Message], threads: int) -> tuple[float, float]:
-    """Render every message once on ``threads`` threads; return (messages/s, first render s)."""
+class _Round(NamedTuple):
+    rate: float  # messages per second, wall clock
+    cpu_us: float  # process CPU time per message, microseconds
+    first: float  # seconds of a thread's first render (median over threads)
+
+
+def _round(messages: Sequence[Message], threads: int) -> _Round:
+    """Render every message once on ``threads`` threads."""
     engine = TemplateEngine()
     if threads == 1:
         first = _first_render(engine, messages[0])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         _render_all(engine, messages)
-        return len(messages) / (time.perf_counter() - started), first
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return _Round(len(messages) / elapsed, cpu / len(messages) * 1e6, first)
     share = [messages[i::threads] for i in range(threads)]
     firsts: list[float] = []
     ready = threading.Barrier(threads + 1)
@@ -88,11 +97,11 @@ def _round(messages: Sequence[Message], threads: int) -> tuple[float, float]:
     with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = [pool.submit(work, part) for part in share]
         ready.wait()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for future in futures:
             future.result()
-        elapsed = time.perf_counter() - started
-    return len(messages) / elapsed, statistics.median(firsts)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return _Round(len(messages) / elapsed, cpu / len(messages) * 1e6, statistics.median(firsts))
 
 
 def main() -> None:
@@ -107,29 +116,33 @@ def main() -> None:
     _say(f"engine from {personalization.__file__}")
     messages = _messages(options.messages)
     _say(f"{len(messages)} messages over {len(DEMO_TEMPLATES)} demo templates")
-    runs: dict[str, list[tuple[float, float]]] = {"1 thread": [], f"{options.threads} threads": []}
+    runs: dict[str, list[_Round]] = {"1 thread": [], f"{options.threads} threads": []}
     for number in range(1, options.rounds + 1):
         for label, threads in (("1 thread", 1), (f"{options.threads} threads", options.threads)):
-            rate, first = _round(messages, threads)
-            runs[label].append((rate, first))
+            result = _round(messages, threads)
+            runs[label].append(result)
             _say(
-                f"round {number}/{options.rounds} {label}: {rate:,.0f} messages/s, "
-                f"first render {first * 1000:.2f} ms"
+                f"round {number}/{options.rounds} {label}: {result.rate:,.0f} messages/s, "
+                f"{result.cpu_us:.1f} us CPU/message, first render {result.first * 1000:.2f} ms"
             )
     summary = {
         label: {
-            "messages_per_s": statistics.median(rate for rate, _ in results),
-            "first_render_ms": statistics.median(first for _, first in results) * 1000,
+            "messages_per_s": statistics.median(r.rate for r in results),
+            "cpu_us_per_message": statistics.median(r.cpu_us for r in results),
+            "first_render_ms": statistics.median(r.first for r in results) * 1000,
         }
         for label, results in runs.items()
     }
     if options.json:
         print(json.dumps(summary))
         return
-    print("| run | messages/s (median) | first render ms (median) |")
-    print("|---|---:|---:|")
+    print("| run | messages/s | CPU us/message | first render ms |")
+    print("|---|---:|---:|---:|")
     for label, values in summary.items():
-        print(f"| {label} | {values['messages_per_s']:,.0f} | {values['first_render_ms']:.2f} |")
+        print(
+            f"| {label} | {values['messages_per_s']:,.0f} | {values['cpu_us_per_message']:.1f}"
+            f" | {values['first_render_ms']:.2f} |"
+        )
 
 
 if __name__ == "__main__":
