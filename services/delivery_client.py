@@ -21,11 +21,18 @@ from services.delivery_protocol import (
 from services.soap.namespaces import SOAP11_ENV
 from services.soap.parser import parse_xml
 
-__all__ = ["DeliveryClient", "DeliveryClientError", "PartOutcome"]
+__all__ = ["DeliveryClient", "DeliveryClientError", "PartOutcome", "UnsendablePart"]
 
 
 class DeliveryClientError(Exception):
     """Mid-sourcing could not be reached or answered with a fault; the call may be retried."""
+
+
+class UnsendablePart(ValueError):
+    """The part cannot be written as XML (a message holds a character XML cannot carry).
+
+    Nothing was sent; sending it again would fail the same way.
+    """
 
 
 @dataclass(frozen=True)
@@ -94,17 +101,23 @@ class DeliveryClient:
 
     async def append_delivery_part(self, part: DeliveryPart, *, retry: bool) -> PartOutcome:
         """Hand a delivery part over; the mid-sourcing server is idempotent on its ids."""
-        document = etree.tostring(render_delivery_part(part), encoding="unicode")
+        try:
+            document = etree.tostring(render_delivery_part(part), encoding="unicode")
+        except ValueError as exc:
+            raise UnsendablePart(f"the delivery part cannot be written as XML: {exc}") from exc
         params = (
             f"<urn:deliveryPart>{document}</urn:deliveryPart>"
             f"<urn:retry>{'true' if retry else 'false'}</urn:retry>"
         )
         outputs = await self._call("AppendDeliveryPart", params)
-        return PartOutcome(
-            delivery_part_id=int(_text(outputs, "deliveryPartId") or 0),
-            fatal_error=int(_text(outputs, "fatalError") or 0),
-            fatal_error_message=_text(outputs, "fatalErrorMsg"),
-        )
+        try:
+            return PartOutcome(
+                delivery_part_id=int(_text(outputs, "deliveryPartId") or 0),
+                fatal_error=int(_text(outputs, "fatalError") or 0),
+                fatal_error_message=_text(outputs, "fatalErrorMsg"),
+            )
+        except ValueError as exc:  # whether the part was accepted is unknown: send it again
+            raise DeliveryClientError(f"mid-sourcing answered something unreadable: {exc}") from exc
 
     async def get_delivery_logs(
         self, *, cursor: str, limit: int, instance_id: int

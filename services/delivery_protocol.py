@@ -30,6 +30,7 @@ a message id once, so a part sent again after a crash or a timeout never duplica
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,16 +40,45 @@ from lxml import etree
 from services.xtk import format_xtk
 
 __all__ = [
+    "CHANNELS",
+    "MESSAGE_LIMITS",
+    "XML_ILLEGAL",
     "DeliveryLog",
     "DeliveryMessage",
     "DeliveryPart",
     "FailureType",
     "LogStatus",
+    "message_problem",
     "parse_delivery_logs",
     "parse_delivery_part",
     "render_delivery_logs",
     "render_delivery_part",
 ]
+
+log = logging.getLogger("mcsim.delivery_protocol")
+
+#: One character XML 1.0 cannot carry, not even as a character reference (C0 controls other
+#: than tab, newline and carriage return; lone surrogates; U+FFFE and U+FFFF): lxml refuses to
+#: put it in a part, and no XML parser would read it back. (Spelled out rather than as the
+#: complement of XML's Char production: the same set, searched about 30% faster.)
+XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+CHANNELS = frozenset({"email", "sms", "ios", "android"})
+#: The mid-sourcing server's limits on a message's fields (midsourcing/parts/service.py).
+MESSAGE_LIMITS = {"id": 255, "event_type": 64, "app": 255}
+_TEXT_FIELDS = (
+    "id",
+    "event_type",
+    "to",
+    "text",
+    "subject",
+    "html",
+    "from_name",
+    "from_address",
+    "reply_to",
+    "title",
+    "app",
+    "data",
+)
 
 
 class LogStatus(enum.StrEnum):
@@ -121,6 +151,34 @@ class DeliveryLog:
     tries: int = 1
 
 
+def message_problem(message: DeliveryMessage) -> str | None:
+    """Return why ``message`` cannot join a delivery part (None: it can).
+
+    The checks are those of :func:`render_delivery_part` (XML cannot carry every character) and
+    of the mid-sourcing server, which refuses a whole part for one malformed message: a sender
+    checks each message on its own before it joins a part.
+    """
+    if not message.id.strip():
+        return "the message has no id"
+    if message.channel not in CHANNELS:
+        return f"unknown channel {message.channel!r}"
+    if not message.to.strip():
+        return f"no recipient: the {message.channel} address is empty"
+    for name, limit in MESSAGE_LIMITS.items():
+        if len(getattr(message, name)) > limit:
+            return f"its {name} is longer than {limit} characters"
+    if not -(2**63) <= message.event_id < 2**63:
+        return "its event id does not fit a 64-bit id"
+    for name in _TEXT_FIELDS:
+        value: str = getattr(message, name)
+        if value and (found := XML_ILLEGAL.search(value)) is not None:
+            return (
+                f"its {name} holds U+{ord(found.group()):04X} at position {found.start()}, "
+                "a character XML cannot carry"
+            )
+    return None
+
+
 def _children(parent: etree._Element) -> dict[str, etree._Element]:
     """Return the first child element of each local name (in any namespace: a document inside
     a SOAP method element inherits its default namespace), in one pass over the children."""
@@ -185,7 +243,7 @@ def parse_delivery_part(root: etree._Element) -> DeliveryPart:
         message_id = element.get("id", "").strip()
         to = element.get("to", "").strip()
         channel = element.get("channel", "").strip()
-        if not message_id or not to or channel not in {"email", "sms", "ios", "android"}:
+        if not message_id or not to or channel not in CHANNELS:
             raise ValueError(f"message {index}: id, to and a known channel are required")
         children = _children(element)
         sender = children.get("from")
@@ -248,21 +306,54 @@ def _parse_xtk(text: str) -> datetime:
 
 
 def parse_delivery_logs(root: etree._Element) -> list[DeliveryLog]:
-    """Return the logs of a ``<deliveryLogs>`` element."""
+    """Return the logs of a ``<deliveryLogs>`` element, leaving out those that cannot be read.
+
+    A log needs a readable ``eventId`` and ``status``; other unreadable attributes take their
+    defaults. An unreadable log is logged and left out, never raised: the reader's cursor must
+    move past it, or one bad log would hold back every log after it.
+    """
     logs = []
     for element in root.iter("{*}log"):
-        at = _parse_xtk(element.get("at", ""))
-        logs.append(
-            DeliveryLog(
-                seq=int(element.get("seq", "0")),
-                message_id=element.get("messageId", ""),
-                event_id=int(element.get("eventId", "0")),
-                status=LogStatus(element.get("status", "pending")),
-                failure_type=FailureType(element.get("failureType", "")),
-                failure_reason=int(element.get("failureReason", "0")),
-                text=element.get("text", ""),
-                at=at,
-                tries=int(element.get("tries", "1")),
+        try:
+            logs.append(_parse_log(element))
+        except ValueError as exc:
+            log.warning(
+                "unreadable delivery log left out",
+                extra={
+                    "seq": element.get("seq"),
+                    "message_id": element.get("messageId"),
+                    "event_id": element.get("eventId"),
+                    "error": str(exc),
+                },
             )
-        )
     return logs
+
+
+def _parse_log(element: etree._Element) -> DeliveryLog:
+    """Return one log; raise ValueError when its event id or status cannot be read."""
+    try:
+        at = _parse_xtk(element.get("at", ""))
+    except ValueError:
+        at = datetime.now(UTC)
+    try:
+        failure_type = FailureType(element.get("failureType", ""))
+    except ValueError:
+        failure_type = FailureType.NONE
+    return DeliveryLog(
+        seq=_int_or(element.get("seq"), 0),
+        message_id=element.get("messageId", ""),
+        event_id=int(element.get("eventId", "")),
+        status=LogStatus(element.get("status", "pending")),
+        failure_type=failure_type,
+        failure_reason=_int_or(element.get("failureReason"), 0),
+        text=element.get("text", ""),
+        at=at,
+        tries=_int_or(element.get("tries"), 1),
+    )
+
+
+def _int_or(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default

@@ -3,9 +3,16 @@
 One pass of a worker: claim due events; expire those past ``expiration``; route each to the most
 recent published template of its queue (none: routingFailed; paused: paused); render it (an error:
 deliveryFailed, with the error kept on the event); hand all messages to mid-sourcing as one
-delivery part; mark them ``processing``. When mid-sourcing cannot be reached, the events go back
-to the queue with exponential backoff and jitter, and become ``tooOld`` once their validity has
-passed. The status sync reads delivery logs with a cursor and gives events their final status.
+delivery part; mark them ``processing``. When mid-sourcing cannot be reached (or the hand-over
+fails in an unexpected way), the events go back to the queue with exponential backoff and
+jitter, and become ``tooOld`` once their validity has passed. The status sync reads delivery
+logs with a cursor and gives events their final status.
+
+Whatever goes wrong with one event is that event's failure alone, never its batch's: any error
+while routing, reading or rendering it, push data that is not a JSON object, or a message that
+cannot join a part (no recipient, a character XML cannot carry — see
+:func:`~services.delivery_protocol.message_problem`) makes it deliveryFailed with the reason
+kept on it; a part mid-sourcing refuses whole is halved until the message it refuses is alone.
 
 The workers' transactions (claims, statuses, the sync cursor) do not wait for an fsync
 (``Database.write_connection(durable=False)``): only an operating-system crash or a power cut can
@@ -39,8 +46,15 @@ from execution_instance.processing.claims import ClaimedEvent, Finished
 from execution_instance.tables import service_meta
 from execution_instance.templates.service import PublishedTemplate, TemplateService
 from services.db import Database
-from services.delivery_client import DeliveryClient, DeliveryClientError
-from services.delivery_protocol import DeliveryLog, DeliveryMessage, DeliveryPart, LogStatus
+from services.delivery_client import DeliveryClient, DeliveryClientError, UnsendablePart
+from services.delivery_protocol import (
+    XML_ILLEGAL,
+    DeliveryLog,
+    DeliveryMessage,
+    DeliveryPart,
+    LogStatus,
+    message_problem,
+)
 from services.personalization import EventData, TemplateEngine
 from services.personalization.errors import TemplateRuntimeError
 from services.plid import instance_of, pk_of
@@ -226,83 +240,144 @@ class Processor:
         """Hand the rendered messages of claimed events over to mid-sourcing."""
         if not batch.messages:
             return
+        queue = "batch" if events[0].queue == Queue.BATCH else "rt"
+        retry = any(e.error_count for e in events)
+        await self._hand_over(
+            batch.messages, events, batch, queue=queue, retry=retry, worker=worker
+        )
+
+    async def _hand_over(
+        self,
+        messages: list[DeliveryMessage],
+        events: list[ClaimedEvent],
+        batch: _Batch,
+        *,
+        queue: str,
+        retry: bool,
+        worker: str,
+    ) -> None:
+        """Hand ``messages`` over as one part; a part refused whole is halved until the message
+        it is refused for is alone, so that one message never fails the others."""
         part = DeliveryPart(
             id=f"exec{self.instance_id}-{uuid.uuid4().hex}",
             instance=self.instance_id,
-            queue="batch" if events[0].queue == Queue.BATCH else "rt",
-            messages=batch.messages,
+            queue=queue,
+            messages=messages,
         )
-        retry = any(e.error_count for e in events)
+        ids = [_pk(m.event_id) for m in messages]
         try:
             outcome = await self.mid.append_delivery_part(part, retry=retry)
         except DeliveryClientError as exc:
-            await self._blocking(self._retry_later, events, batch, worker, str(exc))
+            await self._blocking(self._retry_later, events, ids, worker, str(exc))
             return
-        ids = [_pk(m.event_id) for m in batch.messages]
-        if outcome.fatal_error:
-            failed = [
-                Finished(i, EventStatus.DELIVERY_FAILED, error=outcome.fatal_error_message)
-                for i in ids
-            ]
-            await self._blocking(self._record, failed, worker)
+        except UnsendablePart as exc:  # nothing was sent (every message was checked: a bug)
+            log.error(
+                "a delivery part cannot be written", extra={"part": part.id, "error": str(exc)}
+            )
+            refused = str(exc)
+        except Exception as exc:
+            # Whether mid-sourcing took the part is unknown. Sending it again is safe (it is
+            # idempotent on message ids): the events wait with backoff, as when mid-sourcing
+            # cannot be reached, instead of staying claimed until their lease ends.
+            log.exception("unexpected error handing a part over", extra={"part": part.id})
+            error = f"unexpected error handing the message over: {exc!r}"
+            await self._blocking(self._retry_later, events, ids, worker, error)
             return
-        handed = [(i, *batch.routes[i]) for i in ids]
-        await self._blocking(self._handed_over, handed, part.id, worker)
-        self.handed_over += len(handed)
+        else:
+            if not outcome.fatal_error:
+                handed = [(i, *batch.routes[i]) for i in ids]
+                await self._blocking(self._handed_over, handed, part.id, worker)
+                self.handed_over += len(handed)
+                return
+            refused = outcome.fatal_error_message
+        if len(messages) > 1:
+            middle = len(messages) // 2
+            for half in (messages[:middle], messages[middle:]):
+                await self._hand_over(half, events, batch, queue=queue, retry=retry, worker=worker)
+            return
+        name, version = batch.routes[ids[0]]
+        log.warning(
+            "mid-sourcing refused a message",
+            extra={"event": ids[0], "template": name, "error": refused},
+        )
+        failed = Finished(
+            ids[0],
+            EventStatus.DELIVERY_FAILED,
+            error=_reason(refused),
+            template_name=name,
+            template_version=version,
+            at=datetime.now(UTC),
+        )
+        await self._blocking(self._record, [failed], worker)
 
     def _prepare(self, events: list[ClaimedEvent]) -> _Batch:
+        """Route and render each event; whatever goes wrong with one event is its failure alone."""
         batch = _Batch()
         now = datetime.now(UTC)
         for event in events:
-            if event.expiration is not None and event.expiration < now:
-                batch.finished.append(
-                    Finished(
-                        event.id,
-                        EventStatus.TOO_OLD,
-                        error="expired before it was processed",
-                        at=now,
-                    )
-                )
-                continue
-            channel, queue = Channel(event.wished_channel), Queue(event.queue)
-            template = self.templates.route(event.event_type, channel, queue)
-            if template is None:
-                batch.finished.append(
-                    Finished(
-                        event.id,
-                        EventStatus.ROUTING_FAILED,
-                        error=f"no published template for event type {event.event_type}, "
-                        f"channel {_CHANNEL_NAMES[channel]}, queue {queue.name.lower()}",
-                        at=now,
-                    )
-                )
-                continue
-            if template.paused:
-                batch.finished.append(
-                    Finished(
-                        event.id,
-                        EventStatus.PAUSED,
-                        template_name=template.name,
-                        template_version=template.version,
-                    )
-                )
-                continue
+            template: PublishedTemplate | None = None
             try:
-                batch.messages.append(self._message(event, template))
-            except TemplateRuntimeError as exc:
-                batch.finished.append(
-                    Finished(
-                        event.id,
-                        EventStatus.DELIVERY_FAILED,
-                        error=f"{exc.message}" + (f" ({exc.detail})" if exc.detail else ""),
-                        template_name=template.name,
-                        template_version=template.version,
-                        at=now,
+                routed = self._route(event, now)
+                if isinstance(routed, Finished):
+                    batch.finished.append(routed)
+                    continue
+                template = routed
+                message = self._message(event, template)
+                problem = message_problem(message)
+                if problem is not None:
+                    raise _Refused(
+                        f"the message rendered by template {template.name} cannot be handed "
+                        f"over: {problem}"
                     )
-                )
+            except TemplateRuntimeError as exc:
+                error = f"{exc.message}" + (f" ({exc.detail})" if exc.detail else "")
+            except _Refused as exc:
+                error = str(exc)
+                log.warning("event failed", extra={"event": event.id, "error": error})
+            except Exception as exc:
+                where = f" with template {template.name}" if template is not None else ""
+                error = f"cannot prepare the message{where}: {type(exc).__name__}: {exc}"
+                log.exception("cannot prepare an event", extra={"event": event.id})
+            else:
+                batch.messages.append(message)
+                batch.routes[event.id] = (template.name, template.version)
                 continue
-            batch.routes[event.id] = (template.name, template.version)
+            batch.finished.append(
+                Finished(
+                    event.id,
+                    EventStatus.DELIVERY_FAILED,
+                    error=_reason(error),
+                    template_name=template.name if template is not None else None,
+                    template_version=template.version if template is not None else None,
+                    at=now,
+                )
+            )
         return batch
+
+    def _route(self, event: ClaimedEvent, now: datetime) -> PublishedTemplate | Finished:
+        """Return the template of ``event``, or the status it ends with before rendering."""
+        if event.expiration is not None and event.expiration < now:
+            return Finished(
+                event.id, EventStatus.TOO_OLD, error="expired before it was processed", at=now
+            )
+        channel, queue = Channel(event.wished_channel), Queue(event.queue)
+        template = self.templates.route(event.event_type, channel, queue)
+        if template is None:
+            return Finished(
+                event.id,
+                EventStatus.ROUTING_FAILED,
+                error=f"no published template for event type {event.event_type}, "
+                f"channel {_CHANNEL_NAMES[channel]}, queue {queue.name.lower()}",
+                at=now,
+            )
+        if template.paused:
+            return Finished(
+                event.id,
+                EventStatus.PAUSED,
+                template_name=template.name,
+                template_version=template.version,
+            )
+        return template
 
     def _message(self, event: ClaimedEvent, template: PublishedTemplate) -> DeliveryMessage:
         data = EventData.from_element(etree.fromstring(event.document))
@@ -332,7 +407,7 @@ class Processor:
             return DeliveryMessage(to=event.mobile_phone or "", text=out["text"], **common)  # type: ignore[arg-type]
         data_text = out["data"].strip()
         if data_text:
-            json.loads(data_text)  # custom data must stay a JSON object
+            _check_push_data(data_text, template.name)
         return DeliveryMessage(
             to=event.push_token or "",
             title=out["title"],
@@ -353,10 +428,11 @@ class Processor:
             )
 
     def _retry_later(
-        self, events: list[ClaimedEvent], batch: _Batch, worker: str, error: str
+        self, events: list[ClaimedEvent], ids: list[int], worker: str, error: str
     ) -> None:
         now = datetime.now(UTC)
-        waiting = [e for e in events if e.id in batch.routes]
+        wanted = set(ids)
+        waiting = [e for e in events if e.id in wanted]
         too_old = [
             Finished(e.id, EventStatus.TOO_OLD, error=f"mid-sourcing unreachable: {error}", at=now)
             for e in waiting
@@ -414,7 +490,8 @@ class Processor:
             claims.Delivered(
                 _pk(entry.event_id),
                 status,
-                failure_reason=entry.failure_reason or None,
+                # A reason the column cannot hold would fail the whole page, every time.
+                failure_reason=entry.failure_reason if 0 < entry.failure_reason < 2**15 else None,
                 error=entry.text or None if status is not EventStatus.PROCESSED else None,
                 at=entry.at,
             )
@@ -439,3 +516,40 @@ class Processor:
 
 def _pk(event_id: int) -> int:
     return pk_of(event_id)
+
+
+class _Refused(Exception):
+    """A message that must not join a delivery part; its text says why."""
+
+
+_REASON_LIMIT = 2000
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def _reason(text: str) -> str:
+    """Return ``text`` as an event's error: characters no database or XML document can hold
+    (NUL, other controls) replaced, and cut to a readable length."""
+    text = XML_ILLEGAL.sub("\ufffd", text)
+    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"
+
+
+def _check_push_data(text: str, template: str) -> None:
+    """Raise _Refused unless the rendered push ``data`` is a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise _Refused(
+            f"the push data rendered by template {template} is not a JSON object: {exc}"
+        ) from None
+    if not isinstance(value, dict):
+        raise _Refused(
+            f"the push data rendered by template {template} is not a JSON object: "
+            f"it is {_JSON_KINDS.get(type(value), 'not an object')}"
+        )

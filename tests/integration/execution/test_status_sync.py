@@ -1,18 +1,31 @@
-"""Delivery logs give events their final status in one statement, never overwriting one."""
+"""Delivery logs give events their final status in one statement, never overwriting one; an
+unreadable log never holds back the logs after it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import insert, select
 
+from execution_instance.app import create_app
 from execution_instance.intake.channels import EventStatus
+from execution_instance.intake.service import split_pl_id
 from execution_instance.processing.claims import Delivered, apply_delivered
+from execution_instance.settings import ExecutionSettings
 from execution_instance.tables import Event
 from services.db import Database
+from services.delivery_protocol import FailureType, LogStatus, render_delivery_logs
+from services.dev_credentials import CONTROL_PLANE
+from services.soap.envelope import Output, read_call, render_response
 from tests.conftest import DatabaseTarget
+from tests.support.asgi import serve
+from tests.support.fake_mid import FakeMid
+from tests.support.soap import event_xml, outputs_of, push_events_envelope
 
 
 @pytest.fixture
@@ -75,3 +88,97 @@ def test_many_logs_apply_at_once_and_final_statuses_stay(db: Database) -> None:
     assert rows[pending].status == EventStatus.PROCESSED
     assert rows[done].status == EventStatus.ROUTING_FAILED
     assert rows[done].claimed_by == "w1"  # untouched
+
+
+class GarblingMid(FakeMid):
+    """Answers GetDeliveryLogs with some attributes replaced (``garble``: seq → attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.garble: dict[int, dict[str, str]] = {}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer as FakeMid, with the logs of GetDeliveryLogs garbled."""
+        call = read_call(request.content, soap_action=request.headers.get("soapaction"))
+        if call.method != "GetDeliveryLogs":
+            return super().handle(request)
+        cursor = int(call.text(1) or 0)
+        page = [log for log in self.logs if log.seq > cursor][: int(call.text(2) or 100)]
+        logs = render_delivery_logs(page)
+        for element in logs:
+            for name, value in self.garble.get(int(element.get("seq", "0")), {}).items():
+                element.set(name, value)
+        reply = render_response(
+            call.service,
+            call.method,
+            [
+                Output.xml("deliveryLogs", logs),
+                Output.string("nextCursor", str(page[-1].seq) if page else str(cursor)),
+            ],
+        )
+        return httpx.Response(200, content=reply.body)
+
+
+async def test_an_unreadable_delivery_log_does_not_hold_back_the_logs_after_it(
+    tmp_path: Path,
+) -> None:
+    mid = GarblingMid()
+    http = httpx.AsyncClient(transport=mid.transport())
+    settings = ExecutionSettings(
+        data_dir=tmp_path,
+        event_types=["PASSWORD_RESET"],
+        midsourcing_url="http://mid",
+        workers=1,
+        idle_poll_seconds=0.05,
+        status_sync_seconds=0.05,
+    )
+    app = create_app(settings, http_client=http)
+    content = {"from_address": "a@acme.test", "subject": "s", "html": "<p>h</p>", "text": "t"}
+    async with serve(app) as client:
+        published = await client.put(
+            "/_mc/templates/reset",
+            json={"event_type": "PASSWORD_RESET", "channel": 0, "version": 1, "content": content},
+            auth=CONTROL_PLANE,
+        )
+        assert published.status_code == 200, published.text
+        answer = await client.post(
+            "/nl/jsp/soaprouter.jsp",
+            content=push_events_envelope(
+                [event_xml(email=f"u{n}@example.com") for n in range(3)]
+            ).encode(),
+            headers={"content-type": "text/xml", "SOAPAction": "nms:rtEvent#PushEvents"},
+        )
+        pks = [split_pl_id(int(t))[1] for t in outputs_of(answer.content, "plId")]
+        await _until(lambda: len(mid.messages) == 3)
+        unreadable, odd, fine = (mid.message_for(pk).id for pk in pks)
+        mid.garble = {1: {"status": "bounced"}, 2: {"failureReason": "40000", "at": "later"}}
+        mid.report(unreadable, LogStatus.SENT)  # seq 1: a status nobody knows
+        mid.report(odd, LogStatus.FAILED, reason=1, failure=FailureType.HARD, text="550")
+        mid.report(fine, LogStatus.SENT)
+        await _until(lambda: _status(app, pks[2]) == EventStatus.PROCESSED)
+        rows = {pk: _row(app, pk) for pk in pks}
+    await http.aclose()
+    assert rows[pks[0]].status == EventStatus.PROCESSING  # its log could not be read
+    failed = rows[pks[1]]
+    assert (failed.status, failed.error_text) == (EventStatus.DELIVERY_FAILED, "550")
+    assert failed.failure_reason is None  # 40000 does not fit the column: not kept
+
+
+async def _until(condition: Callable[[], bool], within: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        if condition():
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.02)
+
+
+def _row(app: object, pk: int) -> Event:
+    with app.state.db.transaction() as session:  # type: ignore[attr-defined]
+        row: Event | None = session.get(Event, pk)
+    assert row is not None
+    return row
+
+
+def _status(app: object, pk: int) -> EventStatus:
+    return EventStatus(_row(app, pk).status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import pytest
@@ -201,6 +202,28 @@ def test_the_review_attack_neither_alters_nor_reads_other_renders() -> None:
     assert outputs == [expected] * 5
     assert "ADMIN-SECRET-123" in expected
     assert read == "undefined|undefined"
+
+
+def test_poison_on_many_threads_never_reaches_a_victim() -> None:
+    engine = TemplateEngine()
+    poison = compile_template(
+        "<% try { String.prototype.slice = function () { return 'PWNED'; }; } catch (e) {}"
+        " Object.defineProperty(globalThis, 'escapeXMLString', {value: String}); %>p",
+        name="poison",
+    )
+
+    def work(worker: int) -> list[str]:
+        texts = []
+        for _ in range(20):
+            with contextlib.suppress(TemplateRuntimeError):
+                engine.render(poison, make_event())
+            texts.append(engine.render(_victim_template(), _victim_event()))
+        return texts
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = [text for batch in pool.map(work, range(8)) for text in batch]
+
+    assert texts == [_expected_victim()] * 160
 
 
 def test_every_built_in_replaced_leaves_the_victim_byte_identical() -> None:
