@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from services.hosts import HostAllowList
 from services.logging_setup import log_request, new_request_id, request_id
 
 __all__ = ["FastPath", "FastPathApp", "install_fast_path"]
@@ -102,17 +103,29 @@ class FastPathApp(FastAPI):
 
     FastAPI's own ``__call__`` checks its telemetry configuration on every request, then
     Starlette runs the middleware stack and the router; a fast path skips all of it. Every
-    other request (and the lifespan) goes through FastAPI as usual.
+    other request (and the lifespan) goes through FastAPI as usual. Before either, a request
+    for a host the service does not answer to gets its 421 (:mod:`services.hosts`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fast_paths: dict[tuple[str, str], FastPath] = {}
+        self.hosts: HostAllowList | None = None  # from app.state.settings at the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a fast path when the request is for one, else hand it to FastAPI."""
-        if scope["type"] == "http" and self.fast_paths:
-            fast = self.fast_paths.get((scope["method"], scope["path"]))
+        """Refuse a host not served here; serve a fast path, else hand the request to FastAPI."""
+        if scope["type"] == "http":
+            hosts = self.hosts
+            if hosts is None:
+                settings = getattr(self.state, "settings", None)
+                hosts = self.hosts = HostAllowList.for_settings(settings)
+            refused = hosts.refusal(scope)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+            fast = (
+                self.fast_paths.get((scope["method"], scope["path"])) if self.fast_paths else None
+            )
             if fast is not None:
                 scope["app"] = self  # what Starlette would set: endpoints read app.state
                 await fast.serve(scope, receive, send)

@@ -47,6 +47,13 @@ class ServiceSettings(BaseSettings):
         description="URL clients use to reach this service (written into WSDLs and hrefs). "
         "Defaults to http://HOST:PORT.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names this service answers to (Host header) besides loopback "
+        "(127.0.0.0/8, [::1], localhost), the host of PUBLIC_URL and HOST, as a JSON list "
+        '(e.g. ["mcsim.internal", "exec1"]); "*" answers to every host. Other hosts get 421 '
+        "Misdirected Request (defence against DNS rebinding).",
+    )
     data_dir: Path = Field(Path(".mcsim"), description="Folder for SQLite files and logs.")
     database_url: str | None = Field(
         None,
