@@ -21,7 +21,7 @@ from services.delivery_protocol import (
 from services.soap.namespaces import SOAP11_ENV
 from services.soap.parser import parse_xml
 
-__all__ = ["DeliveryClient", "DeliveryClientError", "PartOutcome", "UnsendablePart"]
+__all__ = ["DeliveryClient", "DeliveryClientError", "PartOutcome", "PartTooLarge", "UnsendablePart"]
 
 
 class DeliveryClientError(Exception):
@@ -29,9 +29,17 @@ class DeliveryClientError(Exception):
 
 
 class UnsendablePart(ValueError):
-    """The part cannot be written as XML (a message holds a character XML cannot carry).
+    """The part can never be accepted as it is, and nothing of it was; a smaller part may be.
 
-    Nothing was sent; sending it again would fail the same way.
+    Raised as such when the part cannot be written as XML (a message holds a character XML
+    cannot carry): nothing was sent.
+    """
+
+
+class PartTooLarge(UnsendablePart, DeliveryClientError):
+    """Mid-sourcing refused the request as too large (HTTP 413): nothing of it was accepted.
+
+    Also a DeliveryClientError, as it was before it had a class of its own.
     """
 
 
@@ -90,6 +98,8 @@ class DeliveryClient:
             )
         except httpx.HTTPError as exc:
             raise DeliveryClientError(f"mid-sourcing cannot be reached: {exc!r}") from exc
+        if answer.status_code == 413:
+            raise PartTooLarge("mid-sourcing refused the request as too large (HTTP 413)")
         if answer.status_code >= 500 and b"Fault" not in answer.content:
             raise DeliveryClientError(f"mid-sourcing answered HTTP {answer.status_code}")
         try:

@@ -46,7 +46,12 @@ from execution_instance.processing.claims import ClaimedEvent, Finished
 from execution_instance.tables import service_meta
 from execution_instance.templates.service import PublishedTemplate, TemplateService
 from services.db import Database
-from services.delivery_client import DeliveryClient, DeliveryClientError, UnsendablePart
+from services.delivery_client import (
+    DeliveryClient,
+    DeliveryClientError,
+    PartTooLarge,
+    UnsendablePart,
+)
 from services.delivery_protocol import (
     XML_ILLEGAL,
     DeliveryLog,
@@ -267,14 +272,13 @@ class Processor:
         ids = [_pk(m.event_id) for m in messages]
         try:
             outcome = await self.mid.append_delivery_part(part, retry=retry)
+        except UnsendablePart as exc:  # nothing of it was accepted: a smaller part may be
+            if not isinstance(exc, PartTooLarge):  # every message was checked: a bug
+                log.error("a part cannot be written", extra={"part": part.id, "error": str(exc)})
+            refused = str(exc)
         except DeliveryClientError as exc:
             await self._blocking(self._retry_later, events, ids, worker, str(exc))
             return
-        except UnsendablePart as exc:  # nothing was sent (every message was checked: a bug)
-            log.error(
-                "a delivery part cannot be written", extra={"part": part.id, "error": str(exc)}
-            )
-            refused = str(exc)
         except Exception as exc:
             # Whether mid-sourcing took the part is unknown. Sending it again is safe (it is
             # idempotent on message ids): the events wait with backoff, as when mid-sourcing

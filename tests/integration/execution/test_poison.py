@@ -40,7 +40,14 @@ from tests.support.live import live_server
 from tests.support.soap import event_xml, outputs_of, push_events_envelope
 
 MC = CONTROL_PLANE  # the control instance's account on /_mc/
-EVENT_TYPES = ["PASSWORD_RESET", "ORDER_CONFIRMATION", "CONTROL_CHARS", "THROWING", "SURROGATE"]
+EVENT_TYPES = [
+    "PASSWORD_RESET",
+    "ORDER_CONFIRMATION",
+    "CONTROL_CHARS",
+    "THROWING",
+    "SURROGATE",
+    "HUGE",
+]
 FAST: dict[str, Any] = {
     "idle_poll_seconds": 0.05,
     "status_sync_seconds": 0.05,
@@ -72,6 +79,7 @@ TEMPLATES: dict[str, tuple[str, int, dict[str, str]]] = {
     ),
     "THROWING_email": ("THROWING", 0, {**EMAIL, "html": "<% throw new Error('no coupon') %>"}),
     "SURROGATE_email": ("SURROGATE", 0, {**EMAIL, "text": "<%= String.fromCharCode(0xD800) %>"}),
+    "HUGE_email": ("HUGE", 0, {**EMAIL, "html": "<%= 'x'.repeat(6000) %>"}),
 }
 #: Statuses nothing changes any more (processing waits for a delivery log).
 SETTLED = {EventStatus.PROCESSED, EventStatus.DELIVERY_FAILED}
@@ -121,10 +129,12 @@ def events(app: Any, pks: list[int]) -> dict[int, Event]:
 
 
 @asynccontextmanager
-async def real_cell(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+async def real_cell(
+    tmp_path: Path, **mid_options: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     """Yield a client of execution instance 1 (one worker) and its app, handing over to a real
     mid-sourcing server in capture mode (both in-process)."""
-    mid_app = create_mid_app(mid_settings(tmp_path / "mid"))
+    mid_app = create_mid_app(mid_settings(tmp_path / "mid", **mid_options))
     async with serve(mid_app) as mid:
         settings = ExecutionSettings(
             data_dir=tmp_path / "exec",
@@ -191,6 +201,24 @@ async def test_a_valid_order_id_still_makes_a_push_message(tmp_path: Path) -> No
         )
         rows = await wait_settled(app, pks_of(answer))
         assert {EventStatus(row.status) for row in rows.values()} == {EventStatus.PROCESSED}
+
+
+async def test_a_message_too_large_for_mid_sourcing_fails_alone(tmp_path: Path) -> None:
+    async with real_cell(tmp_path, max_body_bytes=4096) as (client, app):
+        await publish_all(client)
+        documents = [email_event(n) for n in range(4)]
+        documents.insert(2, email_event(99, "HUGE"))
+        answer = await client.post(
+            "/nl/jsp/soaprouter.jsp",
+            content=push_events_envelope(documents).encode(),
+            headers={"content-type": "text/xml", "SOAPAction": "nms:rtEvent#PushEvents"},
+        )
+        pks = pks_of(answer)
+        rows = await wait_settled(app, pks)
+    huge = rows.pop(pks[2])
+    assert huge.status == EventStatus.DELIVERY_FAILED
+    assert huge.error_text == "mid-sourcing refused the request as too large (HTTP 413)"
+    assert {EventStatus(row.status) for row in rows.values()} == {EventStatus.PROCESSED}
 
 
 # -- a fake mid-sourcing server that refuses a whole part as the real one does ----------------
