@@ -12,7 +12,9 @@ it resolved in ``Host``, so a service answers only when ``Host`` names
 
 ``X-Forwarded-Host`` (the load balancer's copy of the caller's ``Host``) must name an allowed
 host or an IP literal (the balancer's own address, as the caller typed it), so a re-pointed name
-is refused behind the balancer as well. Any other request gets
+is refused behind the balancer as well. It is not looked at when the request did not come over
+a socket (the server address is then a name, as under httpx's ``ASGITransport``): an in-process
+balancer forwards its test client's host. Any other request gets
 421 Misdirected Request: a SOAP Fault on the SOAP router, the JSON error everywhere else. A
 verdict is kept per distinct header value: a request costs one dict lookup.
 """
@@ -88,6 +90,7 @@ class HostAllowList:
         self.setting = setting
         self._verdicts: dict[bytes, bool] = {}
         self._forwarded: dict[bytes, bool] = {}
+        self._sockets: dict[str, bool] = {}  # server address -> an IP literal (a real socket)
 
     @classmethod
     def for_settings(cls, settings: Any) -> HostAllowList:
@@ -136,15 +139,23 @@ class HostAllowList:
                 host = value
             elif name == b"x-forwarded-host":
                 forwarded = value
-        if host is not None:
-            server = scope.get("server")
-            if not self.allows(host, str(server[0]) if server else None):
-                return self._refuse(scope, host)
-        if forwarded is not None:
+        server = scope.get("server")
+        local = str(server[0]) if server else None
+        if host is not None and not self.allows(host, local):
+            return self._refuse(scope, host)
+        if forwarded is not None and (local is None or self._on_socket(local)):
             for one in forwarded.split(b","):
                 if not self.allows_forwarded(one):
                     return self._refuse(scope, one)
         return None
+
+    def _on_socket(self, local: str) -> bool:
+        known = self._sockets.get(local)
+        if known is None:
+            known = _is_address(host_name(local))
+            if len(self._sockets) < _MAX_VERDICTS:
+                self._sockets[local] = known
+        return known
 
     def _refuse(self, scope: Scope, value: bytes) -> Response:
         shown = value.decode("latin-1").strip()[:100]

@@ -91,8 +91,10 @@ async def test_the_soap_router_answers_a_rebound_name_with_a_fault(tmp_path: Pat
 
 
 async def test_a_rebound_name_forwarded_by_the_load_balancer_is_refused(tmp_path: Path) -> None:
-    # The balancer sends the backend's own Host and the caller's in X-Forwarded-Host.
-    async with serve(create_execution(ExecutionSettings(data_dir=tmp_path, workers=0))) as client:
+    # The balancer sends the backend's own Host and the caller's in X-Forwarded-Host; the
+    # instance is reached at an address, as over a socket.
+    app = create_execution(ExecutionSettings(data_dir=tmp_path, workers=0))
+    async with serve(app, base_url="http://127.0.0.1:8081") as client:
         headers = {"host": "127.0.0.1:8081"}
         assert (await client.get("/health", headers=headers)).status_code == 200
         forwarded = {**headers, "x-forwarded-host": REBOUND}

@@ -53,10 +53,9 @@ def test_the_address_the_connection_came_in_on_is_served() -> None:
 
 
 def test_every_forwarded_host_must_be_served() -> None:
-    hosts = HostAllowList(["mcsim.internal"])
-    assert (
-        hosts.refusal(scope("exec1", server="exec1", **{"x-forwarded-host": "localhost"})) is None
-    )
+    hosts = HostAllowList(["mcsim.internal", "exec1"])
+    assert hosts.refusal(scope("exec1", **{"x-forwarded-host": "localhost"})) is None
+    assert hosts.refusal(scope("exec1", **{"x-forwarded-host": "evil.example"})) is not None
     forwarded = {"x-forwarded-host": "mcsim.internal, evil.example"}
     assert hosts.refusal(scope("localhost", **forwarded)) is not None
     # The balancer reached by its LAN address: an IP literal is never a re-pointed name.
@@ -91,3 +90,11 @@ def test_host_names_lose_their_port_brackets_case_and_final_dot() -> None:
     assert host_name("[::1]:80") == "::1"
     assert host_name("::1") == "::1"
     assert host_name("exec1") == "exec1"
+
+
+def test_in_process_calls_are_served_by_their_url_host_and_forward_any_host() -> None:
+    # Under httpx's ASGITransport the server address is the URL's host, never an IP on a socket.
+    hosts = HostAllowList()
+    forwarded = {"x-forwarded-host": "testserver"}
+    assert hosts.refusal(scope("exec-1", server="exec-1", **forwarded)) is None
+    assert hosts.refusal(scope("evil.example", server="exec-1")) is not None
