@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from services.safe_input import MAX_INT64
+
 __all__ = ["Page", "PageDep", "PageParams", "fetch_page"]
 
 T = TypeVar("T")
@@ -35,7 +37,7 @@ class PageParams:
 
 def provide_page(
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT64, description="Items to skip.")] = 0,
 ) -> PageParams:
     """Read the page parameters of a list request."""
     return PageParams(limit=limit, offset=offset)
@@ -52,6 +54,6 @@ def fetch_page(session: Session, statement: Select[R], page: PageParams) -> tupl
 
 
 #: The id of a row in a path: out of the database's range it is refused (400), not a crash.
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+RowId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 #: A plId in a path: a signed 64-bit number (services/plid.py).
 PlIdPath = Annotated[int, Path(ge=-(2**63), le=2**63 - 1)]

@@ -35,7 +35,9 @@ async def list_events(
     status: Annotated[
         str | None, Query(max_length=32, description="A REST status name or its number.")
     ] = None,
-    channel: Annotated[int | None, Query(description="0 email, 1 SMS, 41 iOS, 42 Android")] = None,
+    channel: Annotated[
+        int | None, Query(ge=0, le=255, description="0 email, 1 SMS, 41 iOS, 42 Android")
+    ] = None,
     instance: Annotated[int | None, Query(ge=1, le=255, description="Instance id.")] = None,
     since: Annotated[datetime | None, Query(description="Received at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Received before (ISO 8601).")] = None,

@@ -26,6 +26,7 @@ from control_instance.templates.schemas import (
     VersionDiff,
     VersionPublic,
 )
+from services.safe_input import MAX_INT64
 
 __all__ = ["router"]
 
@@ -161,9 +162,9 @@ async def diff_versions(
     template_id: RowId,
     _: ViewerDep,
     state: StateDep,
-    source: Annotated[int, Query(alias="from", ge=1)],
+    source: Annotated[int, Query(alias="from", ge=1, le=MAX_INT64)],
     target: Annotated[
-        int | None, Query(alias="to", ge=1, description="Default: the draft.")
+        int | None, Query(alias="to", ge=1, le=MAX_INT64, description="Default: the draft.")
     ] = None,
 ) -> VersionDiff:
     """Compare two versions (or a version and the draft) field by field."""

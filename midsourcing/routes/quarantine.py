@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from midsourcing.deps import StateDep
 from midsourcing.quarantine import service
 from midsourcing.quarantine.schemas import AddressPage, AddressPublic, ReleaseResult
+from services.safe_input import Int64
 
 __all__ = ["router"]
 
@@ -27,7 +28,7 @@ async def list_addresses(
     channel: Literal["email", "sms", "ios", "android"] | None = None,
     address: Annotated[str | None, Query(description="Part of the address.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
 ) -> AddressPage:
     """List the addresses in quarantine or with delivery errors, the latest errors first."""
     return await run_in_threadpool(

@@ -22,7 +22,7 @@ from control_instance.event_types.schemas import (
     EventTypeCreate,
     EventTypeUpdate,
 )
-from control_instance.pagination import PageParams
+from control_instance.pagination import PageParams, RowId
 from control_instance.state import ControlState
 
 __all__ = ["router"]
@@ -79,7 +79,7 @@ async def create(
 @router.post("/event-types/{event_type_id}", response_class=HTMLResponse)
 async def update(
     request: Request,
-    event_type_id: int,
+    event_type_id: RowId,
     state: StateDep,
     user: EditorUser,
     label: Annotated[str, Form()] = "",

@@ -22,7 +22,7 @@ from control_instance.console.views import templates_seeds
 from control_instance.console.views.templates_forms import PreviewCache, parse_form, text_fields
 from control_instance.deps import StateDep
 from control_instance.event_types.service import list_event_types
-from control_instance.pagination import PageParams
+from control_instance.pagination import PageParams, RowId
 from control_instance.state import ControlState
 from control_instance.templates import publishing, seeds, service, testing, versions
 from control_instance.templates.content import CHANNEL_FIELDS, ChannelName
@@ -396,7 +396,7 @@ for _action in _ACTIONS:
 @router.post("/templates/{template_id}/rollback", response_class=HTMLResponse)
 async def rollback(
     request: Request,
-    template_id: int,
+    template_id: RowId,
     state: StateDep,
     user: EditorUser,
     version: Annotated[str, Form()] = "",
@@ -436,7 +436,7 @@ async def versions_section(
 @router.get("/templates/{template_id}/diff", response_class=HTMLResponse)
 async def diff(
     request: Request,
-    template_id: int,
+    template_id: RowId,
     state: StateDep,
     user: ViewerUser,
 ) -> HTMLResponse:

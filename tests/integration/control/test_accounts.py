@@ -208,3 +208,20 @@ async def test_a_new_url_needs_the_password_again(cell: Cell) -> None:
     )
     assert renamed.status_code == 200
     assert renamed.json()["url"] == exec_url(2)
+
+
+async def test_integers_beyond_64_bits_are_400s_not_500s(cell: Cell) -> None:
+    """Security review F7: offsets and ids past SQLite's 64-bit integers were bare 500s."""
+    admin = await cell.login()
+    huge = str(10**20)
+    for path, params in [
+        ("/api/v1/templates", {"offset": huge}),
+        ("/api/v1/operators", {"offset": huge}),
+        ("/api/v1/execution-instances", {"offset": huge}),
+        ("/api/v1/events", {"channel": huge}),
+        ("/api/v1/templates/1/versions/diff", {"from": huge}),
+        (f"/api/v1/templates/{huge}", {}),
+    ]:
+        answer = await cell.control.get(path, params=params, headers=admin)
+        assert answer.status_code == 400, (path, answer.status_code, answer.text)
+        assert answer.json()["error"] == "invalid_request", answer.text

@@ -38,6 +38,7 @@ def _refused(answer: httpx.Response, field: str) -> None:
         (f"/api/v1/messages/{HUGE}", {}, "message_id"),
         (f"/api/v1/messages/{HUGE}/raw", {}, "message_id"),
         ("/api/v1/messages", {"q": "x" * 60_000}, "q"),
+        ("/api/v1/quarantine", {"offset": "100000000000000000000"}, "offset"),
         ("/api/v1/messages", {"recipient": "x" * 60_000}, "recipient"),
         ("/api/v1/messages", {"q": "a\x00b"}, "q"),
         ("/", {"q": "x" * 60_000}, "q"),
