@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -19,6 +20,7 @@ from midsourcing.app import create_app as create_mid
 from midsourcing.settings import MidSettings
 from tests.integration.midsourcing.support import append_envelope, email, part, soap
 from tests.support.asgi import serve
+from tests.support.live import live_server
 from tests.support.soap import fault_of, push_event_envelope
 
 #: The review's rebinding: a page on this name, re-pointed at 127.0.0.1, reads the mailbox.
@@ -129,3 +131,14 @@ async def test_the_allowed_hosts_setting_is_read_from_the_environment(
 ) -> None:
     monkeypatch.setenv("MCSIM_EXEC_ALLOWED_HOSTS", '["exec1", "exec1.internal"]')
     assert ExecutionSettings().allowed_hosts == ["exec1", "exec1.internal"]
+
+
+def test_a_live_server_refuses_the_rebound_name_and_serves_its_address(tmp_path: Path) -> None:
+    # Over a real socket the server address is 127.0.0.1: the review's request, byte for byte.
+    app = create_mid(MidSettings(data_dir=tmp_path))
+    with live_server(app) as url, httpx.Client(base_url=url, trust_env=False) as client:
+        refused = client.get("/api/v1/messages?limit=1", headers={"host": REBOUND})
+        served = client.get("/api/v1/messages?limit=1")
+    assert refused.status_code == 421
+    assert refused.json()["error"] == "misdirected_request"
+    assert served.status_code == 200
