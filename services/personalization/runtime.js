@@ -26,8 +26,11 @@
   var parseJSON = JSON.parse;
   var ProxyCtor = Proxy;
   var stringProto = String.prototype;
-  var XL = Symbol("mcsim.xml");
-  var HELPER = Symbol("mcsim.helper");
+  // Views and helper functions are recognised by identity, never by reading a property: a
+  // property read on a template's Proxy would hand its trap the key (security review F6: with
+  // a symbol key, the template got hold of the shared EMPTY view's internals).
+  var VIEWS = new WeakMap();
+  var HELPERS = new WeakSet();
   var NO_VALUES = O.freeze([]);
   var NO_ATTRIBUTES = O.freeze({});
 
@@ -92,7 +95,7 @@
   }
 
   function __mc_nodes(view) {
-    return view[XL].n;
+    return VIEWS.get(view).n;
   }
 
   // E4X methods of XML and XMLList, called on a view (`this` is the view's proxy).
@@ -159,8 +162,8 @@
       return apply(method, __mc_string(__mc_nodes(this)), arguments);
     };
   });
-  for (var methodName in METHODS) METHODS[methodName][HELPER] = true;
-  for (var stringName in STRING_METHODS) STRING_METHODS[stringName][HELPER] = true;
+  for (var methodName in METHODS) HELPERS.add(METHODS[methodName]);
+  for (var stringName in STRING_METHODS) HELPERS.add(STRING_METHODS[stringName]);
 
   function __mc_isIndex(key) {
     var code = key.charCodeAt(0);
@@ -192,7 +195,6 @@
   var HANDLER = {
     get: function __mc_get(target, key) {
       if (typeof key !== "string") {
-        if (key === XL) return target;
         if (key === Symbol.toPrimitive) return __mc_toPrimitive;
         if (key === Symbol.iterator) return __mc_iterator;
         return undefined;
@@ -222,7 +224,7 @@
       return found;
     },
     has: function __mc_has(target, key) {
-      if (typeof key !== "string") return key === XL || key === Symbol.iterator;
+      if (typeof key !== "string") return key === Symbol.iterator;
       var nodes = target.n;
       if (key.charCodeAt(0) === 64) {
         for (var i = 0; i < nodes.length; i++) {
@@ -259,7 +261,10 @@
 
   // A view of a list of nodes; `c` caches what its keys resolved to (nodes never change).
   function __mc_view(nodes, root) {
-    return new ProxyCtor({ n: nodes, r: root, c: undefined }, HANDLER);
+    var target = { n: nodes, r: root, c: undefined };
+    var view = new ProxyCtor(target, HANDLER);
+    VIEWS.set(view, target);
+    return view;
   }
 
   var EMPTY = __mc_view(NO_VALUES, false);
@@ -336,7 +341,7 @@
   function __mc_each(value) {
     if (value === null || value === undefined) return NO_VALUES;
     if (typeof value === "object") {
-      var target = value[XL];
+      var target = VIEWS.get(value);
       if (target !== undefined) {
         var views = [];
         for (var i = 0; i < target.n.length; i++) views.push(__mc_view([target.n[i]], target.r));
@@ -355,9 +360,9 @@
     if (typeof value === "string") return value;
     if (value === undefined || value === null) return "";
     if (typeof value === "object") {
-      var target = value[XL];
+      var target = VIEWS.get(value);
       if (target !== undefined) return __mc_string(target.n);
-    } else if (typeof value === "function" && value[HELPER] === true) {
+    } else if (typeof value === "function" && HELPERS.has(value)) {
       return "";
     }
     return String(value);
@@ -691,6 +696,8 @@
   };
   __mc_harden([library, runtime, helpers, METHODS, STRING_METHODS, HANDLER, NO_VALUES,
     NO_ATTRIBUTES, __mc_iterator, __mc_toPrimitive].concat(HIDDEN));
+  // The one view every render shares (what missing paths return); it never caches (no nodes).
+  freeze(VIEWS.get(EMPTY));
   return {
     runtime: runtime,
     addZone: __mc_addZone,

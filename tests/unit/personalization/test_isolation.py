@@ -350,6 +350,30 @@ def test_implicit_globals_cannot_hide_the_purge() -> None:
     assert engine.render(_victim_template(), _victim_event()) == _expected_victim()
 
 
+def test_the_runtime_hands_no_private_key_to_a_template_proxy() -> None:
+    # A Proxy's get trap sees the key of every read: the runtime once recognised views by a
+    # symbol read this way, and the symbol opened the view shared by all renders.
+    engine = TemplateEngine()
+    spy = (
+        "<% var keys = []; var trap = {get: function (t, k) {"
+        " if (typeof k === 'symbol') keys.push(k); return undefined; }};"
+        " var spies = [new Proxy(function () {}, trap), new Proxy({}, trap), new Proxy([], trap)];"
+        " [escapeXMLString, formatDate, __mc.str, __mc.each, __mc.rethrow, rtEvent.ctx.toString,"
+        " rtEvent.ctx.firstName.toUpperCase, rtEvent.ctx.text, rtEvent[Symbol.iterator],"
+        " rtEvent[Symbol.toPrimitive]].forEach(function (f) { spies.forEach(function (s) {"
+        " try { f(s); } catch (e) {} try { f.call(s); } catch (e) {} }); });"
+        " keys.forEach(function (k) { [rtEvent.ctx.nope, rtEvent, rtEvent.ctx].forEach("
+        " function (v) { try { var t = v[k]; if (t && typeof t === 'object') {"
+        " t.n = [['x', 'PWNED']]; t.c = {firstName: 'PWNED'}; } } catch (e) {} }); }); %>"
+        "<%= keys.filter(function (k) { return !String(k.description).startsWith('Symbol.'); })"
+        ".map(String).join() %>"
+    )
+    template = compile_template(spy, name=unique_name())
+
+    assert engine.render(template, _victim_event()) == ""
+    assert engine.render(_victim_template(), _victim_event()) == _expected_victim()
+
+
 def test_a_template_keeps_no_state_between_its_own_renders() -> None:
     engine = TemplateEngine()
     template = compile_template(
