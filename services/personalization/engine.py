@@ -39,7 +39,8 @@ class TemplateEngine:
         """Render ``template`` for ``event``; raise TemplateRuntimeError when it fails."""
         sandbox = self._sandbox()
         text = self._render(sandbox, template, event)
-        self._check_jobs(sandbox, template.name, template.field)
+        if sandbox.left_jobs():
+            raise self._left_jobs(template.name, template.field)
         return text
 
     def render_fields(self, fields: CompiledFields, event: EventData) -> dict[str, str]:
@@ -49,7 +50,8 @@ class TemplateEngine:
             key: self._render(sandbox, template, event) for key, template in fields.fields.items()
         }
         # Once per message: nothing runs a job between the fields of one message.
-        self._check_jobs(sandbox, fields.name, None)
+        if sandbox.left_jobs():
+            raise self._left_jobs(fields.name, None)
         return texts
 
     def _render(self, sandbox: Sandbox, template: CompiledTemplate, event: EventData) -> str:
@@ -65,11 +67,10 @@ class TemplateEngine:
             self._local.sandbox = None
             raise _lasting_error(change.reason, template.name, template.field) from None
 
-    def _check_jobs(self, sandbox: Sandbox, name: str, field: str | None) -> None:
-        if sandbox.left_jobs():
-            self._local.sandbox = None
-            reason = "the template left a Promise job queued (async code), which would outlive it"
-            raise _lasting_error(reason, name, field)
+    def _left_jobs(self, name: str, field: str | None) -> TemplateRuntimeError:
+        self._local.sandbox = None
+        reason = "the template left a Promise job queued (async code), which would outlive it"
+        return _lasting_error(reason, name, field)
 
     def _sandbox(self) -> Sandbox:
         sandbox: Sandbox | None = getattr(self._local, "sandbox", None)

@@ -111,9 +111,10 @@ class Sandbox:
         the time limit, in a sandbox the caller must then throw away.
         """
         try:
-            return bool(self.context.execute_pending_job())
+            ran: bool = self.context.execute_pending_job()
         except quickjs.JSException:
             return True
+        return ran
 
     def _compile(self, template: CompiledTemplate) -> Any:
         function = self.context.eval(template.javascript)(self._runtime)
