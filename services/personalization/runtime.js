@@ -583,7 +583,7 @@
   // when the object is collected): registering is a lasting change.
   var register = FinalizationRegistry.prototype.register;
   defineProperty(FinalizationRegistry.prototype, "register", {
-    value: function register() {
+    value: function __mc_register() {
       lasting = "registered a FinalizationRegistry callback";
       return apply(register, this, arguments);
     },
