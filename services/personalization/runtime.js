@@ -298,7 +298,13 @@
   // The text is flattened (slice) because the host binding cannot read QuickJS string ropes,
   // which long concatenations produce.
   function __mc_finish(output) {
-    return missingZones.length ? missingZones.slice() : __mc_str(output).slice(0);
+    if (missingZones.length) return missingZones.slice();
+    var text = __mc_str(output).slice(0);
+    // The host binding reads the text as a C string: everything after a NUL would be lost.
+    if (text.indexOf("\u0000") >= 0) {
+      throw new TypeError("the template wrote a NUL character (U+0000), which no message can carry");
+    }
+    return text;
   }
 
   function __mc_addZone(name, table) {

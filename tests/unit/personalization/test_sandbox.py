@@ -269,3 +269,12 @@ def test_a_failing_render_in_one_thread_does_not_disturb_others() -> None:
         steady = pool.submit(keep_rendering)
         assert failing.result(timeout=30) == ["time", "time"]
         assert steady.result(timeout=30) >= 50
+
+
+def test_a_nul_in_the_output_fails_the_render_instead_of_cutting_the_text(
+    engine: TemplateEngine, render: Render
+) -> None:
+    # The host binding reads the output as a C string: "a\0b" came back as "a".
+    error = render_error(engine, "before<%= String.fromCharCode(0) %>after")
+    assert "NUL character" in error.message
+    assert render("a<%= String.fromCharCode(1) %>b") == "a\x01b"  # other controls pass through
