@@ -14,7 +14,11 @@ from tests.integration.load_balancer.conftest import Balancer, running_balancer
 
 @pytest.fixture
 def lb() -> Iterator[Balancer]:
-    with serve_asgi(EchoBackend("one", 1)) as url, running_balancer([url]) as balancer:
+    # The raw requests below name "Host: x", which the balancer must be told it answers to.
+    with (
+        serve_asgi(EchoBackend("one", 1)) as url,
+        running_balancer([url], allowed_hosts=["x"]) as balancer,
+    ):
         yield balancer
 
 
