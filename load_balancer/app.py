@@ -28,6 +28,7 @@ from load_balancer.settings import BalancerSettings
 from load_balancer.shared import SharedState
 from services.app_factory import new_service_app
 from services.errors import NoBackendAvailable, NotFound
+from services.hosts import HostAllowList
 from services.http import create_http_client
 from services.pool_transport import PoolTransport
 from services.web import error_response
@@ -60,12 +61,18 @@ class _ProxyLayer:
     def __init__(self, app: ASGIApp, *, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
+        # Forwarded requests skip FastAPI (and its host check): check the host here too (F9).
+        self.hosts = HostAllowList.for_settings(runtime.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forward, or hand the request to FastAPI."""
         if scope["type"] == "http":
             path: str = scope["path"]
             if path not in _OWN_PATHS and not path.startswith(_OWN_PREFIX):
+                refused = self.hosts.refusal(scope)
+                if refused is not None:
+                    await refused(scope, receive, send)
+                    return
                 if path == _CONTROL_PLANE or path.startswith(_CONTROL_PLANE_PREFIX):
                     await error_response(_NOT_FORWARDED)(scope, receive, send)
                     return

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidRequest",
     "MalformedXml",
     "McsimError",
+    "MisdirectedRequest",
     "NoBackendAvailable",
     "NotFound",
     "Overloaded",
@@ -25,6 +26,7 @@ __all__ = [
     "RateLimited",
     "SessionExpired",
     "UnknownMethod",
+    "UnsupportedMediaType",
     "UpstreamTimeout",
     "UpstreamUnavailable",
 ]
@@ -138,6 +140,21 @@ class PayloadTooLarge(McsimError):
     status_code = 413
     fault_code = CLIENT
     error = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """The body is not sent in a media type the endpoint reads (SOAP: text/xml or soap+xml)."""
+
+    status_code = 415
+    error = "unsupported_media_type"
+
+
+class MisdirectedRequest(McsimError):
+    """The request names a host this service does not answer to (DNS rebinding defence)."""
+
+    status_code = 421
+    fault_code = CLIENT
+    error = "misdirected_request"
 
 
 class RateLimited(McsimError):

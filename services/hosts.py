@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from services.errors import CLIENT, McsimError
+from services.errors import MisdirectedRequest
 from services.soap.response import render_fault
 from services.soap.wsdl import ROUTER_PATH
 
@@ -40,14 +40,6 @@ log = logging.getLogger("mcsim.http")
 
 _MAX_VERDICTS = 1024  # distinct header values remembered; any further one is decided each time
 _EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
-
-
-class MisdirectedRequest(McsimError):
-    """The request names a host this service does not answer to (HTTP 421)."""
-
-    status_code = 421
-    fault_code = CLIENT
-    error = "misdirected_request"
 
 
 def host_name(value: str) -> str:

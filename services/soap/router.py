@@ -21,19 +21,18 @@ from starlette.requests import Request
 
 from services.bodies import read_body
 from services.errors import (
-    CLIENT,
     AuthenticationFailed,
     Forbidden,
     InvalidRequest,
     McsimError,
     SessionExpired,
     UnknownMethod,
+    UnsupportedMediaType,
 )
 from services.soap.envelope import SoapCall, read_call
 
 __all__ = [
     "SOAP_MEDIA_TYPES",
-    "UnsupportedMediaType",
     "campaign_wording",
     "read_soap_call",
     "refuse_cross_site",
@@ -46,14 +45,6 @@ SOAP_MEDIA_TYPES = frozenset({"text/xml", "application/soap+xml"})
 
 _KNOWN_TYPES: dict[str, bool] = {}  # Content-Type value -> SOAP or not; a few values in practice
 _MAX_KNOWN_TYPES = 256
-
-
-class UnsupportedMediaType(InvalidRequest):
-    """The body is not sent as a SOAP media type (answered with HTTP 415)."""
-
-    status_code = 415
-    fault_code = CLIENT
-    error = "unsupported_media_type"
 
 
 async def read_soap_call(request: Request, *, max_bytes: int, max_depth: int) -> SoapCall:

@@ -91,3 +91,21 @@ def test_the_control_plane_is_never_forwarded() -> None:
         assert put.status_code == 404
         assert lb.client.get("/_mcx").json()["backend"] == "one"  # only /_mc itself is kept
         assert one.count() == 1
+
+
+def test_a_rebound_host_is_refused_before_it_is_forwarded() -> None:
+    """Security review F9 on the balancer's data path (forwarded requests skip FastAPI)."""
+    one = EchoBackend("one", 1)
+    with serve_asgi(one) as url_one, running_balancer([url_one]) as lb:
+        rebound = lb.client.get("/x", headers={"Host": "rebind.attacker.example:38080"})
+        assert rebound.status_code == 421
+        assert rebound.json()["error"] == "misdirected_request"
+        soap = lb.client.post(
+            "/nl/jsp/soaprouter.jsp",
+            content=b"<x/>",
+            headers={"Host": "rebind.attacker.example", "Content-Type": "text/xml"},
+        )
+        assert soap.status_code == 421
+        assert one.count() == 0
+        assert lb.client.get("/x").json()["backend"] == "one"
+        assert one.count() == 1

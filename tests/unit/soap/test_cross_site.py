@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.errors import Forbidden
+from services.errors import Forbidden, UnsupportedMediaType
 from services.soap.envelope import render_fault
-from services.soap.router import UnsupportedMediaType, refuse_cross_site
+from services.soap.router import refuse_cross_site
 
 #: The types a page may post cross-site without a CORS preflight (Fetch standard).
 SIMPLE_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
