@@ -32,7 +32,7 @@ from midsourcing.app import create_app as create_mid_app
 from midsourcing.parts.service import PartRefused, check_part
 from services.delivery_protocol import parse_delivery_part
 from services.dev_credentials import CONTROL_PLANE
-from services.soap.envelope import Output, read_call, render_response
+from services.soap.envelope import Output, SoapCall, read_call, render_response
 from tests.integration.midsourcing.conftest import mid_settings
 from tests.support.asgi import serve
 from tests.support.fake_mid import FakeMid
@@ -224,6 +224,20 @@ async def test_a_message_too_large_for_mid_sourcing_fails_alone(tmp_path: Path) 
 # -- a fake mid-sourcing server that refuses a whole part as the real one does ----------------
 
 
+def refused_whole(call: SoapCall, message: str) -> httpx.Response:
+    """Answer an AppendDeliveryPart with fatalError 1, as mid-sourcing refuses a whole part."""
+    reply = render_response(
+        call.service,
+        call.method,
+        [
+            Output.long("deliveryPartId", 0),
+            Output.integer("fatalError", 1),
+            Output.string("fatalErrorMsg", message),
+        ],
+    )
+    return httpx.Response(200, content=reply.body)
+
+
 class StrictMid(FakeMid):
     """A FakeMid that answers fatalError for the whole part when one message is malformed, with
     the real server's own checks; every message it takes is reported sent at once."""
@@ -243,16 +257,7 @@ class StrictMid(FakeMid):
                 check_part(parse_delivery_part(document), max_messages=10_000)
             except (ValueError, PartRefused) as exc:
                 self.refused_parts += 1
-                reply = render_response(
-                    call.service,
-                    call.method,
-                    [
-                        Output.long("deliveryPartId", 0),
-                        Output.integer("fatalError", 1),
-                        Output.string("fatalErrorMsg", f"the delivery part is malformed: {exc}"),
-                    ],
-                )
-                return httpx.Response(200, content=reply.body)
+                return refused_whole(call, f"the delivery part is malformed: {exc}")
         return super().handle(request)
 
 
@@ -453,16 +458,7 @@ class PickyMid(StrictMid):
             picky = [i for i, m in enumerate(part.messages) if m.to.startswith("picky@")]
             if picky:
                 self.refused_parts += 1
-                reply = render_response(
-                    call.service,
-                    call.method,
-                    [
-                        Output.long("deliveryPartId", 0),
-                        Output.integer("fatalError", 1),
-                        Output.string("fatalErrorMsg", f"message {picky[0]}: not taken here"),
-                    ],
-                )
-                return httpx.Response(200, content=reply.body)
+                return refused_whole(call, f"message {picky[0]}: not taken here")
         return super().handle(request)
 
 
