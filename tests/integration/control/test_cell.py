@@ -68,7 +68,13 @@ async def test_technical_tokens_are_shown_once_and_revoked_everywhere(cell: Cell
     assert token.startswith("mcsim-")
     listed = await cell.control.get("/api/v1/technical-tokens", headers=admin)
     assert token not in listed.text
-    assert listed.json()["items"][0]["hint"] == token[:10]
+    assert listed.json()["items"][0]["hint"] == token[:10]  # "mcsim-" and 4 of 43 random
+    chosen = await cell.control.post(
+        "/api/v1/technical-tokens",
+        json={"label": "site", "token": "sectest-token-0123456789"},
+        headers=admin,
+    )
+    assert chosen.json()["technical_token"]["hint"] == "sectes"  # a quarter, not 10 of 24
     bearer = {"authorization": f"Bearer {token}"}
     for url in URLS:
         assert (await cell.instances[url].get(UNKNOWN_EVENT, headers=bearer)).status_code == 404
