@@ -10,7 +10,7 @@ from services.soap.wsdl import render_wsdl
 __all__ = ["SCHEMAS", "router"]
 
 #: The SOAP schemas an execution instance serves.
-SCHEMAS = ("nms:rtEvent", "nms:batchEvent", "xtk:session")
+SCHEMAS = ("nms:rtEvent", "nms:batchEvent", "xtk:session", "xtk:persist", "xtk:queryDef")
 
 router = APIRouter(tags=["soap"])
 

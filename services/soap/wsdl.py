@@ -1,37 +1,29 @@
 """The WSDL of each SOAP schema mcsim serves, its ``soap:address`` filled in at serve time.
 
-The documents live in ``services/soap/wsdl/*.wsdl`` (document/literal, one ``Element`` type per
-target namespace, ``soapAction`` values such as ``nms:rtEvent#PushEvent``). Their address is the
-serving instance's public URL plus :data:`ROUTER_PATH`: behind the load balancer that is the load
-balancer's URL, so generated clients call the cell, not one instance.
+The documents are generated from :mod:`services.soap.schemas` (document/literal, one ``Element``
+type per target namespace, ``soapAction`` values such as ``nms:rtEvent#PushEvent``), the same
+description the compiled schemas of ``xtk:persist#GetEntityIfMoreRecent`` come from. Their
+address is the serving instance's public URL plus :data:`ROUTER_PATH`: behind the load balancer
+that is the load balancer's URL, so generated clients call the cell, not one instance.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection
-from importlib import resources
 
 from services.errors import InvalidRequest, NotFound
 from services.soap.response import escape_attr
+from services.soap.schemas import ADDRESS_PLACEHOLDER, SCHEMAS, wsdl_template
 
 __all__ = ["ROUTER_PATH", "list_schemas", "render_wsdl", "router_url"]
 
 #: Path of the SOAP router on every mcsim service that speaks SOAP.
 ROUTER_PATH = "/nl/jsp/soaprouter.jsp"
 
-_FILES = {
-    "nms:rtEvent": "nms-rtEvent.wsdl",
-    "nms:batchEvent": "nms-batchEvent.wsdl",
-    "xtk:session": "xtk-session.wsdl",
-    "nms:delivery": "nms-delivery.wsdl",
-}
-_ADDRESS = "{{SOAP_ADDRESS}}"
-
 
 def list_schemas() -> tuple[str, ...]:
     """Return the name of every schema that has a WSDL (``nms:rtEvent``, …)."""
-    return tuple(_FILES)
+    return tuple(schema.id for schema in SCHEMAS)
 
 
 def router_url(public_url: str) -> str:
@@ -51,18 +43,12 @@ def render_wsdl(
             detail=f"Known schemas: {listing}.",
             field="schema",
         )
-    if schema not in known or schema not in _FILES:
+    template = wsdl_template(schema) if schema in known else None
+    if template is None:
         raise NotFound(
             f"No WSDL for schema '{schema}' here.",
             detail=f"Known schemas: {listing}.",
             field="schema",
         )
-    return _template(schema).replace(_ADDRESS, escape_attr(router_url(public_url))).encode("utf-8")
-
-
-@functools.cache
-def _template(schema: str) -> str:
-    text = (resources.files("services.soap") / "wsdl" / _FILES[schema]).read_text("utf-8")
-    if text.count(_ADDRESS) != 1:
-        raise RuntimeError(f"WSDL template for {schema} must hold one {_ADDRESS} placeholder")
-    return text
+    address = escape_attr(router_url(public_url))
+    return template.replace(ADDRESS_PLACEHOLDER, address).encode("utf-8")

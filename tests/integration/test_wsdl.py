@@ -16,6 +16,7 @@ from midsourcing.settings import MidSettings
 from tests.support.asgi import serve
 
 WSDL_PATH = "/nl/jsp/schemawsdl.jsp"
+EXECUTION_SCHEMAS = ("nms:rtEvent", "nms:batchEvent", "xtk:session", "xtk:persist", "xtk:queryDef")
 WSDL = "{http://schemas.xmlsoap.org/wsdl/}"
 SOAP_ADDRESS = f"{WSDL}service/{WSDL}port/{{http://schemas.xmlsoap.org/wsdl/soap/}}address"
 
@@ -30,7 +31,13 @@ async def test_execution_instance_serves_its_wsdls_addressed_to_the_load_balance
 ) -> None:
     settings = ExecutionSettings(data_dir=tmp_path, port=8082, public_url="http://lb.example:8080/")
     async with serve(create_execution(settings)) as client:
-        for schema in ("nms:rtEvent", "nms:batchEvent", "xtk:session"):
+        for schema in (
+            "nms:rtEvent",
+            "nms:batchEvent",
+            "xtk:session",
+            "xtk:persist",
+            "xtk:queryDef",
+        ):
             answer = await client.get(WSDL_PATH, params={"schema": schema})
             assert answer.status_code == 200
             assert answer.headers["content-type"] == "text/xml; charset=utf-8"
@@ -75,7 +82,9 @@ async def test_execution_instance_explains_unknown_or_missing_schemas(
     body = answer.json()
     assert body["error"] == error
     assert body["field"] == "schema"
-    assert body["detail"] == "Known schemas: nms:rtEvent, nms:batchEvent, xtk:session."
+    assert body["detail"] == (
+        "Known schemas: nms:rtEvent, nms:batchEvent, xtk:session, xtk:persist, xtk:queryDef."
+    )
 
 
 async def test_midsourcing_serves_session_and_delivery_only(tmp_path: Path) -> None:

@@ -14,13 +14,24 @@ from zeep.exceptions import Fault
 
 from services.errors import Forbidden, McsimError, SessionExpired, UnknownMethod
 from services.soap.envelope import Output, SoapReply, read_call, render_fault, render_response
+from services.soap.schemas import compiled_schema
 from services.soap.wsdl import list_schemas, render_wsdl, router_url
 
 PUBLIC_URL = "http://lb.example:8080"
 OPERATIONS = {
     "nms:rtEvent": {"PushEvent", "PushEvents"},
     "nms:batchEvent": {"PushEvent", "PushEvents"},
-    "xtk:session": {"Logon", "Logoff", "GetServerTime"},
+    "xtk:session": {
+        "Logon",
+        "BearerTokenLogon",
+        "Logoff",
+        "GetServerTime",
+        "GetUserInfo",
+        "GetOption",
+        "GetModifiedEntities",
+    },
+    "xtk:persist": {"GetEntityIfMoreRecent"},
+    "xtk:queryDef": {"ExecuteQuery"},
     "nms:delivery": {"AppendDeliveryPart", "GetDeliveryLogs"},
 }
 
@@ -138,6 +149,45 @@ def test_zeep_get_delivery_logs_request_is_read_positionally_with_an_optional_in
     call = read_call(without, soap_action=action)
     assert len(call.params) == 3
     assert [call.text(i) for i in range(4)] == ["mid/mid", "", "5", ""]
+
+
+def test_zeep_get_entity_if_more_recent_request_and_answer() -> None:
+    client = client_for("xtk:persist")
+    body = request_bytes(
+        client,
+        "GetEntityIfMoreRecent",
+        sessiontoken="mc/mc",
+        pk="xtk:schema|nms:rtEvent",
+        md5="",
+        mustExist=False,
+    )
+    call = read_call(body, soap_action=soap_action(client, "GetEntityIfMoreRecent"))
+    assert call.action == "xtk:persist#GetEntityIfMoreRecent"
+    assert [call.text(i) for i in range(4)] == ["mc/mc", "xtk:schema|nms:rtEvent", "", "false"]
+    schema = compiled_schema("nms:rtEvent")
+    assert schema is not None
+    reply = render_response(
+        "xtk:persist", "GetEntityIfMoreRecent", [Output.xml("pdomDoc", etree.fromstring(schema))]
+    )
+    document = parse_reply(client, "GetEntityIfMoreRecent", reply)
+    assert (etree.QName(document).localname, document.get("name")) == ("schema", "rtEvent")
+    assert document.find(".//{*}method").get("static") == "true"
+
+
+def test_zeep_execute_query_sends_the_query_as_the_this_document() -> None:
+    client = client_for("xtk:queryDef")
+    query = etree.fromstring('<queryDef schema="nms:rtEvent" operation="get"/>')
+    body = request_bytes(client, "ExecuteQuery", sessiontoken="mc/mc", entity={"_value_1": query})
+    call = read_call(body, soap_action=soap_action(client, "ExecuteQuery"))
+    assert call.action == "xtk:queryDef#ExecuteQuery"
+    document = call.document(1)
+    assert document is not None
+    assert document.get("schema") == "nms:rtEvent"
+    rows = etree.fromstring('<rtEvent-collection><rtEvent id="13"/></rtEvent-collection>')
+    reply = render_response("xtk:queryDef", "ExecuteQuery", [Output.xml("pdomOutput", rows)])
+    result = parse_reply(client, "ExecuteQuery", reply)
+    assert etree.QName(result).localname == "rtEvent-collection"
+    assert result[0].get("id") == "13"
 
 
 def test_zeep_reads_plid_as_an_int() -> None:
