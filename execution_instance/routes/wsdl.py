@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from execution_instance.soapapi.methods import SCHEMAS
 from services.settings import ServiceSettings
 from services.soap.wsdl import render_wsdl
 
 __all__ = ["SCHEMAS", "router"]
 
-#: The SOAP schemas an execution instance serves.
-SCHEMAS = ("nms:rtEvent", "nms:batchEvent", "xtk:session", "xtk:persist", "xtk:queryDef")
 
 router = APIRouter(tags=["soap"])
 

@@ -150,6 +150,18 @@ class SecurityService(OperatorSecurity[Credentials, Caller]):
         return "empty passwords are not allowed here"
 
     # -- the calls ------------------------------------------------------------------------
+    def bearer_logon(self, *, address: str | None, token: str) -> Logon:
+        """Open a session for a technical token (``xtk:session#BearerTokenLogon``).
+
+        Technical tokens stand in for the IMS access tokens Campaign v8 exchanges here.
+        """
+        self.zone_of(address)
+        self._refresh(io=True)
+        login = self._tokens.get(token_digest(token.strip())) if token.strip() else None
+        if login is None:
+            raise AuthenticationFailed(DENIED, detail="the bearer technical token is not valid")
+        return self.open_session(login=login)
+
     def authenticate(self, credentials: Credentials, *, io: bool = True) -> Caller:
         """Return the caller, checking bearer, then session, then login/password (§3.2)."""
         zone = self.zone_of(credentials.address)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,11 +18,16 @@ from execution_instance.intake.channels import Queue
 from execution_instance.intake.documents import EventIn, read_event, read_event_collection
 from execution_instance.security.service import Credentials
 from execution_instance.state import ExecutionState
-from services.errors import InvalidRequest
+from services.errors import InvalidRequest, PayloadTooLarge
+from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.soap.session import logon_outputs
+from services.soap.persist import get_entity_if_more_recent as get_entity
+from services.soap.session import ServerInfo, database_id
 
-__all__ = ["METHODS", "CallContext", "Handler"]
+__all__ = ["METHODS", "SCHEMAS", "CallContext", "Handler"]
+
+#: The schemas an execution instance serves: their WSDLs and compiled schemas.
+SCHEMAS = ("nms:rtEvent", "nms:batchEvent", "xtk:session", "xtk:persist", "xtk:queryDef")
 
 
 @dataclass(frozen=True)
@@ -41,41 +45,68 @@ def _reply(call: SoapCall, *outputs: Output) -> SoapReply:
     return render_response(call.service, call.method, outputs, version=call.version)
 
 
-async def logon(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
-    login, password = call.text(1).strip(), call.text(2)
-    if not login:
-        raise InvalidRequest("strLogin is empty", field="strLogin")
-    state = context.state
-    opened = await run_in_threadpool(
-        state.security.logon, address=context.credentials.address, login=login, password=password
-    )
-    outputs = logon_outputs(
-        session_token=opened.session_token,
-        security_token=opened.security_token,
-        login=opened.login,
-        ttl_seconds=state.settings.session_ttl_seconds,
+def _server(state: ExecutionState) -> ServerInfo:
+    return ServerInfo(
         instance_name=f"mcsim_exec{state.identity.value}",
         right="messageCenter",
+        ttl_seconds=state.settings.session_ttl_seconds,
+        database_id=database_id(state.settings.resolved_database_url()),
     )
-    return _reply(call, *outputs)
+
+
+async def logon(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
+    state = context.state
+    return await session.logon(
+        call, security=state.security, address=context.credentials.address, server=_server(state)
+    )
+
+
+async def bearer_token_logon(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#BearerTokenLogon(sessiontoken, bearerToken)``: a technical token's session."""
+    state = context.state
+    opened = await run_in_threadpool(
+        state.security.bearer_logon, address=context.credentials.address, token=call.text(1)
+    )
+    return _reply(call, *session.logon_outputs(opened, _server(state)))
 
 
 async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#Logoff(sessiontoken)``: close the caller's session."""
-    credentials = context.credentials
     security = context.state.security
-    await run_in_threadpool(security.authenticate, credentials)
-    token = credentials.cookie_token or credentials.body_token.strip()
-    if token.startswith("___"):
-        await run_in_threadpool(security.logoff, token=token)
-    return _reply(call)
+    return await session.logoff(call, security=security, credentials=context.credentials)
 
 
 async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#GetServerTime()``: anonymous, but only from a security zone."""
-    context.state.security.zone_of(context.credentials.address)
-    return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
+    security = context.state.security
+    return session.get_server_time(call, security=security, address=context.credentials.address)
+
+
+async def get_user_info(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetUserInfo()`` → ``pUserInfo``."""
+    state = context.state
+    caller = await state.security.authenticate_async(context.credentials)
+    return session.get_user_info(call, login=caller.login, server=_server(state))
+
+
+async def get_option(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetOption(strName)`` → ``pstrValue``, ``pbtType``."""
+    state = context.state
+    await state.security.authenticate_async(context.credentials)
+    return session.get_option(call, server=_server(state))
+
+
+async def get_modified_entities(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetModifiedEntities(cacheEntities)`` → ``pdomDirtyEntities``: nothing."""
+    await context.state.security.authenticate_async(context.credentials)
+    return session.get_modified_entities(call)
+
+
+async def get_entity_if_more_recent(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:persist#GetEntityIfMoreRecent(sessiontoken, pk, md5, mustExist)`` → ``pdomDoc``."""
+    await context.state.security.authenticate_async(context.credentials)
+    return get_entity(call, available=SCHEMAS)
 
 
 def _queue(call: SoapCall) -> Queue:
@@ -92,7 +123,16 @@ def _validate_one(call: SoapCall, state: ExecutionState) -> list[EventIn]:
             field="domEvent",
         )
     known = state.intake.known_types()
-    return [read_event(element, queue=_queue(call), known_types=known, limits=state.limits)]
+    try:
+        return [read_event(element, queue=_queue(call), known_types=known, limits=state.limits)]
+    except PayloadTooLarge as exc:
+        raise _over_limit(exc) from None
+
+
+def _over_limit(error: PayloadTooLarge) -> InvalidRequest:
+    # A limit on what the call holds (ctx size, events per call) is a fault like any other
+    # (HTTP 500); only a body over the size limit is refused at the HTTP level (413).
+    return InvalidRequest(error.message, detail=error.detail, field=error.field)
 
 
 def _validate_many(call: SoapCall, state: ExecutionState) -> list[EventIn]:
@@ -101,12 +141,15 @@ def _validate_many(call: SoapCall, state: ExecutionState) -> list[EventIn]:
             "the events are missing: the second parameter (domEventCollection) must hold them",
             field="domEventCollection",
         )
-    events = read_event_collection(
-        call.params[1],
-        queue=_queue(call),
-        known_types=state.intake.known_types(),
-        limits=state.limits,
-    )
+    try:
+        events = read_event_collection(
+            call.params[1],
+            queue=_queue(call),
+            known_types=state.intake.known_types(),
+            limits=state.limits,
+        )
+    except PayloadTooLarge as exc:
+        raise _over_limit(exc) from None
     state.intake.check_capacity(len(events))
     return events
 
@@ -137,4 +180,9 @@ METHODS: dict[tuple[str, str], Handler] = {
     ("nms:rtEvent", "PushEvents"): push_events,
     ("nms:batchEvent", "PushEvent"): push_event,
     ("nms:batchEvent", "PushEvents"): push_events,
+    ("xtk:session", "BearerTokenLogon"): bearer_token_logon,
+    ("xtk:session", "GetUserInfo"): get_user_info,
+    ("xtk:session", "GetOption"): get_option,
+    ("xtk:session", "GetModifiedEntities"): get_modified_entities,
+    ("xtk:persist", "GetEntityIfMoreRecent"): get_entity_if_more_recent,
 }

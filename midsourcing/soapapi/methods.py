@@ -21,10 +21,22 @@ from midsourcing.security.service import Credentials
 from midsourcing.state import MidState
 from services.delivery_protocol import parse_delivery_part, render_delivery_logs
 from services.errors import InvalidRequest
+from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.soap.session import logon_outputs
+from services.soap.persist import get_entity_if_more_recent as get_entity
+from services.soap.session import ServerInfo, database_id
 
-__all__ = ["DEFAULT_LOG_LIMIT", "FATAL_MALFORMED_PART", "METHODS", "CallContext", "Handler"]
+__all__ = [
+    "DEFAULT_LOG_LIMIT",
+    "FATAL_MALFORMED_PART",
+    "METHODS",
+    "SCHEMAS",
+    "CallContext",
+    "Handler",
+]
+
+#: The schemas whose compiled form GetEntityIfMoreRecent gives here.
+SCHEMAS = ("xtk:session", "nms:delivery", "xtk:persist")
 
 log = logging.getLogger("mcsim.mid.soap")
 
@@ -49,41 +61,59 @@ def _reply(call: SoapCall, *outputs: Output) -> SoapReply:
     return render_response(call.service, call.method, outputs, version=call.version)
 
 
-async def logon(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
-    login, password = call.text(1).strip(), call.text(2)
-    if not login:
-        raise InvalidRequest("strLogin is empty", field="strLogin")
-    state = context.state
-    opened = await run_in_threadpool(
-        state.security.logon, address=context.credentials.address, login=login, password=password
-    )
-    outputs = logon_outputs(
-        session_token=opened.session_token,
-        security_token=opened.security_token,
-        login=opened.login,
-        ttl_seconds=state.settings.session_ttl_seconds,
+def _server(state: MidState) -> ServerInfo:
+    return ServerInfo(
         instance_name="mcsim_mid",
         right="midSourcing",
+        ttl_seconds=state.settings.session_ttl_seconds,
+        database_id=database_id(state.settings.resolved_database_url()),
     )
-    return _reply(call, *outputs)
+
+
+async def logon(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
+    state = context.state
+    return await session.logon(
+        call, security=state.security, address=context.credentials.address, server=_server(state)
+    )
 
 
 async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#Logoff(sessiontoken)``: close the caller's session."""
-    credentials = context.credentials
     security = context.state.security
-    await security.authenticate_async(credentials)
-    token = credentials.cookie_token or credentials.body_token.strip()
-    if token.startswith("___"):
-        await run_in_threadpool(security.logoff, token=token)
-    return _reply(call)
+    return await session.logoff(call, security=security, credentials=context.credentials)
 
 
 async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#GetServerTime()``: anonymous, but only from a security zone."""
-    context.state.security.zone_of(context.credentials.address)
-    return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
+    security = context.state.security
+    return session.get_server_time(call, security=security, address=context.credentials.address)
+
+
+async def get_user_info(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetUserInfo()`` → ``pUserInfo``."""
+    state = context.state
+    login = await state.security.authenticate_async(context.credentials)
+    return session.get_user_info(call, login=login, server=_server(state))
+
+
+async def get_option(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetOption(strName)`` → ``pstrValue``, ``pbtType``."""
+    state = context.state
+    await state.security.authenticate_async(context.credentials)
+    return session.get_option(call, server=_server(state))
+
+
+async def get_modified_entities(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetModifiedEntities(cacheEntities)`` → ``pdomDirtyEntities``: nothing."""
+    await context.state.security.authenticate_async(context.credentials)
+    return session.get_modified_entities(call)
+
+
+async def get_entity_if_more_recent(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:persist#GetEntityIfMoreRecent(sessiontoken, pk, md5, mustExist)`` → ``pdomDoc``."""
+    await context.state.security.authenticate_async(context.credentials)
+    return get_entity(call, available=SCHEMAS)
 
 
 def _fatal(call: SoapCall, message: str) -> SoapReply:
@@ -175,4 +205,8 @@ METHODS: dict[tuple[str, str], Handler] = {
     ("xtk:session", "GetServerTime"): get_server_time,
     ("nms:delivery", "AppendDeliveryPart"): append_part,
     ("nms:delivery", "GetDeliveryLogs"): get_logs,
+    ("xtk:session", "GetUserInfo"): get_user_info,
+    ("xtk:session", "GetOption"): get_option,
+    ("xtk:session", "GetModifiedEntities"): get_modified_entities,
+    ("xtk:persist", "GetEntityIfMoreRecent"): get_entity_if_more_recent,
 }

@@ -55,13 +55,23 @@ def _too_many(wait: float) -> RateLimited:
     )
 
 
+def _is_user_password(value: str) -> bool:
+    # Session tokens are "___" and a UUID: never a slash.
+    return "/" in value and not value.startswith("___")
+
+
 class NeedsIO(Exception):
     """The in-memory caches cannot answer: the check must run in a thread, with I/O."""
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a call carries that may authenticate it."""
+    """What a call carries that may authenticate it.
+
+    ``cookie_token`` is the session token sent beside ``<sessiontoken>``: the ``__sessiontoken``
+    cookie (HTTP or SOAP Header) or ``X-Session-Token``. There, as in ``<sessiontoken>``, a
+    ``login/password`` value is credentials. An empty security token is none (``None``).
+    """
 
     address: str | None
     body_token: str = ""
@@ -166,14 +176,17 @@ class OperatorSecurity(ABC, Generic[CredentialsT, CallerT]):
         """
         body = credentials.body_token.strip()
         security_token = credentials.security_token
-        if credentials.cookie_token:
-            token = credentials.cookie_token
-        elif body.startswith("___"):
-            token, security_token = body, None
-        elif "/" in body:
-            login, _, password = body.partition("/")
+        cookie = (credentials.cookie_token or "").strip()
+        if cookie and not _is_user_password(cookie):
+            token = cookie
+        elif cookie or _is_user_password(body):
+            # Adobe's JS SDK puts login/password (ofSessionToken("mc/mc")) in the cookie, in
+            # X-Session-Token and in <sessiontoken> alike, with an empty security token.
+            login, _, password = (cookie or body).partition("/")
             self._check_user_password(login, password, zone, credentials.address or "", io=io)
             return login, "password"
+        elif body.startswith("___"):
+            token, security_token = body, None
         else:
             raise SessionExpired(EXPIRED, detail=self.no_credentials_detail)
         found = self._find_session(token, io=io)
@@ -267,6 +280,10 @@ class OperatorSecurity(ABC, Generic[CredentialsT, CallerT]):
         if password == "" and not zone.allow_empty_password:
             raise AuthenticationFailed(DENIED, detail=self._logon_empty_password_detail(zone))
         self._check_password(login, password, address or "", io=True)
+        return self.open_session(login=login)
+
+    def open_session(self, *, login: str) -> Logon:
+        """Open a session for ``login``, already authenticated (Logon, BearerTokenLogon)."""
         session_token, security_token = new_session_token(), new_security_token()
         now = datetime.now(UTC)
         expires = now + timedelta(seconds=self.session_ttl)

@@ -120,6 +120,14 @@ class Output:
         return cls._scalar(name, "xsd:int", str(number))
 
     @classmethod
+    def byte(cls, name: str, value: int) -> Output:
+        """Return an ``xsd:byte`` output (``GetOption``'s type)."""
+        number = int(value)
+        if not -128 <= number <= 127:
+            raise ValueError(f"{name}={number} does not fit an xsd:byte")
+        return cls._scalar(name, "xsd:byte", str(number))
+
+    @classmethod
     def string(cls, name: str, value: str) -> Output:
         """Return an ``xsd:string`` output, escaped."""
         return cls._scalar(name, "xsd:string", escape_text(value))
@@ -148,6 +156,15 @@ class Output:
         return cls(
             f"<{name} xsi:type='ns:Element' SOAP-ENV:encodingStyle='{ENCODING_LITERAL_XML}'>"
             f"{inner}</{name}>"
+        )
+
+    @classmethod
+    def xml_markup(cls, name: str, markup: str) -> Output:
+        """Return an XML output holding ``markup``, well-formed XML rendered ahead of time."""
+        _check_name(name)
+        return cls(
+            f"<{name} xsi:type='ns:Element' SOAP-ENV:encodingStyle='{ENCODING_LITERAL_XML}'>"
+            f"{markup}</{name}>"
         )
 
     @classmethod

@@ -118,21 +118,23 @@ def unknown_method(call: SoapCall, known: Iterable[tuple[str, str]]) -> UnknownM
 
 
 def session_tokens(request: Request, call: SoapCall) -> tuple[str | None, str | None]:
-    """Return the session cookie and the security token, from HTTP or from the SOAP Header.
+    """Return the session token and the security token sent beside ``<sessiontoken>``.
 
-    Campaign clients send ``Cookie: __sessiontoken=…`` and ``X-Security-Token``; the JS SDK
-    repeats both as elements of ``SOAP-ENV:Header``.
+    Campaign clients send ``Cookie: __sessiontoken=…`` and ``X-Security-Token``; Adobe's JS SDK
+    also sends ``X-Session-Token``, and repeats the cookie and the security token as elements of
+    ``SOAP-ENV:Header``. Empty values are absent ones.
     """
-    cookie = request.cookies.get("__sessiontoken")
-    security = request.headers.get("x-security-token")
-    if call.header is not None:
+    headers = request.headers
+    cookie = (request.cookies.get("__sessiontoken") or headers.get("x-session-token") or "").strip()
+    security = (headers.get("x-security-token") or "").strip()
+    if call.header is not None and not (cookie and security):
         for element in call.header:
             if not isinstance(element.tag, str):
                 continue
             name, text = etree.QName(element).localname, (element.text or "").strip()
-            if name == "X-Security-Token" and security is None and text:
+            if name == "X-Security-Token" and not security and text:
                 security = text
-            elif name == "Cookie" and cookie is None and "__sessiontoken=" in text:
+            elif name == "Cookie" and not cookie and "__sessiontoken=" in text:
                 cookie = text.split("__sessiontoken=", 1)[1].split(";", 1)[0].strip()
     return cookie or None, security or None
 

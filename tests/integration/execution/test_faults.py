@@ -59,7 +59,7 @@ async def test_unknown_methods_and_services(client: httpx.AsyncClient) -> None:
         "SOP-330006 The method 'PushEvnt' is not defined in SOAP service 'nms:rtEvent'."
     )
     assert "nms:rtEvent#PushEvent" in fault["detail"]
-    other = await soap(client, push_event_envelope(), action="xtk:queryDef#ExecuteQuery")
+    other = await soap(client, push_event_envelope(), action="xtk:workflow#PostEvent")
     assert "SOP-330006" in fault_of(other.content)["faultstring"]
     assert stored_events(client) == []
 
@@ -120,12 +120,18 @@ async def test_size_and_count_limits(make_instance: InstanceFactory) -> None:
         big = await soap(client, push_event_envelope(event_xml(ctx="<a>" + "x" * 5000 + "</a>")))
         assert big.status_code == 413
         assert "limit of 4096" in fault_of(big.content)["faultstring"]
+        # Limits on what a call holds are faults like any other (HTTP 500), naming the limit.
         ctx = await soap(client, push_event_envelope(event_xml(ctx="<a>" + "x" * 300 + "</a>")))
-        assert ctx.status_code == 413
-        assert "<ctx>" in fault_of(ctx.content)["faultstring"]
+        assert ctx.status_code == 500
+        fault = fault_of(ctx.content)
+        assert fault["faultcode"] == "SOAP-ENV:Client"
+        assert fault["faultstring"].startswith("SOP-330011 Error while executing the method")
+        assert "<ctx> is " in fault["detail"] and "above the limit of 200" in fault["detail"]
         many = await soap(client, push_events_envelope([event_xml()] * 4))
-        assert many.status_code == 413
-        assert "4 events in one call" in fault_of(many.content)["faultstring"]
+        assert many.status_code == 500
+        fault = fault_of(many.content)
+        assert fault["faultstring"].startswith("SOP-330011 Error while executing the method")
+        assert "4 events in one call, above the limit of 3" in fault["detail"]
         assert stored_events(client) == []
 
 
