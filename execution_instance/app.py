@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from execution_instance.routes import controlplane, ping, rest, soap, stats, wsdl
+from execution_instance.routes import controlplane, ping, redir, rest, soap, stats, wsdl
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState
 from services.app_factory import new_service_app
@@ -83,6 +83,7 @@ def create_app(
         instance_id=_running_id,
     )
     app.include_router(ping.router)
+    app.include_router(redir.router)
     app.include_router(wsdl.router)
     app.include_router(soap.router)
     # The SOAP router also gets a fast path ahead of FastAPI's per-request machinery.
