@@ -86,3 +86,16 @@ def test_zeep_logon_and_server_time_on_one_instance(stack: StackRunner) -> None:
     with pytest.raises(zeep.exceptions.Fault) as refused:
         direct.Logon(sessiontoken="", strLogin="mc", strPassword="wrong", elemParameters={})
     assert refused.value.detail is not None
+
+
+def test_zeep_loads_a_compiled_schema_through_the_load_balancer(stack: StackRunner) -> None:
+    client = zeep.Client(f"{stack.lb_url}/nl/jsp/schemawsdl.jsp?schema=xtk:persist")
+    schema = client.service.GetEntityIfMoreRecent(
+        sessiontoken="mc/mc", pk="xtk:schema|nms:rtEvent", md5="", mustExist=False
+    )
+    assert (etree.QName(schema).localname, schema.get("name")) == ("schema", "rtEvent")
+    with pytest.raises(zeep.exceptions.Fault) as missing:
+        client.service.GetEntityIfMoreRecent(
+            sessiontoken="mc/mc", pk="xtk:schema|nms:nope", md5="", mustExist=True
+        )
+    assert "xtk:schema|nms:nope" in str(missing.value.detail.text)
