@@ -19,8 +19,9 @@ from midsourcing.logs.service import read_delivery_logs
 from midsourcing.parts.service import PartRefused, append_delivery_part, check_part
 from midsourcing.security.service import Credentials
 from midsourcing.state import MidState
+from services.auth.security import DENIED
 from services.delivery_protocol import parse_delivery_part, render_delivery_logs
-from services.errors import InvalidRequest
+from services.errors import AuthenticationFailed, InvalidRequest
 from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
 from services.soap.persist import get_entity_if_more_recent as get_entity
@@ -75,6 +76,16 @@ async def logon(call: SoapCall, context: CallContext) -> SoapReply:
     state = context.state
     return await session.logon(
         call, security=state.security, address=context.credentials.address, server=_server(state)
+    )
+
+
+async def bearer_token_logon(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#BearerTokenLogon``: refused, mid-sourcing has no technical tokens."""
+    context.state.security.zone_of(context.credentials.address)
+    raise AuthenticationFailed(
+        DENIED,
+        detail="the mid-sourcing server accepts no bearer tokens: call xtk:session#Logon or "
+        "send login/password in <sessiontoken>",
     )
 
 
@@ -205,6 +216,7 @@ METHODS: dict[tuple[str, str], Handler] = {
     ("xtk:session", "GetServerTime"): get_server_time,
     ("nms:delivery", "AppendDeliveryPart"): append_part,
     ("nms:delivery", "GetDeliveryLogs"): get_logs,
+    ("xtk:session", "BearerTokenLogon"): bearer_token_logon,
     ("xtk:session", "GetUserInfo"): get_user_info,
     ("xtk:session", "GetOption"): get_option,
     ("xtk:session", "GetModifiedEntities"): get_modified_entities,

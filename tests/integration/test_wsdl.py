@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from execution_instance.app import create_app as create_execution
 from execution_instance.settings import ExecutionSettings
 from midsourcing.app import create_app as create_mid
 from midsourcing.settings import MidSettings
+from services.soap.schemas import get_schema
 from tests.support.asgi import serve
 
 WSDL_PATH = "/nl/jsp/schemawsdl.jsp"
@@ -100,3 +102,20 @@ async def test_midsourcing_serves_session_and_delivery_only(tmp_path: Path) -> N
     assert "nms:rtEvent" in refused.json()["message"]
     assert refused.json()["detail"] == "Known schemas: xtk:session, nms:delivery."
     assert missing.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("served", "routed"),
+    [
+        ("execution_instance.routes.wsdl", "execution_instance.soapapi.methods"),
+        ("midsourcing.routes.wsdl", "midsourcing.soapapi.methods"),
+    ],
+)
+def test_every_method_a_served_wsdl_lists_is_routed(served: str, routed: str) -> None:
+    schemas = importlib.import_module(served).SCHEMAS
+    methods = importlib.import_module(routed).METHODS
+    for schema in schemas:
+        description = get_schema(schema)
+        assert description is not None
+        for method in description.methods:
+            assert (schema, method.name) in methods, f"{schema}#{method.name}"

@@ -179,3 +179,7 @@ async def test_mid_sourcing_serves_its_schemas_and_session_calls(tmp_path: Path)
         info = await js_sdk.call(client, "xtk:session", "GetUserInfo", session="mid/mid")
         user = js_sdk.dom(js_sdk.outputs(info, "GetUserInfo")[0])
         assert user is not None and user.get("login") == "mid"
+        bearer = await js_sdk.call(
+            client, "xtk:session", "BearerTokenLogon", js_sdk.string("bearerToken", TOKEN)
+        )
+        assert "accepts no bearer tokens" in js_sdk.fault(bearer)["detail"]
