@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from execution_instance.intake.channels import Queue
 from execution_instance.intake.documents import EventIn, read_event, read_event_collection
 from execution_instance.security.service import Credentials
+from execution_instance.soapapi.query import execute_query_method
 from execution_instance.state import ExecutionState
 from services.errors import InvalidRequest, PayloadTooLarge
 from services.soap import session
@@ -185,4 +186,5 @@ METHODS: dict[tuple[str, str], Handler] = {
     ("xtk:session", "GetOption"): get_option,
     ("xtk:session", "GetModifiedEntities"): get_modified_entities,
     ("xtk:persist", "GetEntityIfMoreRecent"): get_entity_if_more_recent,
+    ("xtk:queryDef", "ExecuteQuery"): execute_query_method,
 }

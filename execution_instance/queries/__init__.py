@@ -1,0 +1,1 @@
+"""What ``xtk:queryDef#ExecuteQuery`` reads on an execution instance."""

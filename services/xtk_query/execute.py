@@ -1,0 +1,33 @@
+"""Run a parsed query in the caller's read transaction and render its ``pdomOutput``."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from services.errors import InvalidRequest
+from services.soap.response import Output
+from services.xtk_query.compiler import build_statement, selected_nodes
+from services.xtk_query.querydef import QueryDef, QueryOperation
+from services.xtk_query.render import count_element, pdom_output, row_element, rows_collection
+from services.xtk_query.schema import Schema
+
+__all__ = ["execute_query"]
+
+
+def execute_query(session: Session, query: QueryDef, schema: Schema) -> Output:
+    """Answer ``query`` over ``schema``; a ``get`` that matches no row is a fault."""
+    statement = build_statement(query, schema, dialect=session.get_bind().dialect.name)
+    element = schema.element
+    if query.operation is QueryOperation.COUNT:
+        return pdom_output(count_element(element, session.execute(statement).scalar_one()))
+    names = [node.name for node in selected_nodes(query, schema)]
+    rows = session.execute(statement).all()
+    if query.operation is QueryOperation.SELECT:
+        return pdom_output(rows_collection(element, names, rows))
+    if not rows and query.operation is QueryOperation.GET:
+        raise InvalidRequest(
+            f"No '{schema.name}' matches the query (operation 'get').",
+            detail="'get' expects one row; operation 'getIfExists' answers an empty "
+            f"<{element}/> instead",
+        )
+    return pdom_output(row_element(element, names, rows[0] if rows else None))
