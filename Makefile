@@ -4,9 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 PYTEST_ARGS ?=
+NODE_DIR := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install up test test-fast lint format clean
+.PHONY: help install node-deps up test test-fast lint format clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,10 +22,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv (if missing) and install mcsim with its dev tools
 
+# npm ci writes node_modules/.package-lock.json: reinstall when it is missing or older than the
+# lock file. Without node/npm the Adobe JS SDK tests are skipped (and say why); make goes on.
+node-deps: ## Install the Node clients of the JS SDK tests (npm ci in tests/node) if missing or stale
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "node-deps: node or npm not found: the Adobe JS SDK tests (tests/system/test_js_sdk.py)"; \
+	  echo "node-deps: will be skipped. Install Node.js 20.19+ with npm to run them."; \
+	elif [ ! -f $(NODE_STAMP) ] || [ $(NODE_DIR)/package-lock.json -nt $(NODE_STAMP) ]; then \
+	  echo "installing the Node clients of the JS SDK tests (npm ci --prefix $(NODE_DIR))"; \
+	  npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	fi
+
 up: $(STAMP) ## Run the whole stack with demo data (Ctrl-C stops it)
 	$(BIN)/mcsim up --demo
 
-test: $(STAMP) ## Run the whole test suite (PostgreSQL too when MCSIM_TEST_POSTGRES_URL is set)
+test: $(STAMP) node-deps ## Run the whole test suite (PostgreSQL too when MCSIM_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run unit and integration tests only
@@ -39,4 +52,4 @@ format: $(STAMP) ## Reformat the code with ruff
 	$(BIN)/ruff format .
 
 clean: ## Remove the virtualenv, caches and the local data directory
-	rm -rf $(VENV) .mcsim .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .mcsim .pytest_cache .mypy_cache .ruff_cache *.egg-info $(NODE_DIR)/node_modules
