@@ -11,6 +11,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from services.auth.zones import SecurityZone
 from services.soap.persist import entity_md5
 from tests.integration.execution import js_sdk
 from tests.integration.execution.conftest import InstanceFactory, stored_events
@@ -158,8 +159,6 @@ async def test_of_session_token_mc_mc_pushes_events(client: httpx.AsyncClient) -
 async def test_mc_mc_follows_the_zone_rules_wherever_it_is_sent(
     make_instance: InstanceFactory,
 ) -> None:
-    from services.auth.zones import SecurityZone
-
     tokens_only = SecurityZone(name="tokens-only", networks=["127.0.0.1/32"])
     async with make_instance(security_zones=[tokens_only]) as client:
         refused = await load_schema(client, "xtk:schema|nms:rtEvent")
