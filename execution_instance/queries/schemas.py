@@ -59,6 +59,8 @@ def _event_schema(queue: Queue) -> Schema:
         attributes=event_attributes(),
         key=(Event.__table__.c.id,),
         where=Event.__table__.c.queue == int(queue),
+        not_found_hint="@id is the event's key on this instance: its plId without the high "
+        "byte (plId & 0xFFFFFFFFFFFFFF)",
     )
 
 

@@ -17,7 +17,7 @@ from execution_instance.queries.schemas import build_schemas
 from services.db import Database
 from services.errors import InvalidRequest
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.xtk_query import QueryDef, SchemaMap, execute_query, read_query
+from services.xtk_query import SchemaMap, execute_query, read_query
 
 if TYPE_CHECKING:  # methods.py imports this module to register the handler
     from execution_instance.soapapi.methods import CallContext
@@ -42,7 +42,9 @@ def _query_element(call: SoapCall) -> etree._Element:
     )
 
 
-def _run(db: Database, query: QueryDef) -> Output:
+def _run(db: Database, element: etree._Element) -> Output:
+    # Parsed here, off the event loop: a query may hold 256 conditions of 4 KiB each.
+    query = read_query(element)
     schema = _schemas().get(query.schema)
     with db.transaction() as session:
         return execute_query(session, query, schema)
@@ -52,6 +54,5 @@ async def execute_query_method(call: SoapCall, context: CallContext) -> SoapRepl
     """``ExecuteQuery(sessiontoken, document)`` → ``pdomOutput``: rows, one row or a count."""
     state = context.state
     await state.security.authenticate_async(context.credentials)
-    query = read_query(_query_element(call))  # parsed on the loop: a few microseconds
-    output = await run_in_threadpool(_run, state.db, query)
+    output = await run_in_threadpool(_run, state.db, _query_element(call))
     return render_response(call.service, call.method, (output,), version=call.version)

@@ -11,6 +11,7 @@ whose ``LIKE`` ignores case, the pattern is translated to ``GLOB``.
 from __future__ import annotations
 
 import operator
+import re
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ _OPERATORS = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+_INTEGER = re.compile(r"-?[0-9]{1,22}")  # ASCII digits only: str.isdigit() takes '²' too
 _FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
@@ -152,7 +154,7 @@ def _value(literal: Literal, attribute: Attribute, field: Field) -> Any:
         number = int(value)
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 24:
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         number = int(value.strip())
     else:
         raise _mismatch(literal, field, kind)

@@ -28,6 +28,7 @@ def execute_query(session: Session, query: QueryDef, schema: Schema) -> Output:
         raise InvalidRequest(
             f"No '{schema.name}' matches the query (operation 'get').",
             detail="'get' expects one row; operation 'getIfExists' answers an empty "
-            f"<{element}/> instead",
+            f"<{element}/> instead"
+            + (f"; {schema.not_found_hint}" if schema.not_found_hint else ""),
         )
     return pdom_output(row_element(element, names, rows[0] if rows else None))

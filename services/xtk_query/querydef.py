@@ -36,6 +36,7 @@ __all__ = ["MAX_CONDITIONS", "OrderNode", "QueryDef", "QueryOperation", "SelectN
 MAX_CONDITIONS = 256
 _MAX_NODES = 256
 _SCHEMA = re.compile(r"[A-Za-z][A-Za-z0-9_]*:[A-Za-z][A-Za-z0-9_]*")
+_COUNT = re.compile(r"[0-9]{1,9}")
 _OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RAW_SQL = ("sql", "sqlFunc", "sqlExpr")
 
@@ -101,7 +102,7 @@ def _integer(element: etree._Element, name: str, *, default: int | None) -> int 
     if text is None or not text.strip():
         return default
     value = text.strip()
-    if not value.isdigit() or len(value) > 9:
+    if not _COUNT.fullmatch(value):
         raise InvalidRequest(
             f"The attribute '{name}' of <queryDef> must be a whole number from 0 to 999999999.",
             detail=f"{name}={text!r}",

@@ -70,6 +70,7 @@ class Schema:
     attributes: Mapping[str, Attribute]
     key: tuple[ColumnElement[Any], ...]
     where: ColumnElement[bool] | None = None
+    not_found_hint: str = ""  # added to the fault of a 'get' that matches no row
 
     @property
     def element(self) -> str:

@@ -192,6 +192,7 @@ async def test_get_without_a_row_is_campaigns_fault(client: httpx.AsyncClient) -
         "SOP-330011 Error while executing the method 'ExecuteQuery' of service 'xtk:queryDef'."
     )
     assert "No 'nms:rtEvent' matches the query" in fault["detail"]
+    assert "plId without the high byte" in fault["detail"]
 
 
 async def test_get_if_exists_without_a_row_is_an_empty_element(client: httpx.AsyncClient) -> None:

@@ -8,11 +8,13 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.errors import InvalidRequest
+from services.xtk_query import execute_query, read_query
 from services.xtk_query.compiler import compile_condition
 from services.xtk_query.expression import parse_condition
 from tests.unit.xtk_query.conftest import thing_schema, things
@@ -193,3 +195,78 @@ def test_conditions_are_refused_or_compiled_from_the_schema_only(
     pg = select(things.c.id).where(on_postgres)
     _check_sql(str(pg.compile(dialect=postgresql.dialect(), compile_kwargs=options)))
     session.execute(statement).all()  # and the database accepts it
+
+
+ATTRIBUTE_TEXT = st.one_of(
+    st.text(XML_CHARACTERS, max_size=12),
+    st.sampled_from(["0", "1", "10", "-1", "²", "true", "OR", "and", "@id", "@a b", "select"]),
+)
+NODE_EXPRS = st.one_of(FIELDS, FIELDS, FIELDS, st.text(XML_CHARACTERS, max_size=12))
+COUNTS = st.one_of(st.integers(0, 9).map(str), st.integers(0, 9).map(str), ATTRIBUTE_TEXT)
+
+
+def _element(tag: str, **attributes: str | None) -> etree._Element:
+    element = etree.Element(tag)
+    for name, value in attributes.items():
+        if value is not None:
+            element.set(name, value)
+    return element
+
+
+@st.composite
+def query_defs(draw: st.DrawFn) -> etree._Element:
+    """Return a ``<queryDef>`` built from plausible and arbitrary pieces."""
+    root = _element(
+        "queryDef",
+        schema=draw(st.sampled_from(["tst:thing"] * 6 + ["nms:rtEvent", "thing", ""])),
+        operation=draw(st.sampled_from(["get", "getIfExists", "select", "count"] * 3 + ["x"])),
+        lineCount=draw(st.none() | COUNTS),
+        startLine=draw(st.none() | COUNTS),
+    )
+    if draw(st.booleans()):
+        select = etree.SubElement(root, "select")
+        for _ in range(draw(st.integers(0, 4))):
+            node = etree.SubElement(select, draw(st.sampled_from(["node"] * 9 + ["field"])))
+            node.set("expr", draw(NODE_EXPRS))
+            alias = draw(st.none() | st.none() | ATTRIBUTE_TEXT)
+            if alias is not None:
+                node.set("alias", alias)
+    if draw(st.booleans()):
+        where = etree.SubElement(root, "where")
+        parents = [where]
+        for _ in range(draw(st.integers(0, 5))):
+            parent = draw(st.sampled_from(parents))
+            condition = etree.SubElement(parent, "condition")
+            if draw(st.integers(0, 3)) == 0:
+                parents.append(condition)
+            else:
+                condition.set("expr", draw(st.one_of(WELL_FORMED, WELL_FORMED, CONDITIONS)))
+            operator = draw(st.none() | st.sampled_from(["OR", "AND", "or", "EXCEPT"]))
+            if operator is not None:
+                condition.set("boolOperator", operator)
+    if draw(st.booleans()):
+        order = etree.SubElement(root, "orderBy")
+        node = etree.SubElement(order, "node", expr=draw(NODE_EXPRS))
+        desc = draw(st.none() | ATTRIBUTE_TEXT)
+        if desc is not None:
+            node.set("sortDesc", desc)
+    return root
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=query_defs())
+def test_query_documents_are_refused_or_answered(
+    session: Session, document: etree._Element
+) -> None:
+    refusal: InvalidRequest | None = None
+    try:
+        query = read_query(document)
+        output = (
+            execute_query(session, query, thing_schema()) if query.schema == "tst:thing" else None
+        )
+    except InvalidRequest as error:
+        refusal = error
+    if refusal is not None:
+        assert type(refusal) is InvalidRequest
+        return
+    assert output is None or output.markup.startswith("<pdomOutput ")
