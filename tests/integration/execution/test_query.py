@@ -342,3 +342,17 @@ async def test_a_missing_query_is_refused(client: httpx.AsyncClient) -> None:
     answer = await execute(client, "")
     assert answer.status_code == 500
     assert "<queryDef" in fault_of(answer.content)["detail"]
+
+
+async def test_soapui_style_with_any_parameter_name(client: httpx.AsyncClient) -> None:
+    """zeep names the query parameter ``entity``, SoapUI prefixes everything with ``urn:``."""
+    pk = await push(client)
+    envelope = (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:urn="urn:xtk:queryDef"><soapenv:Header/><soapenv:Body><urn:ExecuteQuery>'
+        "<urn:sessiontoken>mc/mc</urn:sessiontoken><urn:entity>"
+        + query("nms:rtEvent", "get", select=nodes("id", "type"), where=cond(f"@id={pk}"))
+        + "</urn:entity></urn:ExecuteQuery></soapenv:Body></soapenv:Envelope>"
+    )
+    answer = await soap(client, envelope, action="xtk:queryDef#ExecuteQuery")
+    assert data_of(answer) == f'<rtEvent id="{pk}" type="PASSWORD_RESET"/>'
