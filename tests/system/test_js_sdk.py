@@ -337,6 +337,26 @@ def test_ims_bearer_token_with_session_info(stack: StackRunner) -> None:
     assert value(info)["sessionInfo"]["userInfo"] is not None
 
 
+def test_a_wrong_technical_token_is_refused(stack: StackRunner) -> None:
+    (logon,) = sdk(stack.exec_url(1), {"kind": "bearerToken", "token": "not-a-token"}, LOGON)
+    assert not logon["ok"]
+    assert "xtk:session#BearerTokenLogon" in logon["error"]["message"]
+    assert "Invalid login or password" in logon["error"]["detail"]
+    ims = {"kind": "imsBearerToken", "token": "not-a-token"}
+    _logon, pushed = sdk(stack.lb_url, ims, LOGON, push("nmsRtEvent", an_event("x@example.com")))
+    assert not pushed["ok"]
+    assert pushed["error"]["statusCode"] == 500
+    assert "Invalid login or password" in pushed["error"]["detail"]
+
+
+def test_an_invalid_event_is_a_fault_naming_the_problem(stack: StackRunner) -> None:
+    event = {"type": "NO_SUCH_TYPE", "email": "x@example.com", "ctx": {}}
+    _logon, pushed = sdk(stack.lb_url, SESSION_TOKEN, LOGON, push("nmsRtEvent", event))
+    assert not pushed["ok"]
+    assert "SOP-330011" in pushed["error"]["detail"]
+    assert "unknown event type 'NO_SUCH_TYPE'" in pushed["error"]["detail"]
+
+
 def test_an_unknown_session_is_reported_as_expired(stack: StackRunner) -> None:
     unknown = {
         "kind": "sessionAndSecurityToken",
