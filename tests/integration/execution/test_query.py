@@ -356,3 +356,19 @@ async def test_soapui_style_with_any_parameter_name(client: httpx.AsyncClient) -
     )
     answer = await soap(client, envelope, action="xtk:queryDef#ExecuteQuery")
     assert data_of(answer) == f'<rtEvent id="{pk}" type="PASSWORD_RESET"/>'
+
+
+async def test_event_types_by_id_and_in_reverse(client: httpx.AsyncClient) -> None:
+    answer = await execute(
+        client,
+        query("xtk:enumValue", "get", select=nodes("name"), where=cond("@id = 2")),
+    )
+    assert data_of(answer) == '<enumValue name="PASSWORD_RESET"/>'
+    answer = await execute(
+        client,
+        query("xtk:enumValue", "select", select=nodes("id"))[:-11]
+        + '<orderBy><node expr="@id" sortDesc="1"/></orderBy></queryDef>',
+    )
+    assert data_of(answer) == (
+        '<enumValue-collection><enumValue id="2"/><enumValue id="1"/></enumValue-collection>'
+    )

@@ -13,6 +13,7 @@ from services.errors import InvalidRequest
 from services.xtk_query import HARD_ROW_LIMIT, build_statement, execute_query, read_query
 from services.xtk_query.compiler import compile_condition
 from services.xtk_query.expression import parse_condition
+from services.xtk_query.render import row_element
 from tests.unit.xtk_query.conftest import thing_schema
 
 
@@ -174,3 +175,10 @@ def test_get_get_if_exists_count_and_select_render(session: Session) -> None:
     with pytest.raises(InvalidRequest) as caught:
         answer("get", "@id=9")
     assert "No 'tst:thing' matches the query" in caught.value.message
+
+
+def test_values_are_escaped_and_unusable_characters_replaced() -> None:
+    markup = row_element("thing", ["a", "b/@c"], ["x\"<&>'\n\t\x01", None])
+    assert markup == '<thing a="x&quot;&lt;&amp;&gt;&apos;&#10;&#9;\ufffd"><b c=""/></thing>'
+    parsed = etree.fromstring(markup)
+    assert parsed.get("a") == "x\"<&>'\n\t\ufffd"
