@@ -12,15 +12,29 @@
 // {"do": …, "ok": false, "error": {"name", "message", "statusCode", "errorCode", "faultCode",
 // "faultString", "detail"}}, …]}. Every step runs, whatever the previous ones did, so that a
 // test can assert what the SDK does after an error too. The SDK is used only through its
-// public API, as Adobe's docs and samples use it (`tokens` reads the two tokens the SDK keeps
-// after a logon, to build a second client on the same session).
+// public API, as Adobe's docs and samples use it, but for `tokens` and `expireSession`, which
+// read the tokens the SDK keeps after a logon to reach the same session from a second client.
+// `"refresh": true` in the connection adds the refreshClient callback of Adobe's docs.
 "use strict";
 
 const sdk = require("@adobe/acc-js-sdk");
 
+let refreshes = 0;
+
 function connectionParameters(url, connection) {
   const c = connection || { kind: "sessionToken", token: "mc/mc" };
   const P = sdk.ConnectionParameters;
+  if (c.refresh) {
+    // Adobe's pattern (docs/connecting.html, "Refreshing connection tokens"): log on again.
+    c.options = {
+      ...c.options,
+      refreshClient: async (client) => {
+        refreshes += 1;
+        await client.logon();
+        return client;
+      },
+    };
+  }
   switch (c.kind) {
     case "sessionToken":
       return P.ofSessionToken(url, c.token, c.options);
@@ -74,6 +88,21 @@ async function run(client, step) {
       return { sessionToken: client._sessionToken, securityToken: client._securityToken };
     case "isLogged":
       return client.isLogged();
+    case "refreshes":
+      return refreshes;
+    case "expireSession": {
+      // Close this client's session behind its back: another client on the same tokens logs off.
+      const other = await sdk.init(
+        sdk.ConnectionParameters.ofSessionAndSecurityToken(
+          client._connectionParameters._endpoint,
+          client._sessionToken,
+          client._securityToken,
+        ),
+      );
+      await other.logon();
+      await other.logoff();
+      return null;
+    }
     default:
       throw new Error(`unknown step '${step.do}'`);
   }

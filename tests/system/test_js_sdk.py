@@ -389,6 +389,26 @@ def test_a_session_closed_by_logoff_is_reported_as_expired(stack: StackRunner) -
     assert again["error"]["errorCode"] == "SDK-000012"
 
 
+def test_refresh_client_logs_on_again_when_the_session_expired(stack: StackRunner) -> None:
+    credentials = {"kind": "userAndPassword", "user": "mc", "password": "mc", "refresh": True}
+    email = unique_email("refreshed")
+    _logon, first, expire, second, refreshes, _logoff = sdk(
+        stack.exec_url(1),
+        credentials,
+        LOGON,
+        push("nmsRtEvent", an_event(unique_email("first"))),
+        {"do": "expireSession"},
+        push("nmsRtEvent", an_event(email)),
+        {"do": "refreshes"},
+        LOGOFF,
+    )
+    assert_pl_id(value(first))
+    value(expire)
+    assert assert_pl_id(value(second))[0] == 1  # SDK-000012, refreshClient, retried once
+    assert value(refreshes) == 1
+    messages_to(stack, email)
+
+
 def test_session_methods_through_the_sdk(stack: StackRunner) -> None:
     credentials = {"kind": "userAndPassword", "user": "mc", "password": "mc"}
     _logon, database, unknown, server_time, _logoff = sdk(
