@@ -22,6 +22,10 @@ _EMAIL = re.compile(
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _PUSH_TOKEN_ATTRIBUTES = ("registrationToken", "registrationId", "deviceToken")
 _EVENT_ELEMENTS = frozenset({"rtEvent", "batchEvent"})
+#: Adobe's JS SDK names an event after the parameter it travels in: nmsBatchEvent.pushEvent({…})
+#: sends <domEvent>. It is stored under the queue's own name (<batchEvent>, <rtEvent>).
+_PARAMETER_ELEMENT = "domEvent"
+_EVENT_OR_PARAMETER = _EVENT_ELEMENTS | {_PARAMETER_ELEMENT}
 # wishedChannel as clients send it: the numbers, read without Channel.parse's work.
 _CHANNELS = {str(channel.value): channel for channel in Channel}
 
@@ -94,9 +98,11 @@ def read_event(
     tag = element.tag
     if tag not in _EVENT_ELEMENTS:
         name = _local(element)
-        if name not in _EVENT_ELEMENTS:
+        if name not in _EVENT_OR_PARAMETER:
             raise _fail(index, "element", f"<{name}> is not an event: expected <{queue.element}>")
         element = _strip_namespaces(element)
+        if name == _PARAMETER_ELEMENT:
+            element.tag = queue.element
     attrs = cast("dict[str, str]", dict(element.items()))  # str keys and values in lxml 5+
     texts = {key: stripped for key, value in attrs.items() if (stripped := value.strip())}
 
@@ -197,7 +203,7 @@ def read_event_collection(
 ) -> list[EventIn]:
     """Validate every event of a ``domEventCollection`` (any wrapper name); all or nothing."""
     children: Sequence[etree._Element] = [c for c in parameter if isinstance(c.tag, str)]
-    if len(children) == 1 and _local(children[0]) not in _EVENT_ELEMENTS:
+    if len(children) == 1 and _local(children[0]) not in _EVENT_OR_PARAMETER:
         children = [c for c in children[0] if isinstance(c.tag, str)]  # the <Events> wrapper
     if not children:
         raise InvalidRequest("the event collection is empty", field="domEventCollection")

@@ -183,14 +183,12 @@ async def test_mc_mc_follows_the_zone_rules_wherever_it_is_sent(
         assert "allowUserPassword" in js_sdk.fault(cookie_only)["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="execution_instance/intake/documents.py accepts only <rtEvent>/<batchEvent> roots; "
-    "nmsBatchEvent.pushEvent({...}) without xtkschema sends <domEvent> (acc-js-sdk-wire §4.2)",
-)
 async def test_the_sdk_s_batch_event_root_is_the_parameter_name(client: httpx.AsyncClient) -> None:
+    """nmsBatchEvent.pushEvent({...}) without xtkschema sends <domEvent> (acc-js-sdk-wire §4.2)."""
     batch = '<domEvent wishedChannel="0" type="PASSWORD_RESET" email="b@b.c"><ctx/></domEvent>'
     response = await js_sdk.call(
         client, "nms:batchEvent", "PushEvent", js_sdk.document("domEvent", batch), session=MC
     )
     js_sdk.scalar(js_sdk.outputs(response, "PushEvent")[0], "xsd:long")
+    (stored,) = stored_events(client)
+    assert stored.document.startswith("<batchEvent ")  # stored under the queue's own name
