@@ -22,11 +22,13 @@ import httpx
 import pytest
 
 from execution_instance.intake.service import split_pl_id
+from services.dev_credentials import CONTROL_PLANE
 from tests.support.stack import StackRunner, running_stack, wait_until
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 README = Path(__file__).resolve().parents[2] / "README.md"
 TECHNICAL_TOKEN = "mcsim-dev-token"  # the development stack's technical token
+SAMPLE_600 = "600 - message center - push event.js"
 MIN_NODE = (20, 19)  # jsdom 29, the SDK's DOM, needs ^20.19.0 || ^22.13.0 || >=24
 
 
@@ -477,6 +479,34 @@ def test_sample_600_event_status_until_processed(stack: StackRunner) -> None:
     assert found["event"]["status"] == "2", found  # processed
     assert found["event"]["created"]
     assert time.monotonic() - started < 30
+
+
+def test_adobe_sample_600_runs_unchanged_against_an_execution_instance(stack: StackRunner) -> None:
+    """Run the SDK's own samples/600 file, as shipped; its event type "welcome" is published."""
+    for instance in (1, 2):
+        answer = httpx.put(
+            f"{stack.exec_url(instance)}/_mc/event-types/welcome",
+            json={"label": "Welcome"},
+            auth=CONTROL_PLANE,
+            timeout=10,
+        )
+        assert answer.status_code == 204, answer.text
+    env = _env(ACC_URL=stack.exec_url(1), ACC_USER="mc", ACC_PASSWORD="mc")
+    done = node(f"node_modules/@adobe/acc-js-sdk/samples/{SAMPLE_600}", env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Logged on with session token" in out
+    types = json.loads(out.split(">> Message center published event types: ", 1)[1].split("\n")[0])
+    assert {"name": "welcome", "label": "Welcome"}.items() <= types["enumValue"][-1].items()
+    pushed = re.findall(r"^>> Event id: (\d+)$", out, flags=re.MULTILINE)
+    assert len(pushed) == 2
+    event = json.loads(out.split(">> Event: ", 1)[1].split("\n")[0])
+    assert event["id"] == str(split_pl_id(int(pushed[1]))[1])
+    assert "Connected to Campaign instance 'mcsim_exec1' build 'mcsim' with user 'mc'" in out
+    # The first four samples ran; the last one is meant for the control (marketing) instance:
+    # an execution instance answers that it has no nms:extAccount.
+    assert "Failed to run sample" not in done.stderr
+    assert "Unknown schema 'nms:extAccount'" in done.stderr
 
 
 @NEEDS_CONTROL_SOAP
