@@ -25,11 +25,13 @@ from control_instance.routes import (
     packages,
     reports,
     seeds,
+    soap,
     templates,
 )
 from control_instance.settings import ControlSettings
 from control_instance.state import ControlState
 from services.app_factory import new_service_app
+from services.fastpath import install_fast_path
 
 __all__ = ["create_app"]
 
@@ -76,7 +78,10 @@ def create_app(
         monitoring.router,
         reports.router,
         packages.router,
+        soap.router,
     ):
         app.include_router(router)
+    # Ahead of the console's and the API's machinery: SOAP callers authenticate as Campaign's.
+    install_fast_path(app, method="POST", path=soap.ROUTER_PATH, endpoint=soap.soap_router)
     install_console(app)
     return app

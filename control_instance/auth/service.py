@@ -32,6 +32,7 @@ __all__ = [
     "Issued",
     "authenticate",
     "check_csrf",
+    "check_login",
     "create_operator",
     "delete_operator",
     "ensure_admin",
@@ -106,18 +107,16 @@ def ensure_admin(*, db: Database, password: str | None) -> bool:
     return True
 
 
-def log_in(
+def check_login(
     *,
     db: Database,
     throttle: LogonThrottle,
     login: str,
     password: str,
     address: str,
-    kind: str,
-    ttl_seconds: int,
     production: bool,
-) -> Issued:
-    """Check a login and issue a bearer token (``kind="bearer"``) or a console session.
+) -> Operator:
+    """Return the enabled operator ``login`` if ``password`` is its own, or refuse (throttled).
 
     The check is reserved in the throttle before it runs, so concurrent guesses are never
     checked beyond the limit; a success does not clear earlier failures (they expire).
@@ -143,8 +142,35 @@ def log_in(
             detail="set another password (MCSIM_CONTROL_ADMIN_PASSWORD on a new database, or "
             "PATCH /api/v1/operators/{id} from a development copy)",
         )
+    return row
+
+
+def log_in(
+    *,
+    db: Database,
+    throttle: LogonThrottle,
+    login: str,
+    password: str,
+    address: str,
+    kind: str,
+    ttl_seconds: int,
+    production: bool,
+) -> Issued:
+    """Check a login and issue a bearer token (``kind="bearer"``), a console or SOAP session.
+
+    A console session (``kind="session"``) gets a CSRF token; a SOAP session (``kind="soap"``,
+    ``xtk:session#Logon``) gets its security token the same way, in ``csrf_token``.
+    """
+    row = check_login(
+        db=db,
+        throttle=throttle,
+        login=login,
+        password=password,
+        address=address,
+        production=production,
+    )
     token = secrets.token_urlsafe(32)
-    csrf = secrets.token_urlsafe(32) if kind == "session" else None
+    csrf = secrets.token_urlsafe(32) if kind in ("session", "soap") else None
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=ttl_seconds)
     with db.transaction(write=True) as session:

@@ -1,0 +1,135 @@
+"""Each SOAP method of the control instance: authenticate the operator, answer one use case.
+
+What ``xtk:session`` answers is written once in :mod:`services.soap.session`; here only the
+control instance's own parts: its operators (through its auth service and login throttle),
+its ``serverInfo``, and the schemas it lets ``xtk:queryDef#ExecuteQuery`` read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+from starlette.concurrency import run_in_threadpool
+
+from control_instance.soapapi import security
+from control_instance.soapapi.queries import run_query
+from control_instance.soapapi.security import SoapCredentials
+from control_instance.state import ControlState
+from services.errors import InvalidRequest
+from services.soap import session
+from services.soap.envelope import Output, SoapCall, SoapReply, render_response
+from services.soap.persist import get_entity_if_more_recent as get_entity
+from services.soap.session import ServerInfo, database_id
+
+__all__ = ["METHODS", "SCHEMAS", "CallContext", "Handler"]
+
+#: The schemas the control instance serves: their WSDLs and compiled schemas.
+SCHEMAS = ("xtk:session", "xtk:persist", "xtk:queryDef")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a method needs besides the call: the control instance and the caller's credentials."""
+
+    state: ControlState
+    credentials: SoapCredentials
+
+
+Handler = Callable[[SoapCall, CallContext], Awaitable[SoapReply]]
+
+
+def _reply(call: SoapCall, *outputs: Output) -> SoapReply:
+    return render_response(call.service, call.method, outputs, version=call.version)
+
+
+def _server(state: ControlState) -> ServerInfo:
+    return ServerInfo(
+        instance_name="mcsim_control",
+        right="admin",
+        ttl_seconds=state.settings.session_ttl_seconds,
+        database_id=database_id(state.settings.resolved_database_url()),
+    )
+
+
+async def logon(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logon(sessiontoken, strLogin, strPassword, elemParameters)``."""
+    login, password = call.text(1).strip(), call.text(2)
+    if not login:
+        raise InvalidRequest("strLogin is empty", field="strLogin")
+    state, address = context.state, context.credentials.address
+    opened = await run_in_threadpool(
+        lambda: security.logon(state, address=address, login=login, password=password)
+    )
+    return _reply(call, *session.logon_outputs(opened, _server(state)))
+
+
+async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#Logoff(sessiontoken)``: close the caller's Logon session, if it used one."""
+    caller = await security.authenticate(context.state, context.credentials)
+    await security.close_session(context.state, caller)
+    return _reply(call)
+
+
+async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetServerTime()``: anonymous."""
+    return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
+
+
+async def get_user_info(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetUserInfo()`` → ``pUserInfo``."""
+    caller = await security.authenticate(context.state, context.credentials)
+    return session.get_user_info(call, login=caller.login, server=_server(context.state))
+
+
+async def get_option(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetOption(strName)`` → ``pstrValue``, ``pbtType``."""
+    await security.authenticate(context.state, context.credentials)
+    return session.get_option(call, server=_server(context.state))
+
+
+async def get_modified_entities(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:session#GetModifiedEntities(cacheEntities)`` → ``pdomDirtyEntities``: nothing."""
+    await security.authenticate(context.state, context.credentials)
+    return session.get_modified_entities(call)
+
+
+async def get_entity_if_more_recent(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:persist#GetEntityIfMoreRecent(sessiontoken, pk, md5, mustExist)`` → ``pdomDoc``."""
+    await security.authenticate(context.state, context.credentials)
+    return get_entity(call, available=SCHEMAS)
+
+
+def _query_element(call: SoapCall) -> etree._Element:
+    # The JS SDK names the parameter 'document', zeep users 'entity': the first XML one.
+    for parameter in call.params[1:]:
+        for child in parameter:
+            if isinstance(child.tag, str):
+                return child
+    raise InvalidRequest(
+        "The query is missing: the parameter after sessiontoken must hold a "
+        "<queryDef schema='…' operation='…'> document.",
+        field="document",
+    )
+
+
+async def execute_query(call: SoapCall, context: CallContext) -> SoapReply:
+    """``xtk:queryDef#ExecuteQuery(sessiontoken, document)`` → ``pdomOutput``."""
+    state = context.state
+    await security.authenticate(state, context.credentials)
+    output = await run_in_threadpool(run_query, state.db, _query_element(call))
+    return _reply(call, output)
+
+
+METHODS: dict[tuple[str, str], Handler] = {
+    ("xtk:session", "Logon"): logon,
+    ("xtk:session", "Logoff"): logoff,
+    ("xtk:session", "GetServerTime"): get_server_time,
+    ("xtk:session", "GetUserInfo"): get_user_info,
+    ("xtk:session", "GetOption"): get_option,
+    ("xtk:session", "GetModifiedEntities"): get_modified_entities,
+    ("xtk:persist", "GetEntityIfMoreRecent"): get_entity_if_more_recent,
+    ("xtk:queryDef", "ExecuteQuery"): execute_query,
+}
