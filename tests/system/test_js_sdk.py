@@ -51,14 +51,6 @@ def _node_problem() -> str | None:
 
 pytestmark = pytest.mark.system
 
-# The server side of issue 14 is being built while these tests are written; a test marked with
-# one of these passes as XPASS as soon as its part lands (strict=False keeps the suite green).
-NEEDS_CONTROL_SOAP = pytest.mark.xfail(
-    strict=False,
-    reason="server part not built yet: the control instance has no SOAP router "
-    "(xtk:session Logon, xtk:queryDef#ExecuteQuery over nms:extAccount)",
-)
-
 
 @pytest.fixture(scope="module")
 def node_modules() -> Path:
@@ -504,7 +496,6 @@ def test_adobe_sample_600_runs_unchanged_against_an_execution_instance(stack: St
     assert "Unknown schema 'nms:extAccount'" in done.stderr
 
 
-@NEEDS_CONTROL_SOAP
 def test_sample_600_message_center_instances_from_the_control_instance(
     stack: StackRunner,
 ) -> None:
