@@ -40,7 +40,8 @@ class _UrlPort(FunctionElement[int]):
 
 
 def _default_port(url: str) -> str:
-    return f"(CASE WHEN lower({url}) LIKE 'https:%' THEN 443 ELSE 80 END)"
+    # No LIKE 'https:%': a bare % in compiled text is a placeholder to psycopg.
+    return f"(CASE WHEN lower(substr({url}, 1, 6)) = 'https:' THEN 443 ELSE 80 END)"
 
 
 @compiles(_UrlPort)

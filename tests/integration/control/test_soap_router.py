@@ -8,13 +8,16 @@ an API bearer token, and query the execution-instance accounts (``nms:extAccount
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
+import pytest
 from lxml import etree
 
-from control_instance.tables import ArchivedEvent
+from control_instance.tables import Account, ArchivedEvent
+from tests.conftest import DatabaseTarget
 from tests.integration.control.builders import make_event_type
-from tests.integration.control.conftest import Cell
+from tests.integration.control.conftest import Cell, control_cell
 from tests.integration.execution.js_sdk import (
     boolean,
     call,
@@ -254,6 +257,13 @@ async def test_cross_site_calls_are_refused_and_the_console_is_untouched(cell: C
         headers={"content-type": "text/xml", "origin": "http://evil.example"},
     )
     assert forged.status_code == 403
+    # A name re-pointed at this machine (DNS rebinding) gets no answer from the router.
+    rebound = await cell.control.post(
+        "/nl/jsp/soaprouter.jsp",
+        content=b"<x/>",
+        headers={"content-type": "text/xml", "host": "rebind.attacker.example:8080"},
+    )
+    assert rebound.status_code == 421
     assert (await cell.control.get("/api/v1/execution-instances")).status_code == 401
 
 
@@ -266,3 +276,72 @@ async def test_wsdls_of_the_served_schemas(cell: Cell) -> None:
         assert b"/nl/jsp/soaprouter.jsp" in answer.content
     missing = await cell.control.get("/nl/jsp/schemawsdl.jsp", params={"schema": "nms:rtEvent"})
     assert missing.status_code == 404
+
+
+@pytest.mark.postgres
+async def test_the_port_comes_from_the_url(tmp_path: Path, database_target: DatabaseTarget) -> None:
+    urls = {
+        "plain": ("http://a.example", "80"),
+        "tls": ("https://b.example/nl", "443"),
+        "explicit": ("http://c.example:8443/path", "8443"),
+        "tlsport": ("HTTPS://d.example:444", "444"),
+        "ipv6": ("http://[::1]:9090/", "9090"),
+        "ipv6bare": ("https://[::1]", "443"),
+    }
+    async with control_cell(
+        tmp_path,
+        instances=0,
+        database_url=database_target.url,
+        database_schema=database_target.schema,
+    ) as cell:
+        now = datetime.now(UTC)
+        with cell.control_app.state.control.db.transaction(write=True) as session:
+            for name, (url, _) in urls.items():
+                session.add(
+                    Account(
+                        name=name,
+                        url=url,
+                        login="mc",
+                        password_secret="sealed",
+                        enabled=name != "plain",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        query = (
+            '<queryDef schema="nms:extAccount" operation="select"><select>'
+            '<node expr="@name"/><node expr="@port"/><node expr="@active"/></select><where>'
+            '<condition expr="@type=11"/><condition expr="@isMessageCenter=true"/></where>'
+            "</queryDef>"
+        )
+        rows = _rows(await _query(cell, query, session="admin/admin"), "extAccount")
+        assert {row["name"]: row["port"] for row in rows} == {
+            name: port for name, (_, port) in urls.items()
+        }
+        assert {row["name"] for row in rows if row["active"] == "0"} == {"plain"}
+        by_port = query.replace('@isMessageCenter=true"/>', '@port>=444"/>')
+        rows = _rows(await _query(cell, by_port, session="admin/admin"), "extAccount")
+        assert {row["name"] for row in rows} == {"explicit", "tlsport", "ipv6"}
+
+
+async def test_failed_logons_are_throttled(tmp_path: Path) -> None:
+    async with control_cell(tmp_path, instances=0, login_max_failures=2) as cell:
+        for _ in range(2):
+            answer = await call(
+                cell.control, "xtk:session", "Logon", _logon_params("admin", "wrong")
+            )
+            assert "Invalid login or password" in fault(answer)["detail"]
+        throttled = await call(
+            cell.control, "xtk:session", "Logon", _logon_params("admin", "admin")
+        )
+        assert throttled.status_code == 500
+        assert "Too many failed logins" in str(fault(throttled))
+
+
+async def test_a_soap_session_is_no_api_token(cell: Cell) -> None:
+    session, _ = await _logon(cell)
+    for token in (session, session.removeprefix("___")):
+        answer = await cell.control.get(
+            "/api/v1/execution-instances", headers={"authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 401
