@@ -45,10 +45,11 @@ def _reply(call: SoapCall, *outputs: Output) -> SoapReply:
     return render_response(call.service, call.method, outputs, version=call.version)
 
 
-def _server(state: ControlState) -> ServerInfo:
+def _server(state: ControlState, *, right: str) -> ServerInfo:
+    # userInfo/login-right is the operator's role: admin, editor or viewer.
     return ServerInfo(
         instance_name="mcsim_control",
-        right="admin",
+        right=right,
         ttl_seconds=state.settings.session_ttl_seconds,
         database_id=database_id(state.settings.resolved_database_url()),
     )
@@ -60,10 +61,10 @@ async def logon(call: SoapCall, context: CallContext) -> SoapReply:
     if not login:
         raise InvalidRequest("strLogin is empty", field="strLogin")
     state, address = context.state, context.credentials.address
-    opened = await run_in_threadpool(
+    opened, role = await run_in_threadpool(
         lambda: security.logon(state, address=address, login=login, password=password)
     )
-    return _reply(call, *session.logon_outputs(opened, _server(state)))
+    return _reply(call, *session.logon_outputs(opened, _server(state, right=role)))
 
 
 async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
@@ -81,13 +82,14 @@ async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
 async def get_user_info(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#GetUserInfo()`` → ``pUserInfo``."""
     caller = await security.authenticate(context.state, context.credentials)
-    return session.get_user_info(call, login=caller.login, server=_server(context.state))
+    server = _server(context.state, right=caller.role)
+    return session.get_user_info(call, login=caller.login, server=server)
 
 
 async def get_option(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#GetOption(strName)`` → ``pstrValue``, ``pbtType``."""
-    await security.authenticate(context.state, context.credentials)
-    return session.get_option(call, server=_server(context.state))
+    caller = await security.authenticate(context.state, context.credentials)
+    return session.get_option(call, server=_server(context.state, right=caller.role))
 
 
 async def get_modified_entities(call: SoapCall, context: CallContext) -> SoapReply:

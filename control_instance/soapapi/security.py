@@ -50,9 +50,10 @@ class SoapCredentials:
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated SOAP caller: its login, and the Logon session it used, if any."""
+    """An authenticated SOAP caller: its login and role, and the Logon session it used, if any."""
 
     login: str
+    role: str
     session: Principal | None = None
 
 
@@ -69,8 +70,11 @@ def _denied(error: AuthenticationFailed) -> AuthenticationFailed:
     return AuthenticationFailed(DENIED, detail=error.detail or error.message)
 
 
-def logon(state: ControlState, *, address: str, login: str, password: str) -> Logon:
-    """Check ``login``'s password (throttled) and open a SOAP session (``xtk:session#Logon``)."""
+def logon(state: ControlState, *, address: str, login: str, password: str) -> tuple[Logon, str]:
+    """Check ``login``'s password (throttled) and open a SOAP session (``xtk:session#Logon``).
+
+    Return the session and the operator's role.
+    """
     try:
         issued = auth.log_in(
             db=state.db,
@@ -85,12 +89,13 @@ def logon(state: ControlState, *, address: str, login: str, password: str) -> Lo
     except AuthenticationFailed as exc:
         raise _denied(exc) from None
     assert issued.csrf_token is not None
-    return Logon(
+    opened = Logon(
         session_token=_SESSION_PREFIX + issued.token,
         security_token=_SECURITY_PREFIX + issued.csrf_token,
         login=issued.operator.login,
         expires_at=issued.expires_at,
     )
+    return opened, issued.operator.role.value
 
 
 def _session(state: ControlState, token: str, security_token: str | None) -> Caller:
@@ -115,7 +120,7 @@ def _session(state: ControlState, token: str, security_token: str | None) -> Cal
             raise SessionExpired(
                 EXPIRED, detail="the X-Security-Token does not match the session"
             ) from None
-    return Caller(login=principal.login, session=principal)
+    return Caller(login=principal.login, role=principal.role.value, session=principal)
 
 
 def _user_password(state: ControlState, value: str, address: str) -> Caller:
@@ -131,7 +136,7 @@ def _user_password(state: ControlState, value: str, address: str) -> Caller:
         )
     except AuthenticationFailed as exc:
         raise _denied(exc) from None
-    return Caller(login=row.login)
+    return Caller(login=row.login, role=row.role)
 
 
 def _bearer(state: ControlState, token: str) -> Caller:
@@ -139,7 +144,7 @@ def _bearer(state: ControlState, token: str) -> Caller:
         principal = auth.authenticate(db=state.db, token=token, kind="bearer")
     except AuthenticationFailed as exc:
         raise AuthenticationFailed(DENIED, detail=f"Authorization: Bearer: {exc.message}") from None
-    return Caller(login=principal.login)
+    return Caller(login=principal.login, role=principal.role.value)
 
 
 def _authenticate(state: ControlState, credentials: SoapCredentials) -> Caller:

@@ -51,7 +51,9 @@ def _logon_params(login: str, password: str) -> str:
     )
 
 
-async def _logon(cell: Cell, login: str = "admin", password: str = "admin") -> tuple[str, str]:
+async def _logon(
+    cell: Cell, login: str = "admin", password: str = "admin", role: str = "admin"
+) -> tuple[str, str]:
     answer = await call(cell.control, "xtk:session", "Logon", _logon_params(login, password))
     token, info, security = outputs(answer, "Logon")
     session_info = dom(info)
@@ -59,6 +61,8 @@ async def _logon(cell: Cell, login: str = "admin", password: str = "admin") -> t
     assert session_info.find("serverInfo") is not None
     user = session_info.find("userInfo")
     assert user is not None and user.get("login") == login
+    right = user.find("login-right")
+    assert right is not None and right.get("right") == role
     return scalar(token, "xsd:string"), scalar(security, "xsd:string")
 
 
@@ -345,3 +349,16 @@ async def test_a_soap_session_is_no_api_token(cell: Cell) -> None:
             "/api/v1/execution-instances", headers={"authorization": f"Bearer {token}"}
         )
         assert answer.status_code == 401
+
+
+async def test_a_viewer_logs_on_and_queries(cell: Cell) -> None:
+    await cell.as_role("viewer")  # creates viewer-user
+    session, security = await _logon(cell, "viewer-user", "password-viewer", role="viewer")
+    answer = await _query(cell, EXT_ACCOUNT_QUERY, session=session, security=security)
+    assert len(_rows(answer, "extAccount")) == 2
+    info = await call(
+        cell.control, "xtk:session", "GetUserInfo", session=session, security=security
+    )
+    (user_info,) = outputs(info, "GetUserInfo")
+    user = dom(user_info)
+    assert user is not None and user.get("login") == "viewer-user"
