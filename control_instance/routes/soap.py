@@ -8,16 +8,16 @@ callers authenticate as Campaign clients do (control_instance/soapapi/security.p
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from control_instance.deps import client_address, provide_state
-from control_instance.soapapi.methods import METHODS, SCHEMAS, CallContext
+from control_instance.soapapi.methods import METHODS, SCHEMAS, CallContext, Handler
 from control_instance.soapapi.security import SoapCredentials
-from services.errors import McsimError
-from services.soap.envelope import SoapCall, SoapVersion, render_fault
-from services.soap.router import campaign_wording, read_soap_call, session_tokens, unknown_method
+from services.soap.envelope import SoapCall, SoapReply
+from services.soap.router import answer_soap_call, bearer_token, session_tokens
 from services.soap.wsdl import ROUTER_PATH, render_wsdl
 
 __all__ = ["MAX_BODY_BYTES", "MAX_XML_DEPTH", "ROUTER_PATH", "router", "soap_router"]
@@ -35,22 +35,13 @@ router = APIRouter(tags=["soap"])
 async def soap_router(request: Request) -> Response:
     """Read the envelope, find the method, run it, and answer with a response or a Fault."""
     state = provide_state(request)
-    version = SoapVersion.SOAP11
-    call: SoapCall | None = None
-    try:
-        call = await read_soap_call(request, max_bytes=MAX_BODY_BYTES, max_depth=MAX_XML_DEPTH)
-        version = call.version
-        handler = METHODS.get((call.service, call.method))
-        if handler is None:
-            raise unknown_method(call, METHODS)
-        reply = await handler(
-            call, CallContext(state=state, credentials=_credentials(request, call))
-        )
-    except McsimError as error:
-        shown = campaign_wording(error, call)
-        log.info("fault %s", shown.fault_string, extra={"action": call.action if call else None})
-        reply = render_fault(shown, version=version)
-    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+    def invoke(handler: Handler, call: SoapCall) -> Awaitable[SoapReply]:
+        return handler(call, CallContext(state=state, credentials=_credentials(request, call)))
+
+    return await answer_soap_call(
+        request, METHODS, invoke, max_bytes=MAX_BODY_BYTES, max_depth=MAX_XML_DEPTH, log=log
+    )
 
 
 @router.get("/nl/jsp/schemawsdl.jsp", response_class=Response)
@@ -62,13 +53,11 @@ async def schema_wsdl(request: Request, schema: str | None = None) -> Response:
 
 
 def _credentials(request: Request, call: SoapCall) -> SoapCredentials:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None
     cookie, security_token = session_tokens(request, call)
     return SoapCredentials(
         address=client_address(request),
         body_token=call.session_token,
         cookie_token=cookie,
         security_token=security_token,
-        bearer=bearer,
+        bearer=bearer_token(request),
     )

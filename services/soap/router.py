@@ -14,12 +14,17 @@ always carry ``Origin``, which must then be this site.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 from lxml import etree
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
+from starlette.responses import Response
 
 from services.bodies import read_body
+from services.db import DatabaseError
 from services.errors import (
     AuthenticationFailed,
     Forbidden,
@@ -29,10 +34,12 @@ from services.errors import (
     UnknownMethod,
     UnsupportedMediaType,
 )
-from services.soap.envelope import SoapCall, read_call
+from services.soap.envelope import SoapCall, SoapReply, SoapVersion, read_call, render_fault
 
 __all__ = [
     "SOAP_MEDIA_TYPES",
+    "answer_soap_call",
+    "bearer_token",
     "campaign_wording",
     "read_soap_call",
     "refuse_cross_site",
@@ -42,6 +49,8 @@ __all__ = [
 
 #: The media types of a SOAP request; a browser sends neither cross-site without a preflight.
 SOAP_MEDIA_TYPES = frozenset({"text/xml", "application/soap+xml"})
+
+H = TypeVar("H")
 
 _KNOWN_TYPES: dict[str, bool] = {}  # Content-Type value -> SOAP or not; a few values in practice
 _MAX_KNOWN_TYPES = 256
@@ -163,3 +172,47 @@ def campaign_wording(error: McsimError, call: SoapCall | None) -> McsimError:
             field=error.field,
         )
     return error
+
+
+async def answer_soap_call(
+    request: Request,
+    methods: Mapping[tuple[str, str], H],
+    invoke: Callable[[H, SoapCall], Awaitable[SoapReply]],
+    *,
+    max_bytes: int,
+    max_depth: int,
+    log: logging.Logger,
+    database_unavailable: str | None = None,
+) -> Response:
+    """Read the envelope, find its method in ``methods``, ``invoke`` it, answer it or a Fault.
+
+    With ``database_unavailable`` a database error is answered as that fault (a caller that
+    retries, as an execution instance handing over a part, then tries again later).
+    """
+    version = SoapVersion.SOAP11
+    call: SoapCall | None = None
+    try:
+        call = await read_soap_call(request, max_bytes=max_bytes, max_depth=max_depth)
+        version = call.version
+        handler = methods.get((call.service, call.method))
+        if handler is None:
+            raise unknown_method(call, methods)
+        reply = await invoke(handler, call)
+    except SQLAlchemyError as exc:
+        if database_unavailable is None:
+            raise
+        log.warning("database error in a SOAP call", exc_info=True)
+        unavailable = DatabaseError(database_unavailable, detail=type(exc).__name__)
+        reply = render_fault(unavailable, version=version)
+    except McsimError as error:
+        shown = campaign_wording(error, call)
+        log.info("fault %s", shown.fault_string, extra={"action": call.action if call else None})
+        reply = render_fault(shown, version=version)
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+
+def bearer_token(request: Request) -> str | None:
+    """Return the token of ``Authorization: Bearer …``, or None."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token = value.strip()
+    return token if token and scheme.lower() == "bearer" else None
