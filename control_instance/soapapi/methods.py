@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from control_instance.soapapi import security
-from control_instance.soapapi.queries import run_query
+from control_instance.soapapi.queries import build_schemas
 from control_instance.soapapi.security import SoapCredentials
 from control_instance.state import ControlState
 from services.errors import InvalidRequest
@@ -23,6 +22,7 @@ from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
 from services.soap.persist import get_entity_if_more_recent as get_entity
 from services.soap.session import ServerInfo, database_id
+from services.xtk_query import query_element, run_query
 
 __all__ = ["METHODS", "SCHEMAS", "CallContext", "Handler"]
 
@@ -104,24 +104,11 @@ async def get_entity_if_more_recent(call: SoapCall, context: CallContext) -> Soa
     return get_entity(call, available=SCHEMAS)
 
 
-def _query_element(call: SoapCall) -> etree._Element:
-    # The JS SDK names the parameter 'document', zeep users 'entity': the first XML one.
-    for parameter in call.params[1:]:
-        for child in parameter:
-            if isinstance(child.tag, str):
-                return child
-    raise InvalidRequest(
-        "The query is missing: the parameter after sessiontoken must hold a "
-        "<queryDef schema='…' operation='…'> document.",
-        field="document",
-    )
-
-
 async def execute_query(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:queryDef#ExecuteQuery(sessiontoken, document)`` → ``pdomOutput``."""
     state = context.state
     await security.authenticate(state, context.credentials)
-    output = await run_in_threadpool(run_query, state.db, _query_element(call))
+    output = await run_in_threadpool(run_query, state.db, query_element(call), build_schemas())
     return _reply(call, output)
 
 

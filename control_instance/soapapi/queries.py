@@ -13,18 +13,15 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from lxml import etree
 from sqlalchemy import Boolean, Integer, SmallInteger, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from control_instance.tables import Account, ArchivedEvent, EventType
-from services.db import Database
-from services.soap.response import Output
-from services.xtk_query import Attribute, Schema, SchemaMap, XtkType, execute_query, read_query
+from services.xtk_query import Attribute, Schema, SchemaMap, XtkType
 
-__all__ = ["EXT_ACCOUNT_TYPE", "build_schemas", "run_query"]
+__all__ = ["EXT_ACCOUNT_TYPE", "build_schemas"]
 
 _T = XtkType
 #: ``nms:extAccount/@type`` of an execution instance (Campaign's "Execution instance").
@@ -149,11 +146,3 @@ def _event_types() -> Schema:
 def build_schemas() -> SchemaMap:
     """Return the schemas of the control instance (built once)."""
     return SchemaMap([_ext_account(), _event_histo(), _event_types()])
-
-
-def run_query(db: Database, element: etree._Element) -> Output:
-    """Parse ``<queryDef>`` and answer it in one read transaction (blocking: run in a thread)."""
-    query = read_query(element)
-    schema = build_schemas().get(query.schema)
-    with db.transaction() as session:
-        return execute_query(session, query, schema)

@@ -9,7 +9,7 @@ are parsed by :mod:`services.xtk_query.expression`, never passed on as text) and
 from __future__ import annotations
 
 from services.xtk_query.compiler import HARD_ROW_LIMIT, build_statement
-from services.xtk_query.execute import execute_query
+from services.xtk_query.execute import execute_query, query_element, run_query
 from services.xtk_query.querydef import QueryDef, QueryOperation, read_query
 from services.xtk_query.schema import Attribute, Schema, SchemaMap, XtkType
 
@@ -23,5 +23,7 @@ __all__ = [
     "XtkType",
     "build_statement",
     "execute_query",
+    "query_element",
     "read_query",
+    "run_query",
 ]
