@@ -1,154 +1,118 @@
-// The flows of Adobe's sample "600 - message center - push event.js" (@adobe/acc-js-sdk 1.2.0,
-// node_modules/@adobe/acc-js-sdk/samples/), for the system tests.
+// The SDK calls that Adobe's Message Center sample ("600 - message center - push event.js" in
+// @adobe/acc-js-sdk 1.2.0) makes, for the system tests: the same connection modes, pushEvent and
+// xtk:queryDef queries, driven from a JSON spec. The sample file itself is run unchanged by
+// another test; this script returns what each step gets instead of printing it, and polls an
+// event's status until it is final.
 //
 //   node tests/node/sample600.js '{"flow": "pushEvent", "url": "http://127.0.0.1:8080",
 //                                  "eventType": "PASSWORD_RESET", "email": "ann@example.com"}'
 //
-// Each flow's body is the sample's code, unchanged but for three things: the URL, event type and
-// e-mail address come from the spec instead of utils.js and the sample's constants; each flow
-// returns what the sample prints with console.log; and "eventStatus" repeats the sample's status
-// query until the event has a final status (the sample queries once). Prints one JSON object:
-// {"ok": true, "value": …} or {"ok": false, "error": {…}}.
+// Prints one JSON object: {"ok": true, "value": …} or {"ok": false, "error": {…}}.
 "use strict";
 
 const sdk = require("@adobe/acc-js-sdk");
 
-const FINAL_STATUSES = new Set(["2", "3", "4", "5", "6"]); // processed, ignored, failed…, too old
+// Event statuses after which nothing changes: processed, ignored, deliveryFailed,
+// routingFailed, tooOld.
+const FINAL_STATUSES = new Set(["2", "3", "4", "5", "6"]);
+const HIGH_BYTE_MASK = BigInt("0xFFFFFFFFFFFFFF");
+
+function nodes(...expressions) {
+  return { node: expressions.map((expr) => ({ expr })) };
+}
+
+function conditions(...expressions) {
+  return { condition: expressions.map((expr) => ({ expr })) };
+}
+
+async function sessionTokenClient(spec) {
+  const client = await sdk.init(sdk.ConnectionParameters.ofSessionToken(spec.url, "mc/mc"));
+  await client.logon();
+  return client;
+}
+
+function query(client, definition) {
+  return client.NLWS.xtkQueryDef.create(definition).executeQuery();
+}
+
+function push(client, spec) {
+  return client.NLWS.nmsRtEvent.pushEvent({
+    wishedChannel: 0,
+    type: spec.eventType,
+    email: spec.email,
+    ctx: { $firstName: "Alex" },
+  });
+}
+
+async function pollStatus(client, eventId, timeoutSeconds) {
+  const definition = {
+    schema: "nms:rtEvent",
+    operation: "get",
+    select: nodes("@id", "@status", "@created", "@processing", "@processed"),
+    where: conditions(`@id=${eventId}`),
+  };
+  const seen = [];
+  const deadline = Date.now() + 1000 * timeoutSeconds;
+  for (;;) {
+    const event = await query(client, definition);
+    seen.push(event.status);
+    if (FINAL_STATUSES.has(String(event.status)) || Date.now() > deadline) return { event, seen };
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 
 const flows = {
-  // "Logon with user/password session token"
   async sessionTokenLogon(spec) {
-    const connectionParameters = sdk.ConnectionParameters.ofSessionToken(spec.url, "mc/mc");
-    const client = await sdk.init(connectionParameters);
-    await client.logon();
+    const client = await sessionTokenClient(spec);
     const logged = client.isLogged();
     await client.logoff();
     return { logged };
   },
 
-  // "Getting all the published event types for an execution instance"
   async eventTypes(spec) {
-    const connectionParameters = sdk.ConnectionParameters.ofSessionToken(spec.url, "mc/mc");
-    const client = await sdk.init(connectionParameters);
-    await client.logon();
-    const NLWS = client.NLWS;
-
-    var queryDef = {
+    const client = await sessionTokenClient(spec);
+    return query(client, {
       schema: "xtk:enumValue",
       operation: "select",
-      select: {
-        node: [{ expr: "@id" }, { expr: "@name" }, { expr: "@label" }],
-      },
-      where: { condition: [{ expr: "[enum/@name]='eventType'" }] },
-    };
-    var query = NLWS.xtkQueryDef.create(queryDef);
-    const eventTypes = await query.executeQuery();
-    return eventTypes;
+      select: nodes("@id", "@name", "@label"),
+      where: conditions("[enum/@name]='eventType'"),
+    });
   },
 
-  // "Sending a transactional message"
   async pushEvent(spec) {
-    const connectionParameters = sdk.ConnectionParameters.ofSessionToken(spec.url, "mc/mc");
-    const client = await sdk.init(connectionParameters);
-    await client.logon();
-    const NLWS = client.NLWS;
-
-    var eventId = await NLWS.nmsRtEvent.pushEvent({
-      wishedChannel: 0,
-      type: spec.eventType,
-      email: spec.email,
-      ctx: {
-        $firstName: "Alex",
-      },
-    });
-    return { eventId };
+    const client = await sessionTokenClient(spec);
+    return { eventId: await push(client, spec) };
   },
 
-  // "Getting the status of a transactional event"
+  // The plId's high byte names the instance; the rest is the event's @id there.
   async eventStatus(spec) {
-    const connectionParameters = sdk.ConnectionParameters.ofSessionToken(spec.url, "mc/mc");
-    const client = await sdk.init(connectionParameters);
-    await client.logon();
-    const NLWS = client.NLWS;
-
-    var eventId = await NLWS.nmsRtEvent.pushEvent({
-      wishedChannel: 0,
-      type: spec.eventType,
-      email: spec.email,
-      ctx: {
-        $firstName: "Alex",
-      },
-    });
-    const plId = eventId;
-
-    // Clear high byte
-    eventId = Number(BigInt(eventId) & BigInt("0xFFFFFFFFFFFFFF"));
-
-    const queryDef = {
-      schema: "nms:rtEvent",
-      operation: "get",
-      select: {
-        node: [
-          { expr: "@id" },
-          { expr: "@status" },
-          //{ expr: "delivery" },
-          { expr: "@created" },
-          { expr: "@processing" },
-          { expr: "@processed" },
-        ],
-      },
-      where: {
-        condition: [{ expr: `@id=${eventId}` }],
-      },
-    };
-    const seen = [];
-    const deadline = Date.now() + 1000 * (spec.timeout || 20);
-    for (;;) {
-      const query = NLWS.xtkQueryDef.create(queryDef);
-      var event = await query.executeQuery();
-      seen.push(event.status);
-      if (FINAL_STATUSES.has(String(event.status)) || Date.now() > deadline) {
-        return { plId, eventId, event, seen };
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const client = await sessionTokenClient(spec);
+    const plId = await push(client, spec);
+    const eventId = Number(BigInt(plId) & HIGH_BYTE_MASK);
+    const { event, seen } = await pollStatus(client, eventId, spec.timeout || 20);
+    return { plId, eventId, event, seen };
   },
 
-  // "Getting all message center instances (from Marketing server)": utils.logon is
-  // ofUserAndPassword(url, user, password, {clientApp: 'acc-js-sdk sample'}), logon, logoff.
+  // The execution instances, read from the control (marketing) instance with Logon.
   async instances(spec) {
-    const connectionParameters = sdk.ConnectionParameters.ofUserAndPassword(
+    const parameters = sdk.ConnectionParameters.ofUserAndPassword(
       spec.url,
       spec.user,
       spec.password,
       { clientApp: "acc-js-sdk sample" },
     );
-    const client = await sdk.init(connectionParameters);
+    const client = await sdk.init(parameters);
     await client.logon();
     try {
-      const NLWS = client.NLWS;
-      const queryDef = {
+      return await query(client, {
         schema: "nms:extAccount",
         operation: "select",
-        select: {
-          node: [
-            { expr: "@id" },
-            { expr: "@name" },
-            { expr: "@label" },
-            { expr: "@active" },
-            { expr: "@server" },
-            { expr: "@port" },
-            { expr: "@account" },
-            { expr: "@executionInstanceId" },
-          ],
-        },
-        where: {
-          condition: [{ expr: "@type=11" }, { expr: "@isMessageCenter=true" }],
-        },
-      };
-      const query = NLWS.xtkQueryDef.create(queryDef);
-      const instances = await query.executeQuery();
-      return instances;
+        select: nodes(
+          "@id", "@name", "@label", "@active", "@server", "@port", "@account",
+          "@executionInstanceId",
+        ),
+        where: conditions("@type=11", "@isMessageCenter=true"),
+      });
     } finally {
       await client.logoff();
     }
