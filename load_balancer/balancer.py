@@ -101,21 +101,28 @@ class Balancer:
         return replicas[self._next % len(replicas)]
 
     def for_key(self, key: bytes, tried: Collection[Backend] = ()) -> Backend | None:
-        """Return the backend a key hashes to, or the next usable one (rendezvous hashing).
+        """Return the backend that owns a key, or a replica of its instance; None when down.
 
-        Every backend gets a score from the key and its URL; the highest usable score wins. The
-        choice is the same in every worker and process, and adding or removing a backend only
-        moves the keys that hashed to it.
+        The owner is the backend with the highest score from the key and its URL (rendezvous
+        hashing), up or down: the same in every worker and process, across restarts, and only a
+        backend added or removed moves keys. A key means one event (issue 17): only its owner's
+        instance remembers it, so a keyed request never goes to another instance — while the
+        owner is down the caller is told to retry (replicas of the owner's instance, which share
+        its database and so its keys, may serve it).
         """
-        best: Backend | None = None
+        owner: Backend | None = None
         best_score = b""
         for backend in self.backends():
-            if backend in tried or not self.usable(backend):
-                continue
             score = hashlib.blake2b(key + b"\0" + backend.hash_key, digest_size=8).digest()
-            if best is None or score > best_score:
-                best, best_score = backend, score
-        return best
+            if owner is None or score > best_score:
+                owner, best_score = backend, score
+        if owner is None:
+            return None
+        if owner not in tried and self.usable(owner):
+            return owner
+        if owner.instance_id is None:
+            return None
+        return self.for_instance(owner.instance_id, tried)
 
     def eject(self, backend: Backend, error: str) -> bool:
         """Mark ``backend`` down after a failed request; return whether it was up before."""

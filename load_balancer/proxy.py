@@ -59,6 +59,14 @@ __all__ = ["Proxy", "Sender"]
 log = logging.getLogger("mcsim.lb")
 access = logging.getLogger("mcsim.lb.access")
 
+#: Seconds a keyed request is told to wait while its instance is down (about two health checks).
+_KEY_RETRY_AFTER_SECONDS = 2
+
+
+class KeyOwnerUnavailable(NoBackendAvailable):
+    """The instance that owns an Idempotency-Key is down: 503 with Retry-After."""
+
+
 #: Sends one request upstream and returns once the response head is in.
 Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
@@ -418,7 +426,17 @@ class Proxy:
                     "byte of its PKey; retry when that instance is back",
                 )
             return backend, None
-        backend = balancer.for_key(key, tried) if key is not None else balancer.round_robin(tried)
+        if key is not None:
+            backend = balancer.for_key(key, tried)
+            if backend is None:
+                return None, KeyOwnerUnavailable(
+                    "the execution instance that owns this Idempotency-Key is not available",
+                    detail="a request with an Idempotency-Key only goes to the instance its key "
+                    "hashes to, the one that remembers it (another would create a second event): "
+                    f"retry with the same key in {_KEY_RETRY_AFTER_SECONDS} s",
+                )
+            return backend, None
+        backend = balancer.round_robin(tried)
         if backend is not None:
             return backend, None
         if tried:
@@ -473,14 +491,17 @@ class Proxy:
         else:
             body = json.dumps(error.to_json()).encode()
             media_type = b"application/json"
+        headers = [
+            (b"content-type", media_type),
+            (b"content-length", b"%d" % len(body)),
+            (b"x-request-id", request_id),
+        ]
+        if isinstance(error, KeyOwnerUnavailable):
+            headers.append((b"retry-after", b"%d" % _KEY_RETRY_AFTER_SECONDS))
         start: Message = {
             "type": "http.response.start",
             "status": error.status_code,
-            "headers": [
-                (b"content-type", media_type),
-                (b"content-length", b"%d" % len(body)),
-                (b"x-request-id", request_id),
-            ],
+            "headers": headers,
         }
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -54,7 +54,7 @@ def test_a_status_read_for_a_down_instance_is_503_not_another_instances_404(
     assert lb.client.get(f"{EVENT_PATH}/{pkey(1, 5)}").json()["backend"] == "one"
 
 
-def test_an_idempotency_key_always_reaches_the_same_backend_until_it_is_down(
+def test_an_idempotency_key_only_ever_reaches_its_own_backend(
     cell: tuple[Balancer, EchoBackend, EchoBackend, str, str],
 ) -> None:
     lb, one, two, url_one, url_two = cell
@@ -72,13 +72,21 @@ def test_an_idempotency_key_always_reaches_the_same_backend_until_it_is_down(
     # Keys spread over both backends (16 keys all on one would be a 1 in 32768 fluke).
     assert set(first.values()) == {"one", "two"}
 
+    # While a key's backend is down its requests wait (503 + Retry-After): another instance
+    # has never seen the key and would create a second event (issue 17).
     two.healthy = False
     wait_for(lambda: lb.backend(url_two)["state"] == "down")
-    moved = {key: owner(key) for key in keys}
-    assert set(moved.values()) == {"one"}
+    for key in keys:
+        answer = lb.client.post(EVENT_PATH, json={}, headers={"Idempotency-Key": key})
+        if first[key] == "one":
+            assert answer.json()["backend"] == "one"
+        else:
+            assert answer.status_code == 503
+            assert answer.headers["retry-after"] == "2"
+            assert "owns this Idempotency-Key" in answer.json()["message"]
 
     two.healthy = True
     wait_for(lambda: lb.backend(url_two)["state"] == "up")
     assert {key: owner(key) for key in keys} == first
     assert one.count() > 0 and two.count() > 0
-    assert lb.backend(url_one)["requests"] + lb.backend(url_two)["requests"] == 16 * 6
+    assert one.count() + two.count() == 16 * 5 + sum(1 for k in keys if first[k] == "one")

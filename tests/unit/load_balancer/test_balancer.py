@@ -57,7 +57,7 @@ def test_an_instance_id_picks_its_replicas_only() -> None:
     assert balancer.for_instance(2) is None
 
 
-def test_a_key_hashes_to_the_same_backend_in_every_worker_and_moves_only_when_it_is_down() -> None:
+def test_a_key_hashes_to_the_same_backend_in_every_worker_and_never_moves_when_it_is_down() -> None:
     state = table(3)
     first, second = Balancer(state, worker=0), Balancer(state, worker=1)
     keys = [f"key-{n}".encode() for n in range(60)]
@@ -65,17 +65,37 @@ def test_a_key_hashes_to_the_same_backend_in_every_worker_and_moves_only_when_it
     assert owners == {k: second.for_key(k).url for k in keys}  # type: ignore[union-attr]
     assert set(owners.values()) == set(URLS[:3])
 
+    # A key means one event: while its owner is down no other instance gets it (issue 17).
     down = first.backends()[0]
     first.eject(down, "down")
-    moved = {k: first.for_key(k).url for k in keys}  # type: ignore[union-attr]
     for key in keys:
+        backend = first.for_key(key)
         if owners[key] == down.url:
-            assert moved[key] != down.url
+            assert backend is None
         else:
-            assert moved[key] == owners[key]  # only the dead backend's keys move
+            assert backend is not None and backend.url == owners[key]
+    # The same when the owner refused the connection in this very request.
+    key = next(k for k in keys if owners[k] == URLS[1])
+    owner = first.for_key(key)
+    assert owner is not None and first.for_key(key, tried=[owner]) is None
     # A new backend takes some keys and leaves the others where they were.
     state.add(URLS[3])
     state.set_state(first.backends()[0].index, first.backends()[0].serial, UP)
     grown = {k: first.for_key(k).url for k in keys}  # type: ignore[union-attr]
     assert all(grown[k] in (owners[k], URLS[3]) for k in keys)
     assert URLS[3] in grown.values()
+
+
+def test_a_down_owner_s_key_goes_to_a_replica_of_its_instance() -> None:
+    """Replicas of one instance share its database, so they remember its keys."""
+    state = table(3)
+    state.add(URLS[3])
+    balancer = Balancer(state)
+    replica = balancer.backends()[3]
+    keys = [f"key-{n}".encode() for n in range(80)]
+    owned = [k for k in keys if balancer.for_key(k).url == URLS[1]]  # type: ignore[union-attr]
+    assert owned
+    state.set_instance(replica.index, replica.serial, 2)  # the replica reports instance 2
+    state.set_state(replica.index, replica.serial, UP)
+    balancer.eject(balancer.backends()[1], "down")
+    assert {balancer.for_key(k).url for k in owned} == {URLS[3]}  # type: ignore[union-attr]
