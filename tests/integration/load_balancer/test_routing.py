@@ -57,7 +57,7 @@ def test_a_status_read_for_a_down_instance_is_503_not_another_instances_404(
 def test_an_idempotency_key_only_ever_reaches_its_own_backend(
     cell: tuple[Balancer, EchoBackend, EchoBackend, str, str],
 ) -> None:
-    lb, one, two, url_one, url_two = cell
+    lb, one, two, _url_one, url_two = cell
     keys = [f"order-{n}" for n in range(16)]
 
     def owner(key: str) -> str:
