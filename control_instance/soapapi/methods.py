@@ -20,7 +20,6 @@ from control_instance.state import ControlState
 from services.errors import InvalidRequest
 from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.soap.persist import get_entity_if_more_recent as get_entity
 from services.soap.session import ServerInfo, database_id
 from services.xtk_query import query_element, run_query
 
@@ -79,29 +78,9 @@ async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
     return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
 
 
-async def get_user_info(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetUserInfo()`` → ``pUserInfo``."""
+async def _identify(context: CallContext) -> tuple[str, ServerInfo]:
     caller = await security.authenticate(context.state, context.credentials)
-    server = _server(context.state, right=caller.role)
-    return session.get_user_info(call, login=caller.login, server=server)
-
-
-async def get_option(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetOption(strName)`` → ``pstrValue``, ``pbtType``."""
-    caller = await security.authenticate(context.state, context.credentials)
-    return session.get_option(call, server=_server(context.state, right=caller.role))
-
-
-async def get_modified_entities(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetModifiedEntities(cacheEntities)`` → ``pdomDirtyEntities``: nothing."""
-    await security.authenticate(context.state, context.credentials)
-    return session.get_modified_entities(call)
-
-
-async def get_entity_if_more_recent(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:persist#GetEntityIfMoreRecent(sessiontoken, pk, md5, mustExist)`` → ``pdomDoc``."""
-    await security.authenticate(context.state, context.credentials)
-    return get_entity(call, available=SCHEMAS)
+    return caller.login, _server(context.state, right=caller.role)
 
 
 async def execute_query(call: SoapCall, context: CallContext) -> SoapReply:
@@ -116,9 +95,6 @@ METHODS: dict[tuple[str, str], Handler] = {
     ("xtk:session", "Logon"): logon,
     ("xtk:session", "Logoff"): logoff,
     ("xtk:session", "GetServerTime"): get_server_time,
-    ("xtk:session", "GetUserInfo"): get_user_info,
-    ("xtk:session", "GetOption"): get_option,
-    ("xtk:session", "GetModifiedEntities"): get_modified_entities,
-    ("xtk:persist", "GetEntityIfMoreRecent"): get_entity_if_more_recent,
     ("xtk:queryDef", "ExecuteQuery"): execute_query,
+    **session.caller_methods(_identify, schemas=SCHEMAS),
 }

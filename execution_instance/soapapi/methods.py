@@ -22,7 +22,6 @@ from execution_instance.state import ExecutionState
 from services.errors import InvalidRequest, PayloadTooLarge
 from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.soap.persist import get_entity_if_more_recent as get_entity
 from services.soap.session import ServerInfo, database_id
 
 __all__ = ["METHODS", "SCHEMAS", "CallContext", "Handler"]
@@ -84,30 +83,9 @@ async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
     return session.get_server_time(call, security=security, address=context.credentials.address)
 
 
-async def get_user_info(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetUserInfo()`` → ``pUserInfo``."""
-    state = context.state
-    caller = await state.security.authenticate_async(context.credentials)
-    return session.get_user_info(call, login=caller.login, server=_server(state))
-
-
-async def get_option(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetOption(strName)`` → ``pstrValue``, ``pbtType``."""
-    state = context.state
-    await state.security.authenticate_async(context.credentials)
-    return session.get_option(call, server=_server(state))
-
-
-async def get_modified_entities(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetModifiedEntities(cacheEntities)`` → ``pdomDirtyEntities``: nothing."""
-    await context.state.security.authenticate_async(context.credentials)
-    return session.get_modified_entities(call)
-
-
-async def get_entity_if_more_recent(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:persist#GetEntityIfMoreRecent(sessiontoken, pk, md5, mustExist)`` → ``pdomDoc``."""
-    await context.state.security.authenticate_async(context.credentials)
-    return get_entity(call, available=SCHEMAS)
+async def _identify(context: CallContext) -> tuple[str, ServerInfo]:
+    caller = await context.state.security.authenticate_async(context.credentials)
+    return caller.login, _server(context.state)
 
 
 def _queue(call: SoapCall) -> Queue:
@@ -182,9 +160,6 @@ METHODS: dict[tuple[str, str], Handler] = {
     ("nms:batchEvent", "PushEvent"): push_event,
     ("nms:batchEvent", "PushEvents"): push_events,
     ("xtk:session", "BearerTokenLogon"): bearer_token_logon,
-    ("xtk:session", "GetUserInfo"): get_user_info,
-    ("xtk:session", "GetOption"): get_option,
-    ("xtk:session", "GetModifiedEntities"): get_modified_entities,
-    ("xtk:persist", "GetEntityIfMoreRecent"): get_entity_if_more_recent,
     ("xtk:queryDef", "ExecuteQuery"): execute_query_method,
+    **session.caller_methods(_identify, schemas=SCHEMAS),
 }

@@ -24,7 +24,6 @@ from services.delivery_protocol import parse_delivery_part, render_delivery_logs
 from services.errors import AuthenticationFailed, InvalidRequest
 from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
-from services.soap.persist import get_entity_if_more_recent as get_entity
 from services.soap.session import ServerInfo, database_id
 
 __all__ = [
@@ -101,30 +100,9 @@ async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
     return session.get_server_time(call, security=security, address=context.credentials.address)
 
 
-async def get_user_info(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetUserInfo()`` → ``pUserInfo``."""
-    state = context.state
-    login = await state.security.authenticate_async(context.credentials)
-    return session.get_user_info(call, login=login, server=_server(state))
-
-
-async def get_option(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetOption(strName)`` → ``pstrValue``, ``pbtType``."""
-    state = context.state
-    await state.security.authenticate_async(context.credentials)
-    return session.get_option(call, server=_server(state))
-
-
-async def get_modified_entities(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#GetModifiedEntities(cacheEntities)`` → ``pdomDirtyEntities``: nothing."""
-    await context.state.security.authenticate_async(context.credentials)
-    return session.get_modified_entities(call)
-
-
-async def get_entity_if_more_recent(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:persist#GetEntityIfMoreRecent(sessiontoken, pk, md5, mustExist)`` → ``pdomDoc``."""
-    await context.state.security.authenticate_async(context.credentials)
-    return get_entity(call, available=SCHEMAS)
+async def _identify(context: CallContext) -> tuple[str, ServerInfo]:
+    login = await context.state.security.authenticate_async(context.credentials)
+    return login, _server(context.state)
 
 
 def _fatal(call: SoapCall, message: str) -> SoapReply:
@@ -217,8 +195,5 @@ METHODS: dict[tuple[str, str], Handler] = {
     ("nms:delivery", "AppendDeliveryPart"): append_part,
     ("nms:delivery", "GetDeliveryLogs"): get_logs,
     ("xtk:session", "BearerTokenLogon"): bearer_token_logon,
-    ("xtk:session", "GetUserInfo"): get_user_info,
-    ("xtk:session", "GetOption"): get_option,
-    ("xtk:session", "GetModifiedEntities"): get_modified_entities,
-    ("xtk:persist", "GetEntityIfMoreRecent"): get_entity_if_more_recent,
+    **session.caller_methods(_identify, schemas=SCHEMAS),
 }

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
@@ -21,12 +22,14 @@ from starlette.concurrency import run_in_threadpool
 from services.auth.security import Credentials, Logon, OperatorSecurity
 from services.errors import InvalidRequest
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
+from services.soap.persist import get_entity_if_more_recent
 from services.version import VERSION
 from services.xtk import xtk_now
 
 __all__ = [
     "BUILD_NUMBER",
     "ServerInfo",
+    "caller_methods",
     "database_id",
     "get_modified_entities",
     "get_option",
@@ -158,3 +161,42 @@ def get_modified_entities(call: SoapCall) -> SoapReply:
         time=now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
     )
     return _reply(call, Output.xml("pdomDirtyEntities", cache))
+
+
+C = TypeVar("C")
+#: Authenticate a call's caller; return its login and what the service says of itself.
+Identify = Callable[[C], Awaitable[tuple[str, ServerInfo]]]
+
+
+def caller_methods(
+    identify: Identify[C], *, schemas: Collection[str]
+) -> dict[tuple[str, str], Callable[[SoapCall, C], Awaitable[SoapReply]]]:
+    """Return the methods that need only an authenticated caller, for a service's METHODS.
+
+    ``xtk:session`` GetUserInfo, GetOption, GetModifiedEntities and ``xtk:persist``
+    GetEntityIfMoreRecent (over ``schemas``): every service answers them alike once it knows
+    who calls (``identify`` takes the service's call context).
+    """
+
+    async def user_info(call: SoapCall, context: C) -> SoapReply:
+        login, server = await identify(context)
+        return get_user_info(call, login=login, server=server)
+
+    async def option(call: SoapCall, context: C) -> SoapReply:
+        _, server = await identify(context)
+        return get_option(call, server=server)
+
+    async def modified_entities(call: SoapCall, context: C) -> SoapReply:
+        await identify(context)
+        return get_modified_entities(call)
+
+    async def entity(call: SoapCall, context: C) -> SoapReply:
+        await identify(context)
+        return get_entity_if_more_recent(call, available=schemas)
+
+    return {
+        ("xtk:session", "GetUserInfo"): user_info,
+        ("xtk:session", "GetOption"): option,
+        ("xtk:session", "GetModifiedEntities"): modified_entities,
+        ("xtk:persist", "GetEntityIfMoreRecent"): entity,
+    }
