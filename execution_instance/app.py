@@ -11,13 +11,14 @@ import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from execution_instance.processes import ProcessContext
 from execution_instance.routes import controlplane, ping, redir, rest, soap, stats, wsdl
 from execution_instance.settings import ExecutionSettings
-from execution_instance.state import ExecutionState
+from execution_instance.state import ExecutionState, prepare_instance
 from services.app_factory import new_service_app
 from services.fastpath import install_fast_path
 
-__all__ = ["REFRESH_SECONDS", "create_app"]
+__all__ = ["REFRESH_SECONDS", "create_app", "running"]
 
 log = logging.getLogger("mcsim.execution")
 
@@ -41,46 +42,78 @@ def _running_id(app: FastAPI) -> int | None:
     return state.identity.value if state is not None else None
 
 
+def _processes(app: FastAPI) -> list[tuple[str, int]] | None:
+    """Return the role and pid of each process of the instance (None when it is one process)."""
+    state: ExecutionState | None = getattr(app.state, "execution", None)
+    return state.shared.processes() if state is not None else None
+
+
+@asynccontextmanager
+async def running(
+    state: ExecutionState, *, intake: bool, processing: bool, sync: bool = True
+) -> AsyncIterator[None]:
+    """Run what a process of the instance runs: its caches' refresh, and the event writer
+    (``intake``) or the processing workers (``processing``; ``sync``: the status sync too)."""
+    await run_in_threadpool(state.refresh)
+    if processing:
+        await run_in_threadpool(state.processor.load_epoch)
+        state.processor.before_claim = state.catch_up
+    if intake:
+        await state.writer.start()
+    if processing:
+        state.processor.start(sync=sync)
+    refresher = asyncio.create_task(_keep_fresh(state), name="refresh-caches")
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        await asyncio.wait([refresher])  # its thread may hold a connection: let it finish
+        if processing:
+            await state.processor.stop()
+        if intake:
+            await state.writer.stop()
+
+
 def create_app(
-    settings: ExecutionSettings | None = None, *, http_client: httpx.AsyncClient | None = None
+    settings: ExecutionSettings | None = None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    process: ProcessContext | None = None,
 ) -> FastAPI:
-    """Build an execution instance; nothing starts until the app's lifespan runs."""
+    """Build an execution instance; nothing starts until the app's lifespan runs.
+
+    Without ``process`` the app is the whole instance: it prepares the database, takes events
+    and processes them. With a web ``process`` (:mod:`execution_instance.server`) it only serves
+    HTTP; the master prepared the database and processing processes take the events.
+    """
     settings = settings or ExecutionSettings()
+    whole = process is None
 
     @asynccontextmanager
     async def run_instance(app: FastAPI) -> AsyncIterator[None]:
-        state = ExecutionState.build(settings, app.state.db, app.state.http)
-        await run_in_threadpool(
-            state.security.seed,
-            operators=settings.operators,
-            technical_tokens=settings.technical_tokens,
+        if whole:
+            await run_in_threadpool(prepare_instance, settings, app.state.db)
+        state = ExecutionState.build(
+            settings,
+            app.state.db,
+            app.state.http,
+            shared=process.shared if process else None,
+            wakeup=process.wakeup.notify if process else None,
         )
-        if settings.event_types:
-            await run_in_threadpool(
-                state.intake.add_event_types, [(name, name) for name in settings.event_types]
-            )
-        await run_in_threadpool(state.refresh)
-        await run_in_threadpool(state.processor.load_epoch)
-        await state.writer.start()
-        state.processor.start()
-        refresher = asyncio.create_task(_keep_fresh(state), name="refresh-caches")
-        app.state.execution = state
-        try:
+        async with running(state, intake=True, processing=whole):
+            app.state.execution = state
             yield
-        finally:
-            refresher.cancel()
-            await asyncio.wait([refresher])  # its thread may hold a connection: let it finish
-            await state.processor.stop()
-            await state.writer.stop()
 
     app = new_service_app(
         settings,
         title="mcsim execution instance",
         description="Receives transactional events over SOAP and REST (Campaign Message Center).",
         migrations="execution_instance:migrations",
+        upgrade=whole,
         http_client=http_client,
         hook=run_instance,
         instance_id=_running_id,
+        processes=_processes,
     )
     app.include_router(ping.router)
     app.include_router(redir.router)

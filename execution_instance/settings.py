@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from execution_instance.processes import ProcessLayout
 from services import dev_credentials
 from services.auth.zones import SecurityZone, default_zones
 from services.settings import Environment, ServiceSettings
@@ -104,7 +105,24 @@ class ExecutionSettings(ServiceSettings):
     midsourcing_password: str | None = Field(
         None, description="Its password. In development an empty value means 'mid'."
     )
-    workers: int = Field(2, ge=0, le=64, description="Processing workers (0: intake only).")
+    workers: int = Field(
+        2, ge=0, le=64, description="Workers of each processing process (0: intake only)."
+    )
+    web_processes: int | None = Field(
+        None,
+        ge=1,
+        le=32,
+        description="HTTP processes sharing the port (SO_REUSEPORT) when run as a process "
+        "(python -m execution_instance, mcsim up). Empty: one per two usable cores, at least one.",
+    )
+    processing_processes: int | None = Field(
+        None,
+        ge=0,
+        le=32,
+        description="Processes running the processing workers, apart from the HTTP ones. Empty: "
+        "one per two usable cores, at least one. 0: the workers run inside the HTTP process "
+        "(needs web_processes 1: one process in all).",
+    )
     claim_batch_size: int = Field(
         100, ge=1, le=10_000, description="Events one worker claims and hands over at once."
     )
@@ -132,6 +150,17 @@ class ExecutionSettings(ServiceSettings):
         200, ge=1, description="CPU time one template render may use."
     )
     render_memory_limit_mb: int = Field(32, ge=4, description="Memory of one template sandbox.")
+
+    @model_validator(mode="after")
+    def _layout(self) -> ExecutionSettings:
+        self.layout()  # raises ValueError for a layout that cannot run
+        return self
+
+    def layout(self) -> ProcessLayout:
+        """Return the processes this instance runs as (from the settings and the cores)."""
+        return ProcessLayout.choose(
+            web=self.web_processes, processing=self.processing_processes, workers=self.workers
+        )
 
     @model_validator(mode="after")
     def _development_credentials(self) -> ExecutionSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -10,7 +11,8 @@ from execution_instance.identity import Identity
 from execution_instance.intake.documents import EventLimits
 from execution_instance.intake.service import IntakeService
 from execution_instance.intake.writer import EventWriter
-from execution_instance.processing.service import Processor, ProcessorSettings
+from execution_instance.processes import SharedMemory
+from execution_instance.processing.service import Processor, ProcessorSettings, load_epoch
 from execution_instance.security.control_plane import ControlPlaneAuth
 from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
@@ -21,7 +23,7 @@ from services.delivery_client import DeliveryClient
 from services.forwarding import TrustedProxies
 from services.personalization import RenderLimits, TemplateEngine
 
-__all__ = ["ExecutionState"]
+__all__ = ["ExecutionState", "prepare_instance"]
 
 
 @dataclass
@@ -39,6 +41,10 @@ class ExecutionState:
     proxies: TrustedProxies
     templates: TemplateService
     processor: Processor
+    #: What this process shares with the instance's other processes (its own when alone).
+    shared: SharedMemory
+    #: Wakes the processing workers: this process's own, or a processing process's.
+    wake_processing: Callable[[], None]
 
     def refresh(self) -> None:
         """Re-read from the database everything requests and workers serve from memory."""
@@ -47,11 +53,36 @@ class ExecutionState:
         self.intake.refresh()
         self.templates.refresh()
 
+    def catch_up(self) -> None:
+        """Re-read the caches if another process changed the configuration since the last time.
+
+        Cached sessions are dropped too: one of them may belong to an operator just removed.
+        """
+        self.shared.catch_up(self._reload)
+
+    def _reload(self) -> None:
+        self.security.forget_sessions()
+        self.refresh()
+
+    def configuration_changed(self) -> None:
+        """A control-plane change was committed: every process re-reads before its next call."""
+        self.shared.bump()
+
     @classmethod
     def build(
-        cls, settings: ExecutionSettings, db: Database, http: httpx.AsyncClient
+        cls,
+        settings: ExecutionSettings,
+        db: Database,
+        http: httpx.AsyncClient,
+        *,
+        shared: SharedMemory | None = None,
+        wakeup: Callable[[], None] | None = None,
     ) -> ExecutionState:
-        """Wire the services of an instance together (nothing runs yet)."""
+        """Wire the services of an instance together (nothing runs yet).
+
+        ``wakeup`` tells the processing processes that events were stored (default: this
+        process's own workers).
+        """
         writer = EventWriter(db)
         identity = Identity(db, settings.instance_id)
         templates = TemplateService(db)
@@ -84,30 +115,18 @@ class ExecutionState:
             ),
             identity,
         )
+        wake = wakeup or processor.notify
         return cls(
             settings=settings,
             db=db,
             identity=identity,
-            security=SecurityService(
-                db,
-                zones=settings.security_zones,
-                identity=identity,
-                session_ttl=settings.session_ttl_seconds,
-                password_cache=settings.password_cache_seconds,
-            ),
+            security=_security(settings, db, identity),
             control_plane=ControlPlaneAuth(
                 login=settings.control_login,
                 password=settings.control_password,
                 zones=ZoneTable(settings.security_zones),
             ),
-            intake=IntakeService(
-                db,
-                writer,
-                identity=identity,
-                queue_warning=settings.queue_warning,
-                queue_hard_limit=settings.queue_hard_limit,
-                on_stored=processor.notify,
-            ),
+            intake=_intake(settings, db, writer, identity, on_stored=wake),
             writer=writer,
             limits=EventLimits(
                 max_ctx_bytes=settings.max_ctx_bytes,
@@ -116,4 +135,48 @@ class ExecutionState:
             proxies=TrustedProxies(settings.trusted_proxies, secret=settings.proxy_secret),
             templates=templates,
             processor=processor,
+            shared=shared or SharedMemory.create(between_processes=False),
+            wake_processing=wake,
         )
+
+
+def prepare_instance(settings: ExecutionSettings, db: Database) -> None:
+    """Do the start-up work on the (migrated) database, once for all of the instance's processes:
+    seed the operators, technical tokens and event types of the settings, create the epoch."""
+    identity = Identity(db, settings.instance_id)
+    identity.load()
+    _security(settings, db, identity).seed(
+        operators=settings.operators, technical_tokens=settings.technical_tokens
+    )
+    if settings.event_types:
+        intake = _intake(settings, db, EventWriter(db), identity, on_stored=None)
+        intake.add_event_types([(name, name) for name in settings.event_types])
+    load_epoch(db)
+
+
+def _security(settings: ExecutionSettings, db: Database, identity: Identity) -> SecurityService:
+    return SecurityService(
+        db,
+        zones=settings.security_zones,
+        identity=identity,
+        session_ttl=settings.session_ttl_seconds,
+        password_cache=settings.password_cache_seconds,
+    )
+
+
+def _intake(
+    settings: ExecutionSettings,
+    db: Database,
+    writer: EventWriter,
+    identity: Identity,
+    *,
+    on_stored: Callable[[], None] | None,
+) -> IntakeService:
+    return IntakeService(
+        db,
+        writer,
+        identity=identity,
+        queue_warning=settings.queue_warning,
+        queue_hard_limit=settings.queue_hard_limit,
+        on_stored=on_stored,
+    )

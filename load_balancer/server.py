@@ -2,8 +2,8 @@
 
 With ``workers`` = 1 the balancer is one uvicorn process; its lifespan checks the backends.
 
-With more, ``python -m load_balancer`` is a small master that forks, before it starts any event
-loop or thread:
+With more, ``python -m load_balancer`` is a small master (:mod:`services.prefork`) that forks,
+before it starts any event loop or thread:
 
 * N workers. Each serves its own listening socket; the sockets share the port through
   ``SO_REUSEPORT``, so the kernel spreads connections over them. The master keeps the sockets
@@ -21,18 +21,10 @@ requests in flight first (``shutdown_timeout``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import functools
 import gc
 import logging
-import os
-import signal
 import socket
-import sys
-import time
-from collections.abc import Callable
-from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -42,14 +34,12 @@ from load_balancer.settings import BalancerSettings
 from load_balancer.shared import SharedState
 from services.http import create_http_client
 from services.logging_setup import configure_logging
+from services.prefork import Child, Prefork, reuseport_sockets
 from services.serving import LeanHttpProtocol
 
 __all__ = ["serve", "uvicorn_config"]
 
 log = logging.getLogger("mcsim.lb.master")
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_RESTART_DELAY = 1.0
 
 
 def uvicorn_config(app: FastAPI, settings: BalancerSettings) -> uvicorn.Config:
@@ -103,107 +93,43 @@ def serve(settings: BalancerSettings) -> int:
     return _Master(settings).run()
 
 
-def _reuseport_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _die_with_parent() -> None:
-    # A worker must not outlive its master (e.g. after SIGKILL): it would keep the port.
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
 class _Master:
-    """Fork the workers and the health checker, restart them, stop them."""
+    """The balancer's processes: the workers and the health checker, forked by a Prefork."""
 
     def __init__(self, settings: BalancerSettings) -> None:
         self.settings = settings
         self.shared = SharedState.create(settings.workers, between_processes=True)
         seed_backends(self.shared, settings)
         self.sockets: list[socket.socket] = []
-        self.children: dict[int, str] = {}
-        self.stopping = False
 
     def run(self) -> int:
         try:
-            self.sockets = [
-                _reuseport_socket(self.settings.host, self.settings.port)
-                for _ in range(self.settings.workers)
-            ]
+            self.sockets = reuseport_sockets(
+                self.settings.host, self.settings.port, self.settings.workers
+            )
         except OSError as exc:
             log.error("cannot listen on %s:%s: %s", self.settings.host, self.settings.port, exc)
             return 1
-        for signum in _STOP_SIGNALS:
-            signal.signal(signum, self._on_signal)
-        self._start("health")
-        for worker in range(self.settings.workers):
-            self._start(f"worker-{worker}")
-        log.info(
-            "load balancer master started",
-            extra={"workers": self.settings.workers, "port": self.settings.port},
+        children = [Child("health", self._run_health)]
+        children += [
+            Child(
+                f"worker-{worker}",
+                functools.partial(self._run_worker, worker),
+                before_start=functools.partial(self.shared.reset_worker, worker, 0),
+            )
+            for worker in range(self.settings.workers)
+        ]
+        master = Prefork(
+            "load balancer",
+            children,
+            shutdown_timeout=self.settings.shutdown_timeout,
+            in_child=lambda role: _logging(self.settings, role),
         )
-        restarts: dict[str, float] = {}
-        while not self.stopping:
-            time.sleep(0.2)
-            for role in self._reap():
-                if not self.stopping:
-                    log.warning("%s of the load balancer died; starting it again", role)
-                    restarts[role] = time.monotonic() + _RESTART_DELAY
-            for role, when in list(restarts.items()):
-                if time.monotonic() >= when and not self.stopping:
-                    del restarts[role]
-                    self._start(role)
-        return self._stop()
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self.stopping = True
-
-    def _reap(self) -> list[str]:
-        dead = []
-        while self.children:
-            try:
-                pid, _status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            role = self.children.pop(pid, None)
-            if role is not None:
-                dead.append(role)
-        return dead
-
-    def _start(self, role: str) -> None:
-        target: Callable[[], None]
-        if role == "health":
-            target = self._run_health
-        else:
-            worker = int(role.removeprefix("worker-"))
-            self.shared.reset_worker(worker, 0)
-            target = functools.partial(self._run_worker, worker)
-        pid = os.fork()
-        if pid == 0:  # the child
-            code = 0
-            try:
-                for signum in _STOP_SIGNALS:
-                    signal.signal(signum, signal.SIG_DFL)
-                _die_with_parent()
-                _logging(self.settings, role)
-                target()
-            except BaseException:
-                logging.getLogger("mcsim.lb").exception("%s failed", role)
-                code = 1
-            finally:
-                logging.shutdown()
-                os._exit(code)
-        self.children[pid] = role
+        try:
+            return master.run()
+        finally:
+            for sock in self.sockets:
+                sock.close()
 
     def _run_worker(self, worker: int) -> None:
         app = create_app(self.settings, shared=self.shared, worker=worker, check_health=False)
@@ -219,19 +145,3 @@ class _Master:
                 await health_checker(self.shared, self.settings, client).run()
 
         asyncio.run(check_forever())
-
-    def _stop(self) -> int:
-        log.info("stopping the load balancer's %d processes", len(self.children))
-        for pid in self.children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.shutdown_timeout + 5
-        while self.children and time.monotonic() < deadline:
-            self._reap()
-            time.sleep(0.05)
-        for pid in self.children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for sock in self.sockets:
-            sock.close()
-        return 0

@@ -22,7 +22,7 @@ from services.fastpath import FastPathApp
 from services.http import create_http_client
 from services.settings import ServiceSettings
 from services.version import VERSION
-from services.web import HealthReport, install_common
+from services.web import HealthReport, ProcessReport, install_common
 
 __all__ = ["ServiceHook", "new_service_app"]
 
@@ -38,27 +38,35 @@ def new_service_app(
     title: str,
     description: str,
     migrations: str | None,
+    upgrade: bool = True,
     http_client: httpx.AsyncClient | None = None,
     hook: ServiceHook | None = None,
     instance_id: Callable[[FastAPI], int | None] | None = None,
+    processes: Callable[[FastAPI], list[tuple[str, int]] | None] | None = None,
     client_factory: Callable[[], httpx.AsyncClient] = create_http_client,
 ) -> FastAPI:
-    """Return a FastAPI app with mcsim's lifespan, error handling, logging and ``/health``."""
+    """Return a FastAPI app with mcsim's lifespan, error handling, logging and ``/health``.
+
+    ``upgrade=False``: the database is opened as it is (a master process migrated it before it
+    forked this one). ``processes`` gives the role and pid of the service's processes for
+    ``/health`` when it runs as several.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db: Database | None = None
         if migrations is not None:
             db = Database(settings.resolved_database_url(), schema=settings.database_schema)
-            try:
-                revision = await run_in_threadpool(db.upgrade, migrations)
-            except BaseException:
-                db.dispose()
-                raise
-            log.info(
-                "database ready",
-                extra={"database": db.describe(), "revision": revision},
-            )
+            if upgrade:
+                try:
+                    revision = await run_in_threadpool(db.upgrade, migrations)
+                except BaseException:
+                    db.dispose()
+                    raise
+                log.info(
+                    "database ready",
+                    extra={"database": db.describe(), "revision": revision},
+                )
         client = http_client or client_factory()
         app.state.db = db
         app.state.http = client
@@ -78,12 +86,14 @@ def new_service_app(
     app = FastPathApp(title=title, description=description, version=VERSION, lifespan=lifespan)
     app.state.settings = settings
     install_common(app)
-    app.include_router(_health_router(settings, instance_id))
+    app.include_router(_health_router(settings, instance_id, processes))
     return app
 
 
 def _health_router(
-    settings: ServiceSettings, instance_id: Callable[[FastAPI], int | None] | None
+    settings: ServiceSettings,
+    instance_id: Callable[[FastAPI], int | None] | None,
+    processes: Callable[[FastAPI], list[tuple[str, int]] | None] | None,
 ) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -96,6 +106,7 @@ def _health_router(
         else:
             database = "ok" if await run_in_threadpool(db.ping) else "unreachable"
         healthy = database != "unreachable"
+        listed = processes(request.app) if processes is not None else None
         if not healthy:
             response.status_code = 503
         return HealthReport(
@@ -105,6 +116,7 @@ def _health_router(
             version=VERSION,
             database=database,
             uptime_s=round(time.monotonic() - request.app.state.started_at, 3),
+            processes=[ProcessReport(role=r, pid=p) for r, p in listed] if listed else None,
         )
 
     return router

@@ -8,6 +8,8 @@ several services share one database.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
 import threading
@@ -81,6 +83,44 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class _WriteTurn:
+    """Whose turn it is to write a SQLite database: a thread of this process, then a process.
+
+    Threads of a process queue on a lock; processes sharing the file (the processes of an
+    execution instance) on an ``flock`` of a lock file beside it, which wakes the next writer as
+    soon as the lock is released. Without it, SQLite's busy handler would have a waiting writer
+    sleep up to 100 ms between tries. The file is opened once per process (an inherited
+    descriptor would share the lock with the parent).
+    """
+
+    def __init__(self, database: str) -> None:
+        in_memory = database in {"", ":memory:"} or database.startswith("file::memory:")
+        self._path = None if in_memory else f"{database}-writelock"
+        self._threads = threading.Lock()
+        self._fd = -1
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._path is None:
+            return
+        try:
+            if self._pid != os.getpid():
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._path is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 class Database:
     """One service's database: an engine, session factories and its migrations."""
 
@@ -96,7 +136,7 @@ class Database:
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         writer = self._writer = self.engine.execution_options(mcsim_begin="IMMEDIATE")
         self._write_turn: AbstractContextManager[object] = (
-            threading.Lock() if self.is_sqlite else nullcontext()
+            _WriteTurn(self.url.database or "") if self.is_sqlite else nullcontext()
         )
         self._write_sessions = sessionmaker(bind=writer, expire_on_commit=False)
 
@@ -173,8 +213,9 @@ class Database:
     def transaction(self, *, write: bool = False) -> Iterator[Session]:
         """Yield a session inside one transaction that commits on success.
 
-        On SQLite, writers of this process take turns on a Python lock first: SQLite's own busy
-        handler sleeps up to 100 ms between tries, which would stall a busy queue.
+        On SQLite, writers take turns first (:class:`_WriteTurn`: the threads of this process,
+        then the processes sharing the file): SQLite's own busy handler sleeps up to 100 ms
+        between tries, which would stall a busy queue.
         """
         if not write:
             with self.session() as session, session.begin():

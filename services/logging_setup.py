@@ -34,10 +34,11 @@ _encode_json = json.JSONEncoder(default=str, ensure_ascii=False).encode
 class JsonFormatter(logging.Formatter):
     """Format a record as one JSON object: time, level, logger, message, request id, extras."""
 
-    def __init__(self, service: str, instance: str | None) -> None:
+    def __init__(self, service: str, instance: str | None, process: str | None = None) -> None:
         super().__init__()
         self.service = service
         self.instance = instance
+        self.process = process
         self._second = -1
         self._second_text = ""
 
@@ -61,6 +62,8 @@ class JsonFormatter(logging.Formatter):
         }
         if self.instance is not None:
             entry["instance"] = self.instance
+        if self.process is not None:
+            entry["process"] = self.process
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
@@ -97,12 +100,20 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(
-    *, service: str, level: str = "INFO", fmt: str = "json", instance: str | None = None
+    *,
+    service: str,
+    level: str = "INFO",
+    fmt: str = "json",
+    instance: str | None = None,
+    process: str | None = None,
 ) -> None:
-    """Send every log line of the process to stderr in the chosen format."""
+    """Send every log line of the process to stderr in the chosen format.
+
+    ``process``: the role of this process when its service runs as several (``web-0``, …).
+    """
     handler = logging.StreamHandler(sys.stderr)
     formatter: logging.Formatter = (
-        JsonFormatter(service, instance) if fmt == "json" else TextFormatter(service)
+        JsonFormatter(service, instance, process) if fmt == "json" else TextFormatter(service)
     )
     handler.setFormatter(formatter)
     # No line shows a thread or process name: spare every record looking them up (~25 %).

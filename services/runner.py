@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -15,10 +15,26 @@ from services.private_files import private_process
 from services.serving import LeanHttpProtocol
 from services.settings import ServiceSettings
 
-__all__ = ["run_service"]
+__all__ = ["run_service", "uvicorn_options"]
 
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+def uvicorn_options(*, graceful_seconds: int = 10) -> dict[str, Any]:
+    """Return the uvicorn options every mcsim HTTP process runs with (besides host and port)."""
+    return {
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": graceful_seconds,
+        # X-Forwarded-* are believed only where mcsim says so (MCSIM_EXEC_TRUSTED_PROXIES), not
+        # from every local peer as uvicorn's proxy-headers middleware would (it also cost ~2 %
+        # of a SOAP call's CPU).
+        "proxy_headers": False,
+        # mcsim's own HTTP/1.1 protocol: about a tenth less CPU per small SOAP call.
+        "http": LeanHttpProtocol,
+        "ws": "none",
+    }
 
 
 def run_service(
@@ -26,8 +42,13 @@ def run_service(
     create_app: Callable[[S], FastAPI],
     *,
     instance: Callable[[S], str | None] | None = None,
+    serve: Callable[[S], int] | None = None,
 ) -> None:
-    """Read the settings from the environment, configure logging and serve the app."""
+    """Read the settings from the environment, configure logging and serve the app.
+
+    ``serve`` runs the service instead of one uvicorn process (several processes, say); it
+    returns the exit code.
+    """
     private_process()  # databases, logs and keys are for this user only
     try:
         settings = settings_class()
@@ -44,19 +65,6 @@ def run_service(
         fmt=settings.log_format.value,
         instance=instance(settings) if instance else None,
     )
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        # X-Forwarded-* are believed only where mcsim says so (MCSIM_EXEC_TRUSTED_PROXIES), not
-        # from every local peer as uvicorn's proxy-headers middleware would (it also cost ~2 %
-        # of a SOAP call's CPU).
-        proxy_headers=False,
-        # mcsim's own HTTP/1.1 protocol: about a tenth less CPU per small SOAP call.
-        http=LeanHttpProtocol,
-        ws="none",
-    )
+    if serve is not None:
+        raise SystemExit(serve(settings))
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **uvicorn_options())

@@ -16,9 +16,16 @@ from services.errors import InvalidRequest, McsimError, NotFound
 from services.logging_setup import RequestLogMiddleware
 from services.ui import wants_html
 
-__all__ = ["HealthReport", "HtmlErrors", "error_response", "install_common"]
+__all__ = ["HealthReport", "HtmlErrors", "ProcessReport", "error_response", "install_common"]
 
 log = logging.getLogger("mcsim.errors")
+
+
+class ProcessReport(BaseModel):
+    """One process of a service that runs as several."""
+
+    role: str
+    pid: int
 
 
 class HealthReport(BaseModel):
@@ -30,6 +37,7 @@ class HealthReport(BaseModel):
     version: str
     database: str
     uptime_s: float
+    processes: list[ProcessReport] | None = None
 
 
 def error_response(exc: McsimError) -> JSONResponse:

@@ -64,7 +64,7 @@ from services.personalization import EventData, TemplateEngine
 from services.personalization.errors import TemplateRuntimeError
 from services.plid import instance_of, pk_of
 
-__all__ = ["Processor", "ProcessorSettings"]
+__all__ = ["Processor", "ProcessorSettings", "load_epoch"]
 
 log = logging.getLogger("mcsim.processing")
 
@@ -130,6 +130,8 @@ class Processor:
         self._threads: set[asyncio.Future[Any]] = set()
         self.handed_over = 0
         self.epoch = "0"
+        #: Runs before each claim, in the claiming thread (caches of other processes' changes).
+        self.before_claim: Callable[[], None] | None = None
 
     @property
     def instance_id(self) -> int:
@@ -138,28 +140,15 @@ class Processor:
 
     # -- life cycle ---------------------------------------------------------------------------
     def load_epoch(self) -> None:
-        """Read (or create) this database's epoch, a random tag in every message id.
+        """Read (or create) this database's epoch, a random tag in every message id."""
+        self.epoch = load_epoch(self.db)
 
-        Message ids must be unique across the cell for as long as mid-sourcing remembers them:
-        an execution instance whose database was reset restarts its pks at 1, but not its epoch.
-        """
-        with self.db.write_connection() as session:
-            row = session.execute(
-                service_meta.select().where(service_meta.c.key == _EPOCH_KEY)
-            ).first()
-            if row is None:
-                epoch = uuid.uuid4().hex[:8]
-                session.execute(service_meta.insert().values(key=_EPOCH_KEY, value=epoch))
-            else:
-                epoch = row.value
-        self.epoch = epoch
-
-    def start(self) -> None:
-        """Start the workers and the status sync."""
+    def start(self, *, sync: bool = True) -> None:
+        """Start the workers and (``sync``) the status sync."""
         for number in range(self.settings.workers):
             name = f"exec{self.instance_id}-w{number}-{uuid.uuid4().hex[:8]}"
             self._tasks.append(asyncio.create_task(self._work(name), name=name))
-        if self.settings.workers:
+        if self.settings.workers and sync:
             self._tasks.append(asyncio.create_task(self._sync(), name="status-sync"))
 
     async def stop(self) -> None:
@@ -235,6 +224,8 @@ class Processor:
 
     def _claim_and_prepare(self, worker: str) -> tuple[list[ClaimedEvent], _Batch]:
         """Claim, route and render, and record the events that end here: one thread hop."""
+        if self.before_claim is not None:
+            self.before_claim()
         events = self._claim(worker)
         batch = self._prepare(events) if events else _Batch()
         if batch.finished:
@@ -516,6 +507,22 @@ class Processor:
                     .where(service_meta.c.key == _CURSOR_KEY)
                     .values(value=cursor)
                 )
+
+
+def load_epoch(db: Database) -> str:
+    """Read (or create) the database's epoch, a random tag in every message id.
+
+    Message ids must be unique across the cell for as long as mid-sourcing remembers them:
+    an execution instance whose database was reset restarts its pks at 1, but not its epoch.
+    """
+    with db.write_connection() as session:
+        row = session.execute(service_meta.select().where(service_meta.c.key == _EPOCH_KEY)).first()
+        if row is None:
+            epoch = uuid.uuid4().hex[:8]
+            session.execute(service_meta.insert().values(key=_EPOCH_KEY, value=epoch))
+        else:
+            epoch = str(row.value)
+    return epoch
 
 
 def _pk(event_id: int) -> int:

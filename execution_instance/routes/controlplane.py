@@ -226,7 +226,7 @@ async def pause_template(name: str, state: StateDep) -> ResumeOutcome:
 async def resume_template(name: str, state: StateDep) -> ResumeOutcome:
     """Resume a template; its paused events go back to the queue."""
     resumed = await run_in_threadpool(lambda: state.templates.set_paused(name=name, paused=False))
-    state.processor.notify()
+    state.wake_processing()
     return ResumeOutcome(resumed=resumed)
 
 

@@ -299,6 +299,10 @@ class OperatorSecurity(ABC, Generic[CredentialsT, CallerT]):
             session_rows.add_session(session, row)
         return Logon(session_token, security_token, login, expires)
 
+    def forget_sessions(self) -> None:
+        """Drop the sessions read from the database; the next call of each reads it again."""
+        self._sessions.clear()
+
     def logoff(self, *, token: str) -> None:
         """Close a session (``xtk:session#Logoff``)."""
         digest = token_digest(token)

@@ -102,7 +102,8 @@ def failure_panel(title: str, lines: Sequence[str], *, log_file: str) -> Panel:
 def status_table(rows: Sequence[tuple[str, str, Health]]) -> Table:
     """Return the ``mcsim status`` table: one row per (label, url, health)."""
     table = Table(title="mcsim status", title_justify="left")
-    for column in ("service", "URL", "status", "instance", "version", "database", "uptime"):
+    columns = ("service", "URL", "status", "instance", "processes", "version", "database", "uptime")
+    for column in columns:
         table.add_column(column, no_wrap=column == "URL")
     for label, url, health in rows:
         if health.up:
@@ -114,11 +115,21 @@ def status_table(rows: Sequence[tuple[str, str, Health]]) -> Table:
             url,
             status,
             health.field("instance_id"),
+            _processes(health.report.get("processes")),
             health.field("version"),
             health.field("database"),
             _uptime(health.report.get("uptime_s")),
         )
     return table
+
+
+def _processes(value: object) -> str:
+    """Return the processes of a service as ``web-0 123, processing-0 124`` (``1``: one)."""
+    if not isinstance(value, list) or not value:
+        return "1"
+    return ", ".join(
+        f"{entry.get('role')} {entry.get('pid')}" for entry in value if isinstance(entry, dict)
+    )
 
 
 def _uptime(value: object) -> str:

@@ -52,6 +52,7 @@ class LogLevel(enum.StrEnum):
 
 _PORTS = "Ports"
 _STORAGE = "Storage"
+_PROCESSES = "Processes of each execution instance"
 
 Host = Annotated[
     str,
@@ -193,6 +194,28 @@ def up(
             help="Format of the services' log files.",
         ),
     ] = LogFormat.JSON,
+    web_processes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="MCSIM_EXEC_WEB_PROCESSES",
+            min=1,
+            max=32,
+            rich_help_panel=_PROCESSES,
+            help="HTTP processes of each execution instance (sharing its port). "
+            "Default: one per two usable cores.",
+        ),
+    ] = None,
+    processing_processes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="MCSIM_EXEC_PROCESSING_PROCESSES",
+            min=0,
+            max=32,
+            rich_help_panel=_PROCESSES,
+            help="Processing processes of each execution instance (claim, render, hand over). "
+            "Default: one per two usable cores; 0 with --web-processes 1: one process in all.",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -209,6 +232,8 @@ def up(
         mid_port=mid_port,
         exec_base_port=exec_base_port,
         instances=instances,
+        web_processes=web_processes,
+        processing_processes=processing_processes,
         data_dir=data_dir.expanduser().resolve(),
         database_url=database_url or None,
         schema_prefix=schema_prefix,
@@ -404,6 +429,7 @@ class Benchmark(enum.StrEnum):
     DELIVERY = "delivery"
     LB = "lb"
     RENDER = "render"
+    STACK = "stack"
 
 
 #: The source checkout this command runs from, where ``benchmarks/`` lives (not installed).

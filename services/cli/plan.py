@@ -60,6 +60,9 @@ class StackOptions:
     mid_port: int = 8090
     exec_base_port: int = 8081
     instances: int = 2
+    #: HTTP and processing processes of each execution instance (None: from the cores).
+    web_processes: int | None = None
+    processing_processes: int | None = None
     data_dir: Path = Path(".mcsim")
     database_url: str | None = None
     schema_prefix: str = "mcsim"
@@ -256,6 +259,7 @@ def plan_stack(options: StackOptions) -> StackPlan:
                     # secret; no address is trusted for it.
                     "TRUSTED_PROXIES": "[]",
                     "PROXY_SECRET": options.proxy_secret,
+                    **_processes(options),
                 },
                 instance_id=k,
             )
@@ -335,6 +339,12 @@ def _check(options: StackOptions) -> None:
             f"--instances must be between 1 and {MAX_INSTANCES}, not {options.instances}",
             detail="an execution instance id is one byte of every plId",
         )
+    if options.processing_processes == 0 and (options.web_processes or 0) != 1:
+        raise PlanError(
+            "--processing-processes 0 runs the processing workers inside the HTTP process: "
+            "it needs --web-processes 1",
+            detail="or give the processing workers processes of their own (1 or more)",
+        )
     wanted: dict[int, str] = {}
     ports = [
         ("load balancer (--lb-port)", options.lb_port),
@@ -374,3 +384,12 @@ def _check_database_url(url: str) -> None:
             detail="every service keeps its own schema in that database; without "
             "--database-url each service gets a SQLite file under the data dir",
         )
+
+
+def _processes(options: StackOptions) -> dict[str, str]:
+    """Return the process settings of the execution instances that were chosen."""
+    chosen = {
+        "WEB_PROCESSES": options.web_processes,
+        "PROCESSING_PROCESSES": options.processing_processes,
+    }
+    return {name: str(value) for name, value in chosen.items() if value is not None}
