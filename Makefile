@@ -8,7 +8,7 @@ NODE_DIR := tests/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install node-deps up test test-fast lint format clean
+.PHONY: help install node-deps browser up test test-fast lint format clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,10 +33,34 @@ node-deps: ## Install the Node clients of the JS SDK tests (npm ci in tests/node
 	  npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
 	fi
 
+# The browser tests drive Debian's chromium (/usr/bin/chromium, or MCSIM_TEST_CHROMIUM) through
+# Playwright. Installed with apt-get when it is missing and this user may (root, or sudo without
+# a password); otherwise make says how and stops, since the browser tests cannot pass without it.
+CHROMIUM ?= $(or $(MCSIM_TEST_CHROMIUM),/usr/bin/chromium)
+browser: ## Install Debian's chromium for the browser tests if it is missing
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser: $(CHROMIUM) is missing and this machine has no apt-get: install Chromium and"; \
+	  echo "browser: run make test MCSIM_TEST_CHROMIUM=/path/to/chromium"; exit 1; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif sudo -n true >/dev/null 2>&1; then SUDO="sudo -n"; \
+	else \
+	  echo "browser: $(CHROMIUM) is missing and installing it needs root:"; \
+	  echo "browser:   sudo apt-get install --no-install-recommends chromium"; exit 1; \
+	fi; \
+	echo "installing Debian's chromium for the browser tests (apt-get, a minute or two)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$SUDO apt-get install -y -q --no-install-recommends chromium >/tmp/mcsim-apt.log 2>&1 \
+	  || { $$SUDO apt-get update -q >>/tmp/mcsim-apt.log 2>&1 \
+	       && $$SUDO apt-get install -y -q --no-install-recommends chromium >>/tmp/mcsim-apt.log 2>&1; } \
+	  || { tail -n 20 /tmp/mcsim-apt.log; echo "browser: apt-get could not install chromium"; exit 1; }; \
+	"$(CHROMIUM)" --version
+
 up: $(STAMP) ## Run the whole stack with demo data (Ctrl-C stops it)
 	$(BIN)/mcsim up --demo
 
-test: $(STAMP) node-deps ## Run the whole test suite (PostgreSQL too when MCSIM_TEST_POSTGRES_URL is set)
+test: $(STAMP) node-deps browser ## Run the whole test suite (PostgreSQL too when MCSIM_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run unit and integration tests only
