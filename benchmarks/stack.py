@@ -875,9 +875,10 @@ def main() -> None:
         "--up-args", default="", help='more `mcsim up` options, e.g. "--log-level WARNING"'
     )
     parser.add_argument("--keep-data", action="store_true", help="keep the data directory")
+    options = parser.parse_args()
     checkout = Path(__file__).resolve().parents[1]
     folder = Path(tempfile.mkdtemp(prefix="mcsim-stack-"))
-    raise SystemExit(asyncio.run(_run(parser.parse_args(), checkout, folder)))
+    raise SystemExit(asyncio.run(_run(options, checkout, folder)))
 
 
 if __name__ == "__main__":
