@@ -94,8 +94,9 @@ class ControlSettings(ServiceSettings):
     archive_overlap_seconds: float = Field(
         10.0,
         ge=0,
-        description="Each archiving pass re-reads the changes of this many seconds before its "
-        "cursor, so that a change committed late on an instance is not missed.",
+        description="Each archiving pass re-reads the changes stamped this many seconds before "
+        "the last pass began reading (before the cursor, after a restart), so that a change "
+        "committed late on an instance is not missed.",
     )
     archive_retention_days: int = Field(
         360,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 
@@ -25,6 +26,9 @@ class ControlState:
     box: SecretBox
     engine: TemplateEngine
     throttle: LogonThrottle
+    #: When the last successful archiving pass of each account began reading (in memory: after
+    #: a restart the first pass rewinds from its cursor instead).
+    archive_reads: dict[int, datetime] = field(default_factory=dict)
 
     @classmethod
     def build(

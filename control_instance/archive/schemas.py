@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["ArchiveOutcome", "ArchivedEventDetail", "ArchivedEventPublic"]
 
@@ -61,5 +61,6 @@ class ArchiveOutcome(BaseModel):
     name: str
     ok: bool
     archived: int
+    read: int = Field(0, description="Events the pass read (new, changed, or read again).")
     error: str | None = None
     cursor: str

@@ -65,11 +65,21 @@ def _format(at: datetime, pk: int) -> str:
     return f"{at.astimezone(UTC).isoformat()}~{pk}"
 
 
-def _rewind(cursor: str, seconds: float) -> str:
+def _rewind(cursor: str, seconds: float, last_read: datetime | None) -> str:
+    """Return where a pass starts: where a change committed late may hide, or the cursor.
+
+    A change the last pass could not see was stamped before that pass read but committed
+    after: within ``seconds`` before the moment the last pass began reading. Unknown (the first
+    pass since a restart): within ``seconds`` before the cursor. An idle cell therefore costs
+    nothing once its last changes are ``seconds`` old, instead of re-reading them every pass.
+    """
     at, _ = _parse(cursor)
     if at == _EPOCH:
         return ""
-    return _format(max(at - timedelta(seconds=seconds), _EPOCH), 0)
+    since = (last_read if last_read is not None else at) - timedelta(seconds=seconds)
+    if since >= at:
+        return cursor
+    return _format(max(since, _EPOCH), 0)
 
 
 def _load_cursor(db: Database, account_id: int) -> str:
@@ -148,8 +158,11 @@ async def archive_account(*, state: ControlState, target: Target) -> ArchiveOutc
     """Pull every event changed since the account's cursor (minus the overlap) into the archive."""
     settings = state.settings
     stored = await run_in_threadpool(_load_cursor, state.db, target.account_id)
-    cursor = _rewind(stored, settings.archive_overlap_seconds)
-    written = 0
+    reading = datetime.now(UTC)
+    cursor = _rewind(
+        stored, settings.archive_overlap_seconds, state.archive_reads.get(target.account_id)
+    )
+    written = read = 0
     error: str | None = None
     try:
         while True:
@@ -161,6 +174,7 @@ async def archive_account(*, state: ControlState, target: Target) -> ArchiveOutc
                 wait=settings.instance_timeout_seconds,
             )
             items = list(page["items"])
+            read += len(items)
             cursor = str(page["next_cursor"])
             written += await run_in_threadpool(
                 store_page, state.db, target.account_id, items, cursor
@@ -172,12 +186,15 @@ async def archive_account(*, state: ControlState, target: Target) -> ArchiveOutc
     except (KeyError, TypeError, ValueError) as exc:
         error = f"the instance's /_mc/events answer is not understood: {exc!r}"
     await run_in_threadpool(_record_run, state.db, target.account_id, error)
+    if error is None:
+        state.archive_reads[target.account_id] = reading
     final = await run_in_threadpool(_load_cursor, state.db, target.account_id)
     return ArchiveOutcome(
         account_id=target.account_id,
         name=target.name,
         ok=error is None,
         archived=written,
+        read=read,
         error=error,
         cursor=final,
     )

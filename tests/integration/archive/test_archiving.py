@@ -159,6 +159,32 @@ async def test_small_pages_walk_every_event(tmp_path: Path) -> None:
         assert archived == set(pushed)
 
 
+async def test_a_quiet_cell_is_not_read_again_once_its_changes_are_older_than_the_overlap(
+    tmp_path: Path,
+) -> None:
+    # Before, every pass re-read the overlap before the cursor: after a burst, the burst's last
+    # seconds were read again every 5 s for as long as the cell stayed quiet.
+    async with control_cell(
+        tmp_path, archive_interval_seconds=0, archive_overlap_seconds=0.3
+    ) as cell:
+        admin = await cell.login()
+        await push(cell, 1, count=20)
+        first = await archive(cell, admin)
+        assert (first["exec1"]["read"], first["exec1"]["archived"]) == (20, 20)
+        await asyncio.sleep(0.4)
+        # This pass guards the one before it: a change stamped before that one read, committed
+        # after, would be in its overlap. It writes nothing new.
+        guard = await archive(cell, admin)
+        assert guard["exec1"]["archived"] == 0
+        quiet = await archive(cell, admin)  # nothing changed in the overlap of the last read
+        assert (quiet["exec1"]["read"], quiet["exec1"]["archived"]) == (0, 0)
+        assert quiet["exec1"]["cursor"] == first["exec1"]["cursor"]
+        (new,) = await push(cell, 1)
+        after = await archive(cell, admin)
+        assert (after["exec1"]["read"], after["exec1"]["archived"]) == (1, 1)
+        assert (await history(cell, admin, instance=1))["items"][0]["pl_id"] == new
+
+
 async def test_the_background_loop_archives_on_its_interval(tmp_path: Path) -> None:
     async with control_cell(tmp_path, archive_interval_seconds=0.05) as cell:
         admin = await cell.login()
