@@ -85,9 +85,13 @@ _CLAIMED_COLUMNS = [_EVENTS.c[f.name] for f in fields(ClaimedEvent)]
 def claim_due(
     session: Executor, *, worker: str, now: datetime, limit: int, lease: float, postgres: bool
 ) -> list[ClaimedEvent]:
-    """Lease up to ``limit`` due events (real-time before batch, oldest first).
+    """Lease up to ``limit`` due events (real-time before batch, the longest due first).
 
     One statement: an UPDATE of the due ids RETURNING what processing needs (no ORM objects).
+    The order is that of the index ``ix_events_claim`` (status, queue, next_attempt_at, then the
+    rowid on SQLite), so the database reads the first due rows in order and stops: ordered by
+    id instead, SQLite sorted every pending event on each claim (10 ms a claim with 12,700
+    pending, growing with the backlog, while holding the write lock).
     """
     due = (
         select(_EVENTS.c.id)
@@ -96,7 +100,7 @@ def claim_due(
             _EVENTS.c.next_attempt_at <= now,
             or_(_EVENTS.c.claimed_until.is_(None), _EVENTS.c.claimed_until < now),
         )
-        .order_by(_EVENTS.c.queue, _EVENTS.c.id)
+        .order_by(_EVENTS.c.queue, _EVENTS.c.next_attempt_at, _EVENTS.c.id)
         .limit(limit)
     )
     if postgres:
