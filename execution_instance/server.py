@@ -38,6 +38,7 @@ from execution_instance.processes import (
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState, prepare_instance
 from services.db import Database
+from services.errors import McsimError
 from services.http import create_http_client
 from services.logging_setup import configure_logging
 from services.prefork import Child, Prefork, reuseport_sockets
@@ -116,12 +117,16 @@ class _Master:
 
     def run(self) -> int:
         settings = self.settings
-        db = Database(settings.resolved_database_url(), schema=settings.database_schema)
         try:
-            revision = db.upgrade(MIGRATIONS)
-            prepare_instance(settings, db)
-        finally:
-            db.dispose()  # no connection crosses the fork
+            db = Database(settings.resolved_database_url(), schema=settings.database_schema)
+            try:
+                revision = db.upgrade(MIGRATIONS)
+                prepare_instance(settings, db)
+            finally:
+                db.dispose()  # no connection crosses the fork
+        except McsimError as exc:
+            log.error("cannot start: %s", exc.message, extra={"detail": exc.detail})
+            return 1
         log.info(
             "database ready",
             extra={

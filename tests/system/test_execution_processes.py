@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -115,3 +117,24 @@ def test_changes_are_seen_by_every_process_and_dead_processes_come_back(tmp_path
         children = list(_processes(url).values())
     # Stopping the stack stops the master, which stops its children.
     assert wait_until(lambda: not any(pid_alive(pid) for pid in children), timeout=10)
+
+
+def test_a_master_that_cannot_open_its_database_says_so_and_exits(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "MCSIM_EXEC_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+        "MCSIM_EXEC_WEB_PROCESSES": "2",
+        "MCSIM_EXEC_PROCESSING_PROCESSES": "1",
+        "MCSIM_EXEC_LOG_FORMAT": "text",
+        "MCSIM_EXEC_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "execution_instance"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "cannot start: cannot open the database" in done.stderr
+    assert "Traceback" not in done.stderr
