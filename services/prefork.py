@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -99,6 +100,10 @@ class Prefork:
         """Run until a stop signal; return the exit code."""
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
+        # What the master built lives on in every child: out of the collector's sight, its
+        # objects' pages stay shared instead of being copied when a child's collector walks them.
+        gc.collect()
+        gc.freeze()
         for role in self.children:
             self._start(role)
         log.info("%s master started", self.name, extra={"processes": list(self.children)})
