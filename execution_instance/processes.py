@@ -25,6 +25,7 @@ which wakes a processing process at once instead of at its next poll.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import mmap
 import os
@@ -174,14 +175,28 @@ class Wakeup:
     """A pipe from the web processes (which stored events) to the processing processes.
 
     Writes never block: a full pipe already holds wake-ups nobody has read. Each reader drains
-    what is there and wakes one of its workers.
+    what is there and wakes one of its workers. The requests a group commit answers together
+    all call :meth:`notify` in one turn of the event loop; they write one byte, not one each.
     """
 
     def __init__(self) -> None:
         self._read, self._write = os.pipe2(os.O_NONBLOCK)
+        self._scheduled = False
 
     def notify(self) -> None:
-        """Wake a processing process (from a web process)."""
+        """Wake a processing process (from a web process), once per turn of the event loop."""
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a thread): at once
+            self._send()
+            return
+        self._scheduled = True
+        loop.call_soon(self._send)
+
+    def _send(self) -> None:
+        self._scheduled = False
         with contextlib.suppress(BlockingIOError, BrokenPipeError):
             os.write(self._write, b"\0")
 
