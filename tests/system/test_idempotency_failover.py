@@ -44,7 +44,9 @@ def test_a_keyed_retry_waits_for_its_instance_and_gets_the_first_event(tmp_path:
             owner_url = stack.exec_url(owner)
             paused = stack.pids()[f"execution-{owner}"]
 
-            os.kill(paused, signal.SIGSTOP)  # the owner stops answering: health checks fail
+            # The owner stops answering: health checks fail. The instance is a process group (its
+            # master, web and processing processes): pause all of it.
+            os.killpg(paused, signal.SIGSTOP)
             try:
                 assert wait_until(
                     lambda: _backend_state(stack.lb_url, owner_url) == "down", timeout=20
@@ -58,7 +60,7 @@ def test_a_keyed_retry_waits_for_its_instance_and_gets_the_first_event(tmp_path:
                 )
                 assert other.status_code in {201, 503}  # other keys are not held up by this one
             finally:
-                os.kill(paused, signal.SIGCONT)
+                os.killpg(paused, signal.SIGCONT)
 
             assert wait_until(lambda: _backend_state(stack.lb_url, owner_url) == "up", timeout=20)
             again = client.post(EVENTS, json=body, headers=headers)
