@@ -84,7 +84,10 @@ class ConfigurationSync:
             state: ExecutionState | None = getattr(self.app.state, "execution", None)
             if state is not None:
                 async with self._lock:  # one re-read for every request waiting on it
-                    await asyncio.to_thread(state.catch_up)
+                    try:
+                        await asyncio.to_thread(state.catch_up)
+                    except Exception:  # the database is down: serve what is known, retry next
+                        log.warning("cannot re-read the caches after a change", exc_info=True)
         if scope["path"].startswith("/_mc/") and scope["method"] not in {"GET", "HEAD"}:
             await self.app(scope, receive, self._bumping(send))
             return
