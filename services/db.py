@@ -120,6 +120,13 @@ class _WriteTurn:
         finally:
             self._threads.release()
 
+    def close(self) -> None:
+        """Close this process's lock file (it is opened again by the next write)."""
+        with self._threads:
+            if self._fd >= 0 and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd, self._pid = -1, 0
+
 
 class Database:
     """One service's database: an engine, session factories and its migrations."""
@@ -365,8 +372,10 @@ class Database:
         return config
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the write turn's lock file)."""
         self.engine.dispose()
+        if isinstance(self._write_turn, _WriteTurn):
+            self._write_turn.close()
 
 
 class BindConverter:
