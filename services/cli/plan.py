@@ -14,13 +14,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
 
 from services.cli.errors import PlanError
-from services.db import normalize_url
 from services.settings import Environment, LogFormat
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -166,7 +166,7 @@ def describe_plan(plan: StackPlan) -> dict[str, object]:
 
 def _shown(key: str, value: str) -> str:
     if key.endswith("_DATABASE_URL"):
-        return make_url(normalize_url(value)).render_as_string(hide_password=True)
+        return _database_url(value).render_as_string(hide_password=True)
     if key.endswith("_SECRET"):
         return "***"
     return value
@@ -370,9 +370,21 @@ def _check(options: StackOptions) -> None:
             )
 
 
+def _database_url(url: str) -> URL:
+    # Imported here: SQLAlchemy and Alembic are a third of the supervisor's memory (about 25
+    # MiB), and the supervisor needs them only for a --database-url.
+    from sqlalchemy.engine import make_url
+
+    from services.db import normalize_url
+
+    return make_url(normalize_url(url))
+
+
 def _check_database_url(url: str) -> None:
+    from sqlalchemy.exc import ArgumentError
+
     try:
-        backend = make_url(normalize_url(url)).get_backend_name()
+        backend = _database_url(url).get_backend_name()
     except ArgumentError:
         raise PlanError(
             "--database-url is not a database URL",
