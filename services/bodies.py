@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from services.errors import PayloadTooLarge
+from services.safe_input import ascii_digits
 
 __all__ = ["read_body"]
 
@@ -12,7 +13,7 @@ __all__ = ["read_body"]
 async def read_body(request: Request, *, max_bytes: int) -> bytes:
     """Return the body, or raise PayloadTooLarge as soon as it exceeds ``max_bytes``."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    if declared is not None and ascii_digits(declared) and int(declared) > max_bytes:
         raise PayloadTooLarge(
             f"the request body is {declared} bytes, above the limit of {max_bytes}"
         )

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from services.errors import MisdirectedRequest
+from services.safe_input import ascii_digits
 from services.soap.response import render_fault
 from services.soap.wsdl import ROUTER_PATH
 
@@ -49,7 +50,7 @@ def host_name(value: str) -> str:
         end = text.find("]")
         return text[1:end] if end > 0 else text
     name, colon, port = text.rpartition(":")
-    if colon and ":" not in name and (port.isdigit() or not port):
+    if colon and ":" not in name and (ascii_digits(port) or not port):
         text = name
     return text[:-1] if text.endswith(".") else text
 

@@ -26,9 +26,20 @@ __all__ = [
     "RowId",
     "SearchText",
     "XmlText",
+    "ascii_digits",
     "require_xml_text",
     "xml_compatible",
 ]
+
+
+def ascii_digits(value: str) -> bool:
+    """Return whether ``value`` is one or more of 0-9: what ``int()`` surely takes.
+
+    ``str.isdigit()`` is also true of '²' and other digits ``int()`` refuses (a ValueError, so a
+    500, where the caller expected a clear "not a number").
+    """
+    return value.isascii() and value.isdigit()
+
 
 MAX_INT64 = 2**63 - 1
 MIN_INT64 = -(2**63)

@@ -16,6 +16,7 @@ from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.tables import ArchivedEvent
 from services.db import Database
 from services.errors import InvalidRequest, NotFound
+from services.safe_input import ascii_digits
 
 __all__ = ["EventFilter", "get_event", "list_events", "parse_status"]
 
@@ -41,7 +42,7 @@ def parse_status(value: str | None) -> int | None:
     """Return the status number of ``2`` or ``processed`` (case-insensitive)."""
     if value is None or value == "":
         return None
-    if value.isdigit() and int(value) in STATUS_NAMES:
+    if ascii_digits(value) and int(value) in STATUS_NAMES:
         return int(value)
     number = _STATUS_NUMBERS.get(value.lower())
     if number is None:

@@ -30,6 +30,7 @@ from control_instance.packages.model import (
 )
 from control_instance.templates.content import CHANNEL_FIELDS, ChannelName
 from control_instance.templates.schemas import NAME_PATTERN
+from services.safe_input import ascii_digits
 from services.soap.parser import parse_xml
 
 __all__ = ["MAX_PACKAGE_BYTES", "build_document", "read_document"]
@@ -183,11 +184,11 @@ def _read_header(root: etree._Element) -> PackageHeader:
 def _read_template(element: etree._Element) -> TemplateEntry:
     name = _attr(element, "internalName", pattern=NAME_PATTERN)
     code = _attr(element, "messageType")
-    channel = _CHANNELS.get(int(code)) if code.isdigit() else None
+    channel = _CHANNELS.get(int(code)) if ascii_digits(code) else None
     if channel is None:
         raise InvalidPackage(f"{_where(element)}: messageType={code!r} is not a channel")
     published = element.get("publishedVersion")
-    if published is not None and not published.isdigit():
+    if published is not None and not ascii_digits(published):
         raise InvalidPackage(f"{_where(element)}: publishedVersion must be a number")
     content: dict[str, str] = {}
     for child in _one(element, "content"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from services.safe_input import ascii_digits
+
 __all__ = ["Channel", "EventStatus", "Queue"]
 
 
@@ -27,7 +29,7 @@ class Channel(enum.IntEnum):
         Campaign recommends numbers; names are accepted too, as some clients send them.
         """
         value = text.strip().lower()
-        if value.isdigit() and int(value) in cls._value2member_map_:
+        if ascii_digits(value) and int(value) in cls._value2member_map_:
             return cls(int(value))
         aliases = {"email": cls.EMAIL, "sms": cls.SMS, "mobile": cls.SMS, "ios": cls.IOS}
         aliases["android"] = cls.ANDROID

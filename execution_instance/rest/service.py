@@ -22,7 +22,7 @@ from execution_instance.security.service import Credentials
 from execution_instance.state import ExecutionState
 from execution_instance.tables import Event
 from services.errors import Conflict, InvalidRequest, NotFound
-from services.safe_input import require_xml_text
+from services.safe_input import ascii_digits, require_xml_text
 
 __all__ = [
     "EventRequest",
@@ -198,7 +198,7 @@ def get_event(
     """Return the event behind an ``href``, with its current status."""
     state.security.authenticate(credentials)
     event_type = _event_type(state, org, api, event_id)
-    if not pkey.removeprefix("-").isdigit():
+    if not ascii_digits(pkey.removeprefix("-")):
         raise NotFound(f"{pkey!r} is not an event PKey")
     instance, pk = split_pl_id(int(pkey))
     if instance != state.identity.value:

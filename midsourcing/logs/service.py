@@ -17,6 +17,7 @@ from midsourcing.logs import repository
 from services.db import Database
 from services.delivery_protocol import DeliveryLog, FailureType, LogStatus
 from services.errors import InvalidRequest
+from services.safe_input import ascii_digits
 
 __all__ = ["LogPage", "parse_cursor", "read_delivery_logs"]
 
@@ -34,7 +35,7 @@ def parse_cursor(cursor: str) -> int:
     value = cursor.strip()
     if not value:
         return 0
-    if not value.isdigit() or len(value) > 19:
+    if not ascii_digits(value) or len(value) > 19:
         raise InvalidRequest(
             f"invalid cursor {cursor!r}",
             detail="pass back the nextCursor of the previous call, or an empty cursor to start",

@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from services.errors import InvalidRequest
-from services.safe_input import MAX_INT64, SEARCH_MAX_LENGTH, require_xml_text, xml_compatible
+from services.safe_input import (
+    MAX_INT64,
+    SEARCH_MAX_LENGTH,
+    ascii_digits,
+    require_xml_text,
+    xml_compatible,
+)
 
 
 @given(st.text())
@@ -38,3 +44,17 @@ def test_the_limits_fit_sqlite() -> None:
     assert MAX_INT64 == 9_223_372_036_854_775_807
     # Escaped (2 bytes) or 4-byte UTF-8 characters, plus the two wildcards of a LIKE search.
     assert SEARCH_MAX_LENGTH * 4 + 2 <= 50_000
+
+
+@given(st.text(max_size=12))
+def test_what_ascii_digits_accepts_int_reads(value: str) -> None:
+    if ascii_digits(value):
+        assert int(value) >= 0
+    else:
+        assert not value or not all(c in "0123456789" for c in value)
+
+
+def test_digits_int_refuses_are_not_ascii_digits() -> None:
+    assert "²".isdigit() and not ascii_digits("²")
+    assert not ascii_digits("٣") and not ascii_digits("")
+    assert ascii_digits("0123")
