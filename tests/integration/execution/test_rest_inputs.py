@@ -63,6 +63,9 @@ def instance_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 # Found by CI: '²' is a digit to str.isdigit() but not to int(), which raised (a 500).
 @example(text="", key="externalId", pkey="²")
 @example(text="", key="externalId", pkey="-٣")
+# A PKey '/' makes the path end in '//', which no route takes: Starlette redirects (307) to the
+# path without its last slash. Not a server error, which is what this test is about.
+@example(text="", key="externalId", pkey="/")
 def test_any_text_in_a_field_or_pkey_is_answered_without_a_server_error(
     instance_url: str, text: str, key: str, pkey: str
 ) -> None:
@@ -79,4 +82,4 @@ def test_any_text_in_a_field_or_pkey_is_answered_without_a_server_error(
         headers=AUTH,
         timeout=10,
     )
-    assert read.status_code in {200, 400, 404}, read.text
+    assert read.status_code in {200, 307, 400, 404}, read.text
