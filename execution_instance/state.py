@@ -13,6 +13,7 @@ from execution_instance.intake.service import IntakeService
 from execution_instance.intake.writer import EventWriter
 from execution_instance.processes import SharedMemory
 from execution_instance.processing.service import Processor, ProcessorSettings, load_epoch
+from execution_instance.reset.service import ResetOutcome, read_epoch, reset_events
 from execution_instance.security.control_plane import ControlPlaneAuth
 from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
@@ -63,6 +64,17 @@ class ExecutionState:
     def _reload(self) -> None:
         self.security.forget_sessions()
         self.refresh()
+        # A reset in another process renewed the message epoch: new messages must carry it.
+        self.processor.epoch = read_epoch(self.db) or self.processor.epoch
+
+    def reset(self) -> ResetOutcome:
+        """Forget every event (tests; refused in production), then bring this process's caches
+        and, through the generation, every other process's up to date."""
+        outcome = reset_events(db=self.db, environment=self.settings.environment)
+        self.processor.epoch = outcome.epoch
+        self.intake.refresh()
+        self.configuration_changed()
+        return outcome
 
     def configuration_changed(self) -> None:
         """A control-plane change was committed: every process re-reads before its next call."""

@@ -230,6 +230,22 @@ async def resume_template(name: str, state: StateDep) -> ResumeOutcome:
     return ResumeOutcome(resumed=resumed)
 
 
+class ResetOut(BaseModel):
+    """What a reset removed."""
+
+    events: int = Field(description="Events deleted.")
+    taken_from_workers: int = Field(
+        description="Of them, events a worker still held when the reset stopped waiting."
+    )
+
+
+@router.post("/reset", response_model=ResetOut)
+async def reset(state: StateDep) -> ResetOut:
+    """Forget every event, keep the configuration (between tests; refused in production)."""
+    outcome = await run_in_threadpool(state.reset)
+    return ResetOut(events=outcome.events, taken_from_workers=outcome.taken_from_workers)
+
+
 def _check_name(name: str) -> None:
     if not (0 < len(name) <= 64) or not all(c.isalnum() or c in "_-." for c in name):
         raise InvalidRequest(

@@ -1,0 +1,1 @@
+"""Reset between tests: forget the instance's events, keep its configuration."""
