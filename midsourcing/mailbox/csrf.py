@@ -18,7 +18,15 @@ from fastapi import Depends, Request, Response
 from services.errors import Forbidden
 from services.ui import csrf_token_sent
 
-__all__ = ["COOKIE", "HEADER", "CsrfChecked", "check_change", "set_cookie", "token_for"]
+__all__ = [
+    "COOKIE",
+    "HEADER",
+    "CsrfChecked",
+    "check_change",
+    "from_another_site",
+    "set_cookie",
+    "token_for",
+]
 
 #: The cookie holding this browser's token.
 COOKIE = "mcsim_mailbox_csrf"
@@ -49,7 +57,8 @@ def set_cookie(response: Response, request: Request, token: str) -> None:
     )
 
 
-def _from_another_site(request: Request) -> bool:
+def from_another_site(request: Request) -> bool:
+    """Return whether ``request`` says (Sec-Fetch-Site, Origin) it was sent by another site."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in _SAME_SITE:
         return True
@@ -61,7 +70,7 @@ def _from_another_site(request: Request) -> bool:
 
 async def check_change(request: Request) -> None:
     """Refuse a change sent from another site or without this browser's token."""
-    if _from_another_site(request):
+    if from_another_site(request):
         raise Forbidden("this change was sent from another site and was refused")
     expected = request.cookies.get(COOKIE, "")
     sent = await csrf_token_sent(request, HEADER)

@@ -1,0 +1,1 @@
+"""Reset between tests: forget messages, delivery logs, quarantine and chaos."""
