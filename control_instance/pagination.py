@@ -48,7 +48,9 @@ PageDep = Annotated[PageParams, Depends(provide_page)]
 
 def fetch_page(session: Session, statement: Select[R], page: PageParams) -> tuple[list[R], int]:
     """Return one page of an ordered statement's rows, and how many rows there are in all."""
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    # Counted without the ORDER BY: SQLite would otherwise sort every matching row to count them.
+    counted = statement.order_by(None).subquery()
+    total = session.execute(select(func.count()).select_from(counted)).scalar_one()
     rows = session.execute(statement.limit(page.limit).offset(page.offset)).scalars().all()
     return list(rows), int(total)
 

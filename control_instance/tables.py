@@ -262,10 +262,15 @@ class ArchivedEvent(Base):
     archived_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
-        Index("ix_archived_events_created_at", "created_at"),
+        # The history search counts, orders (newest first) and pages on these alone: each
+        # filter's index ends with the order's columns (control_instance.archive.history).
+        Index("ix_archived_events_created", "created_at", "pl_id"),
         Index("ix_archived_events_email", "email"),
         Index("ix_archived_events_external_id", "external_id"),
-        Index("ix_archived_events_type_created", "event_type", "created_at"),
+        Index("ix_archived_events_type_created", "event_type", "created_at", "pl_id"),
+        Index("ix_archived_events_status_created", "status", "created_at", "pl_id"),
+        Index("ix_archived_events_channel_created", "channel", "created_at", "pl_id"),
+        Index("ix_archived_events_instance_created", "instance_id", "created_at", "pl_id"),
     )
 
 

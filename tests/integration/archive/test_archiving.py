@@ -226,3 +226,32 @@ async def test_the_mc_events_cursor_follows_every_writer(cell: Cell) -> None:
     anonymous = await cell.instances[exec_url(1)].get("/_mc/events")
     assert anonymous.status_code == 401
     assert instance(cell, 1).settings.instance_id == 1
+
+
+async def test_history_pages_are_newest_first_without_gaps_or_repeats(cell: Cell) -> None:
+    """The page is found on the indexes, then read by plId: the rows must come back in the
+    search's order (newest first, then highest plId), a filter's total must be its own, and
+    consecutive pages must neither repeat nor skip an event."""
+    admin = await cell.login()
+    first = await push(cell, 1, count=4)
+    second = await push(cell, 2, count=3)
+    finish(cell, 1, first[:2], EventStatus.ROUTING_FAILED)
+    await archive(cell, admin)
+
+    everything = await history(cell, admin, limit=500)
+    assert everything["total"] == 7
+    order = [(item["created_at"], item["pl_id"]) for item in everything["items"]]
+    assert order == sorted(order, reverse=True)
+    walked = []
+    for offset in range(0, 9, 3):
+        page = await history(cell, admin, limit=3, offset=offset)
+        assert page["total"] == 7
+        walked += [item["pl_id"] for item in page["items"]]
+    assert walked == [item["pl_id"] for item in everything["items"]]
+    assert sorted(walked) == sorted(first + second)
+
+    failed = await history(cell, admin, status="routingFailed", limit=1, offset=1)
+    assert failed["total"] == 2
+    assert [item["pl_id"] for item in failed["items"]] == [min(first[:2])]
+    beyond = await history(cell, admin, instance=2, offset=3)
+    assert (beyond["total"], beyond["items"]) == (3, [])

@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.tables import Event
+from services.plid import pk_of
 from tests.integration.archive.helpers import finish, hand_over, instance, push
 from tests.integration.control.conftest import Cell, control_cell, exec_url
 from tests.integration.load_balancer.conftest import running_balancer
@@ -122,3 +123,34 @@ async def test_queued_events_are_sampled_over_the_hour(cell: Cell) -> None:
     assert 1.5 < one["queued_avg"] < 2.5
     assert one["stats"]["queued_events"]["samples"] == 61
     assert (two["queued_max"], two["queued_min"], two["queued_avg"]) == (0, 0, 0.0)
+
+
+async def test_finished_events_and_times_count_only_within_the_window(cell: Cell) -> None:
+    """Finished counts and average times read the window's rows (by updated_at), and only
+    them: an event finished two hours ago is out of an hour's statistics, whatever its status."""
+    viewer = await cell.as_role("viewer")
+    old_sent, old_failed, new_sent, new_failed = await push(cell, 1, count=4)
+    hand_over(cell, 1, [old_sent, old_failed, new_sent, new_failed])
+    finish(cell, 1, [old_sent, new_sent], EventStatus.PROCESSED)
+    finish(cell, 1, [old_failed, new_failed], EventStatus.DELIVERY_FAILED)
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    with instance(cell, 1).db.transaction(write=True) as session:
+        session.execute(
+            update(Event)
+            .where(Event.id.in_([pk_of(old_sent), pk_of(old_failed)]))
+            .values(
+                created_at=two_hours_ago,
+                processing_at=two_hours_ago,
+                processed_at=two_hours_ago + timedelta(minutes=10),
+                updated_at=two_hours_ago + timedelta(minutes=10),
+            )
+        )
+
+    one, _two = sorted((await monitoring(cell, viewer))["instances"], key=lambda i: i["name"])
+    stats = one["stats"]
+    assert (stats["finished"], stats["messages_out"], stats["errors"]) == (2, 1, 1)
+    assert stats["errors_by_status"]["deliveryFailed"] == 1
+    assert one["error_rate"] == 50.0
+    # The old event's 10 minutes of sending would dominate the averages if it were read.
+    assert stats["avg_sending_seconds"] < 60
+    assert stats["avg_processing_seconds"] < 60
