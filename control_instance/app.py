@@ -24,6 +24,7 @@ from control_instance.routes import (
     operators,
     packages,
     reports,
+    reset,
     seeds,
     soap,
     templates,
@@ -78,6 +79,7 @@ def create_app(
         monitoring.router,
         reports.router,
         packages.router,
+        reset.router,
         soap.router,
     ):
         app.include_router(router)

@@ -142,6 +142,14 @@ class InstanceClient:
         """Resume a template."""
         await self._call("POST", f"/templates/{name}/resume")
 
+    async def reset(self) -> dict[str, int]:
+        """Make the instance forget every event (tests); return what it removed."""
+        body = await self._call("POST", "/reset")
+        try:
+            return {"events": int(body["events"])}
+        except (KeyError, TypeError, ValueError):
+            raise InstanceCallError("the instance's /_mc/reset answer is not understood") from None
+
 
 def _describe(answer: httpx.Response) -> str:
     try:

@@ -30,7 +30,7 @@ class ResetOutcome:
     messages: int
     delivery_logs: int
     addresses: int
-    chaos: bool
+    chaos_channels: int
 
 
 def reset_capture(*, db: Database, chaos: Chaos, environment: Environment) -> ResetOutcome:
@@ -44,9 +44,11 @@ def reset_capture(*, db: Database, chaos: Chaos, environment: Environment) -> Re
         messages = _rowcount(session.execute(delete(messages_table)))
         logs = _rowcount(session.execute(delete(delivery_logs_table)))
         addresses = _rowcount(session.execute(delete(Address)))
-    had_chaos = bool(chaos.config.channels)
+    had_chaos = len(chaos.config.channels)
     chaos.configure(ChaosConfig())
-    return ResetOutcome(messages=messages, delivery_logs=logs, addresses=addresses, chaos=had_chaos)
+    return ResetOutcome(
+        messages=messages, delivery_logs=logs, addresses=addresses, chaos_channels=had_chaos
+    )
 
 
 def _rowcount(result: object) -> int:

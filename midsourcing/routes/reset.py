@@ -25,7 +25,7 @@ class ResetOut(BaseModel):
     messages: int = Field(description="Messages deleted, captured or still being delivered.")
     delivery_logs: int
     addresses: int = Field(description="Addresses in quarantine or with errors released.")
-    chaos: bool = Field(description="Whether some chaos was in force (it is stopped).")
+    chaos_channels: int = Field(description="Channels whose chaos was stopped.")
 
 
 @router.post("/reset", response_model=ResetOut)
@@ -44,5 +44,5 @@ async def reset(request: Request, state: StateDep) -> ResetOut:
         messages=outcome.messages,
         delivery_logs=outcome.delivery_logs,
         addresses=outcome.addresses,
-        chaos=outcome.chaos,
+        chaos_channels=outcome.chaos_channels,
     )

@@ -1,4 +1,5 @@
-"""The ``mcsim`` command line: ``up``, ``status``, ``send``, ``package``, ``bench``, ``version``."""
+"""The ``mcsim`` command line: ``up``, ``status``, ``send``, ``reset``, ``package``, ``bench``,
+``version``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import typer
 from services.cli.display import make_console
 from services.cli.package import PackageCommandError, export_to_file, import_file
 from services.cli.plan import MAX_INSTANCES, StackOptions
+from services.cli.reset import ResetCommandError, control_url, reset_cell
 from services.cli.send import FINAL, SendRequest, send_event
 from services.cli.status import run_status
 from services.cli.supervisor import SupervisorSettings
@@ -336,6 +338,60 @@ def send(
             console.print(f"error  {result.error}")
         if result.status not in FINAL:
             raise typer.Exit(2)
+
+
+@app.command()
+def reset(
+    data_dir: DataDir = Path(".mcsim"),
+    control: Annotated[
+        str | None,
+        typer.Option(
+            "--control",
+            envvar="MCSIM_CONTROL_URL",
+            help="The control instance's URL (default: from DATA_DIR/stack.json, else the port).",
+        ),
+    ] = None,
+    control_port: ControlPort = 8070,
+    host: Host = "127.0.0.1",
+    login: Annotated[str, typer.Option(help="Control operator (admin role).")] = "admin",
+    password: Annotated[
+        str, typer.Option(envvar="MCSIM_CONTROL_ADMIN_PASSWORD", help="Its password.")
+    ] = "admin",  # noqa: S107 - the documented development password
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MCSIM_CONTROL_TOKEN",
+            help="Bearer token from POST /api/v1/auth/login, instead of --login/--password.",
+        ),
+    ] = None,
+) -> None:
+    """Forget every event, message, delivery log, quarantine, chaos and archived event of the
+    running stack; keep its configuration (refused in production)."""
+    err = make_console(stderr=True)
+    try:
+        url = control or control_url(
+            data_dir.expanduser(), StackOptions(host=host, control_port=control_port)
+        )
+        result = reset_cell(url, token=token, login=login, password=password)
+    except ResetCommandError as exc:
+        err.print(f"[red]not reset:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console = make_console()
+    for outcome in result.services:
+        if outcome.ok:
+            removed = ", ".join(f"{n} {_words(name)}" for name, n in outcome.removed.items())
+            console.print(f"  [green]✓[/green] {outcome.service}: {removed or 'nothing to remove'}")
+        else:
+            console.print(f"  [red]✗[/red] {outcome.service}: {outcome.error}")
+    if not result.complete:
+        err.print("[red]the reset is incomplete:[/red] reset again once every service is up")
+        raise typer.Exit(1)
+    console.print("[green]reset done[/green]: the configuration is kept")
+
+
+def _words(name: str) -> str:
+    """Return a camelCase key as words: ``deliveryLogs`` -> ``delivery logs``."""
+    return "".join(f" {c.lower()}" if c.isupper() else c for c in name)
 
 
 package_app = typer.Typer(

@@ -30,7 +30,12 @@ async def test_reset_forgets_messages_logs_quarantine_and_chaos(make_mid_on: Mid
 
         answer = await mid.post("/api/v1/reset")
         assert answer.status_code == 200, answer.text
-        assert answer.json() == {"messages": 3, "deliveryLogs": 2, "addresses": 1, "chaos": True}
+        assert answer.json() == {
+            "messages": 3,
+            "deliveryLogs": 2,
+            "addresses": 1,
+            "chaosChannels": 1,
+        }
 
         await asyncio.sleep(1.3)  # the delayed try ends: it records nothing
         assert await _counts(mid) == {}

@@ -1,0 +1,1 @@
+"""Reset between tests: the whole cell's events, messages, history, quarantine and chaos."""
