@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import delete, insert, select, text
 
 from benchmarks.processes import load_average
 from benchmarks.wrk_tools import WrkResult, run_wrk
@@ -201,10 +201,11 @@ def load(
     assert loaded.last_updated_at is not None
     cursor = format_cursor(loaded.last_updated_at, loaded.last_id)
     with control_db.write_connection() as connection:
+        # The first archiving pass creates the row: the stack has not run one yet.
+        cursors = control_tables.ArchiveCursor
+        connection.execute(delete(cursors).where(cursors.account_id == account_id))
         connection.execute(
-            update(control_tables.ArchiveCursor)
-            .where(control_tables.ArchiveCursor.account_id == account_id)
-            .values(cursor=cursor, archived=count)
+            insert(cursors).values(account_id=account_id, cursor=cursor, archived=count)
         )
     for db in (exec_db, control_db):
         with db.write_connection() as connection:
