@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
 
+from midsourcing.capture.feed import CaptureFeed
 from midsourcing.delivery.chaos import Chaos
 from midsourcing.delivery.deliverer import Deliverer
 from midsourcing.delivery.policy import RetryPolicy
@@ -29,10 +31,12 @@ class MidState:
     chaos: Chaos
     relay: SmtpRelay | None
     dispatcher: Dispatcher
+    #: Wakes long-polls and event streams when captured messages change.
+    feed: CaptureFeed
 
     @classmethod
     def build(cls, settings: MidSettings, db: Database, http: httpx.AsyncClient) -> MidState:
-        """Wire the parts of the server together (nothing runs yet)."""
+        """Wire the parts of the server together (nothing runs yet; called in its event loop)."""
         chaos = Chaos()
         relay = None
         if settings.smtp_host:
@@ -81,4 +85,6 @@ class MidState:
             session_ttl=settings.session_ttl_seconds,
             password_cache=settings.password_cache_seconds,
         )
-        return cls(settings, db, security, chaos, relay, dispatcher)
+        feed = CaptureFeed(asyncio.get_running_loop())
+        dispatcher.recorder.on_commit = lambda _finished: feed.changed()
+        return cls(settings, db, security, chaos, relay, dispatcher, feed)

@@ -36,6 +36,8 @@ from urllib.parse import unquote
 import httptools
 from starlette.types import ASGIApp, Message
 
+from services.waiting import server_stopping
+
 __all__ = ["LeanHttpProtocol"]
 
 log = logging.getLogger("uvicorn.error")
@@ -525,6 +527,7 @@ class LeanHttpProtocol(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """Close when idle, or after the response in progress (uvicorn's graceful shutdown)."""
+        server_stopping()  # open event streams end now rather than at the graceful timeout
         if self.cycle is None:
             self.close()
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -30,10 +31,26 @@ __all__ = [
     "check_idempotency",
     "event_resource",
     "get_event",
+    "parse_status",
     "submit_event",
+    "wait_for_event",
 ]
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+#: How often a waiting status read looks again: statuses change in the processing processes,
+#: so a web process cannot be told in memory; a primary-key read is cheap.
+WAIT_POLL_SECONDS = 0.1
+#: Statuses an event never leaves.
+FINAL = frozenset(
+    {
+        EventStatus.PROCESSED,
+        EventStatus.IGNORED,
+        EventStatus.DELIVERY_FAILED,
+        EventStatus.ROUTING_FAILED,
+        EventStatus.TOO_OLD,
+    }
+)
+_IN_PROGRESS = frozenset({EventStatus.PENDING, EventStatus.PROCESSING})
 _PUSH_TOKEN_FIELDS = ("registrationToken", "registrationId", "deviceToken")
 
 
@@ -212,6 +229,58 @@ def get_event(
     if row is None or row.event_type != event_type:
         raise NotFound(f"no event {pkey} for {event_id}")
     return StoredEvent(row)
+
+
+def parse_status(name: str) -> EventStatus:
+    """Return the status of a REST name (``deliveryFailed``), or raise InvalidRequest."""
+    for status in EventStatus:
+        if status.rest_name == name:
+            return status
+    names = ", ".join(status.rest_name for status in EventStatus)
+    raise InvalidRequest(f"{name!r} is not an event status: use one of {names}", field="until")
+
+
+def _reached(status: int, until: EventStatus | None) -> bool:
+    if until is None:
+        return status not in _IN_PROGRESS
+    return status == until or status in FINAL
+
+
+async def wait_for_event(
+    state: ExecutionState,
+    *,
+    org: str,
+    api: str,
+    event_id: str,
+    pkey: str,
+    credentials: Credentials,
+    wait: float,
+    until: EventStatus | None = None,
+) -> StoredEvent:
+    """Return the event behind an ``href`` once its status is ``until`` (or final), or, without
+    ``until``, once it is neither pending nor processing; at most ``wait`` seconds later."""
+    stored = await run_in_threadpool(
+        lambda: get_event(
+            state, org=org, api=api, event_id=event_id, pkey=pkey, credentials=credentials
+        )
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while not _reached(stored.row.status, until):
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
+        row = await run_in_threadpool(_reload, state, stored.row.id)
+        if row is None:  # deleted meanwhile (a reset)
+            raise NotFound(f"no event {pkey} for {event_id}")
+        stored = StoredEvent(row)
+    return stored
+
+
+def _reload(state: ExecutionState, pk: int) -> Event | None:
+    with state.db.transaction() as session:
+        return session.get(Event, pk)
 
 
 def event_resource(state: ExecutionState, stored: StoredEvent) -> dict[str, Any]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from execution_instance.deps import StateDep, client_address
 from execution_instance.rest import service
@@ -16,6 +15,7 @@ from execution_instance.security.service import Credentials
 from services.bodies import read_body
 from services.errors import AuthenticationFailed, InvalidRequest
 from services.safe_input import XmlText
+from services.waiting import MAX_WAIT_SECONDS
 
 __all__ = ["router"]
 
@@ -114,17 +114,37 @@ async def post_event(
 
 @router.get("/{org}/campaign/{api}/{event_id}/{pkey}", response_model=TransactionalEventOut)
 async def get_event(
-    org: str, api: str, event_id: str, pkey: str, request: Request, state: StateDep
+    org: str,
+    api: str,
+    event_id: str,
+    pkey: str,
+    request: Request,
+    state: StateDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds to wait for the status (long-poll): the answer comes as soon "
+            "as the event is no longer pending or processing, or has the status `until`.",
+        ),
+    ] = 0,
+    until: Annotated[
+        str | None,
+        Query(max_length=32, description="With wait: the status to wait for (e.g. processed)."),
+    ] = None,
 ) -> dict[str, Any]:
     """Return an event and its current status (follow the ``href`` of the POST)."""
+    target = service.parse_status(until) if until is not None else None
     credentials = _credentials(request, state)
-    stored = await run_in_threadpool(
-        service.get_event,
+    stored = await service.wait_for_event(
         state,
         org=org,
         api=api,
         event_id=event_id,
         pkey=pkey,
         credentials=credentials,
+        wait=wait,
+        until=target,
     )
     return service.event_resource(state, stored)

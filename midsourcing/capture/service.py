@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from starlette.concurrency import run_in_threadpool
+
 from midsourcing.capture import repository
+from midsourcing.capture.feed import CaptureFeed
 from midsourcing.capture.schemas import (
     DeleteResult,
     Header,
@@ -30,6 +34,7 @@ __all__ = [
     "get_message",
     "list_messages",
     "raw_message",
+    "search_messages",
 ]
 
 _SNIPPET = 120
@@ -71,6 +76,30 @@ def list_messages(*, db: Database, criteria: MessageFilter, limit: int, offset: 
         total, rows = repository.list_page(session, criteria=criteria, limit=limit, offset=offset)
         messages = [MessageSummary.model_validate(_summary_fields(row)) for row in rows]
     return MessagePage(total=total, offset=offset, limit=limit, messages=messages)
+
+
+async def search_messages(
+    *,
+    db: Database,
+    feed: CaptureFeed,
+    criteria: MessageFilter,
+    limit: int,
+    offset: int,
+    wait: float = 0.0,
+) -> MessagePage:
+    """Return a page of the matching messages; with ``wait``, wait up to that many seconds for
+    a first match (the search runs again at each change of the captured messages, not in a
+    loop of its own)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        change = feed.next_change()  # before the search: a change during it is not missed
+        found = await run_in_threadpool(
+            list_messages, db=db, criteria=criteria, limit=limit, offset=offset
+        )
+        left = deadline - loop.time()
+        if found.total or left <= 0 or not await feed.wait(change, left):
+            return found
 
 
 def _found(db: Database, pk: int) -> Message:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from midsourcing.capture import service
@@ -16,8 +17,10 @@ from midsourcing.capture.schemas import (
     MessageFilter,
     MessagePage,
 )
+from midsourcing.capture.stream import changes
 from midsourcing.deps import StateDep
 from services.safe_input import Int64, RowId, SearchText
+from services.waiting import MAX_WAIT_SECONDS
 
 __all__ = ["router"]
 
@@ -53,8 +56,17 @@ async def list_messages(
     until: Annotated[datetime | None, Query(description="Accepted before (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[Int64, Query(ge=0)] = 0,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds to wait for a first match before answering (long-poll); "
+            "the answer comes as soon as a matching message is captured.",
+        ),
+    ] = 0,
 ) -> MessagePage:
-    """Search the captured messages, newest first."""
+    """Search the captured messages, newest first (with ``wait``: wait for a first match)."""
     criteria = MessageFilter(
         q=q,
         recipient=recipient,
@@ -67,15 +79,31 @@ async def list_messages(
         since=_utc(since),
         until=_utc(until),
     )
-    return await run_in_threadpool(
-        service.list_messages, db=state.db, criteria=criteria, limit=limit, offset=offset
+    return await service.search_messages(
+        db=state.db, feed=state.feed, criteria=criteria, limit=limit, offset=offset, wait=wait
     )
 
 
 @router.delete("", response_model=DeleteResult)
 async def delete_messages(state: StateDep) -> DeleteResult:
     """Delete every finished message (messages still being delivered are kept)."""
-    return await run_in_threadpool(service.delete_messages, db=state.db)
+    result = await run_in_threadpool(service.delete_messages, db=state.db)
+    state.feed.changed()
+    return result
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_changes(state: StateDep) -> StreamingResponse:
+    """Send a Server-Sent Event (``event: messages``) whenever the captured messages change."""
+    return StreamingResponse(
+        changes(state.feed),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store"},
+    )
 
 
 @router.get("/counts", response_model=MessageCounts)
@@ -112,4 +140,5 @@ async def raw_message(state: StateDep, message_id: RowId) -> Response:
 async def delete_message(state: StateDep, message_id: RowId) -> Response:
     """Delete one finished message."""
     await run_in_threadpool(service.delete_message, db=state.db, pk=message_id)
+    state.feed.changed()
     return Response(status_code=204)

@@ -40,6 +40,7 @@ async def reset(request: Request, state: StateDep) -> ResetOut:
         chaos=state.chaos,
         environment=state.settings.environment,
     )
+    state.feed.changed()
     return ResetOut(
         messages=outcome.messages,
         delivery_logs=outcome.delivery_logs,

@@ -138,6 +138,8 @@ async def append_part(call: SoapCall, context: CallContext) -> SoapReply:
         await state.dispatcher.adopt(reserved, claimed)
     if accepted.queued > len(claimed):
         state.dispatcher.wake()
+    if accepted.queued:
+        state.feed.changed()
     log.info(
         "delivery part accepted",
         extra={

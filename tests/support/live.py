@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -22,10 +23,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: FastAPI, *, port: int | None = None) -> Iterator[str]:
-    """Run ``app`` (lifespan included) on 127.0.0.1 and yield its base URL."""
+def live_server(app: FastAPI, *, port: int | None = None, **options: Any) -> Iterator[str]:
+    """Run ``app`` (lifespan included) on 127.0.0.1 and yield its base URL.
+
+    ``options`` go to ``uvicorn.Config`` (e.g. ``services.runner.uvicorn_options()``, to serve
+    with mcsim's own HTTP protocol as the services do).
+    """
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    settings: dict[str, Any] = {"log_config": None, "access_log": False, **options}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

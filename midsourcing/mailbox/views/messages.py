@@ -65,7 +65,7 @@ def _proof(value: str) -> bool | None:
 
 
 def _signature(found: MessagePage, counts: MessageCounts) -> str:
-    """Return a short digest of what the list shows: polling answers 204 while it is unchanged."""
+    """Return a short digest of what the list shows: a reload answers 204 while it is unchanged."""
     shown = [(m.id, m.status, m.tries) for m in found.messages]
     text = json.dumps([found.total, shown, counts.model_dump()], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -90,7 +90,8 @@ async def message_list(
     deleted: Int64 | None = None,
     kept: Int64 | None = None,
 ) -> Response:
-    """Show the captured messages, newest first; htmx polls the list part every few seconds."""
+    """Show the captured messages, newest first; htmx reloads the list part at each change the
+    server streams (``/api/v1/messages/stream``)."""
     filters = {
         "q": q.strip(),
         "recipient": recipient.strip(),

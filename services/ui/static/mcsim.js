@@ -46,4 +46,20 @@
     else if (event.key === "End") { next = tabs[tabs.length - 1]; }
     if (next) { event.preventDefault(); selectTab(next, true); }
   });
+  // <… data-live="URL" hx-trigger="messages-changed from:body">: the server streams its changes
+  // (Server-Sent Events), and each one asks htmx to reload the element: no polling. EventSource
+  // reconnects by itself; after a reconnection the element is reloaded once, for what happened
+  // while the stream was down.
+  document.addEventListener("DOMContentLoaded", function () {
+    var live = document.querySelector("[data-live]");
+    if (!live || !window.EventSource) { return; }
+    var source = new EventSource(live.getAttribute("data-live"));
+    var connected = false;
+    function reload() { document.body.dispatchEvent(new CustomEvent("messages-changed")); }
+    source.addEventListener("messages", reload);
+    source.addEventListener("ready", function () {
+      if (connected) { reload(); }
+      connected = true;
+    });
+  });
 })();

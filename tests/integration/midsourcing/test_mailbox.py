@@ -164,7 +164,11 @@ async def test_the_list_updates_itself_without_a_reload(mailbox: Mailbox) -> Non
     await append(mailbox.client, part(email("ann@example.com")))
     await settle(mailbox.client, 1)
     page = (await mailbox.get("/", params={"q": "example"})).text
-    poll = re.search(r'<section id="message-list" hx-get="([^"]+)" hx-trigger="every 2s"', page)
+    poll = re.search(
+        r'<section id="message-list" hx-get="([^"]+)" hx-trigger="messages-changed from:body" '
+        r'data-live="/api/v1/messages/stream"',
+        page,
+    )
     assert poll is not None
     url = poll.group(1).replace("&amp;", "&")
     assert url.startswith("/?q=example&")

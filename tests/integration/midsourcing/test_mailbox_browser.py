@@ -136,3 +136,16 @@ def test_sms_push_and_actions_by_keyboard(base: str, page: Page) -> None:
     expect(page.locator("#flash")).to_contain_text("Deleted 3 messages.")
     expect(page.get_by_text("No message captured yet.")).to_be_visible()
     assert _own_errors(page, failed) == []
+
+
+def test_the_list_follows_the_server_stream_without_polling(base: str, page: Page) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(base + "/")
+    expect(page.get_by_text("No message captured yet.")).to_be_visible()
+    page.wait_for_timeout(3_000)  # idle: the old list polled every 2 s
+    reloads = [url for url in requests if "/?" in url and "/stream" not in url]
+    assert reloads == []
+    assert any(url.endswith("/api/v1/messages/stream") for url in requests)
+    _send(base, email("ann@example.com", subject="Streamed"))
+    expect(page.get_by_role("link", name="Streamed")).to_be_visible(timeout=5_000)
