@@ -12,17 +12,22 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.db import Database
 from services.fastpath import FastPathApp
 from services.http import create_http_client
 from services.settings import ServiceSettings
 from services.version import VERSION
 from services.web import HealthReport, ProcessReport, install_common
+
+if TYPE_CHECKING:
+    # Imported when a service opens its database: the load balancer has none, and SQLAlchemy
+    # with Alembic is about a third of its memory.
+    from services.db import Database
 
 __all__ = ["ServiceHook", "new_service_app"]
 
@@ -56,6 +61,8 @@ def new_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db: Database | None = None
         if migrations is not None:
+            from services.db import Database
+
             db = Database(settings.resolved_database_url(), schema=settings.database_schema)
             if upgrade:
                 try:
