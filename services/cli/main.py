@@ -486,6 +486,8 @@ class Benchmark(enum.StrEnum):
     LB = "lb"
     RENDER = "render"
     STACK = "stack"
+    STORED = "stored"
+    FOOTPRINT = "footprint"
 
 
 #: The source checkout this command runs from, where ``benchmarks/`` lives (not installed).
@@ -497,7 +499,7 @@ def bench(
     context: typer.Context,
     name: Annotated[Benchmark, typer.Argument(help="Which benchmark to run.")],
 ) -> None:
-    """Run a benchmark of benchmarks/ (stack, intake, delivery, lb, render); options go to it.
+    """Run a benchmark of benchmarks/ (stack, stored, footprint, intake, ...); options go to it.
 
     ``mcsim bench intake -- --help`` lists the benchmark's own options. The benchmarks need
     wrk (intake, lb) and nginx (lb), Debian packages, and run from a source checkout of mcsim;
