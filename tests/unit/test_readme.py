@@ -51,3 +51,9 @@ def test_the_quick_start_is_the_two_make_commands() -> None:
     quick_start = README.split("## Quick start", 1)[1].split("##", 1)[0]
     assert "make up" in quick_start
     assert "make test" in quick_start
+
+
+def test_the_plugin_example_is_the_file_the_suite_runs() -> None:
+    root = Path(__file__).resolve().parents[2]
+    example = (root / "tests" / "plugin" / "test_example.py").read_text(encoding="utf-8")
+    assert f"```python\n{example}```" in README
