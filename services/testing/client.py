@@ -131,7 +131,8 @@ def _links(markup: str, text: str) -> tuple[str, ...]:
             found.extend(
                 str(a.get("href")) for a in html.fromstring(markup).iter("a") if a.get("href")
             )
-    found.extend(_URL_IN_TEXT.findall(text))
+    # A sentence's punctuation after a URL is not part of it.
+    found.extend(url.rstrip(".,;:!?)") for url in _URL_IN_TEXT.findall(text))
     return tuple(dict.fromkeys(link.strip() for link in found if link.strip()))
 
 

@@ -80,17 +80,31 @@ def mcsim_stack(
         yield urls_from_data_dir(Path(data_dir))
         return
     args = shlex.split(config.getoption("--mcsim-up-args") or "")
-    instances = 1
-    if "--instances" in args:  # the runner chooses the ports: it must know how many
-        at = args.index("--instances")
-        instances = int(args[at + 1])
-        del args[at : at + 2]
+    instances, args = _instances(args)
     stack = LocalStack.start(tmp_path_factory.mktemp("mcsim"), instances=instances, args=args)
     try:
         assert stack.urls is not None
         yield stack.urls
     finally:
         stack.stop()
+
+
+def _instances(args: list[str]) -> tuple[int, list[str]]:
+    """Take ``--instances N`` (or ``=N``) out of ``args``: the runner chooses the ports, so it
+    must know how many instances there are (default 1)."""
+    rest: list[str] = []
+    instances = 1
+    items = iter(args)
+    for item in items:
+        name, equals, value = item.partition("=")
+        if name != "--instances":
+            rest.append(item)
+            continue
+        text = value if equals else next(items, "")
+        if not text.isdigit() or not 1 <= int(text) <= 255:
+            raise pytest.UsageError(f"--mcsim-up-args: --instances needs 1 to 255, not {text!r}")
+        instances = int(text)
+    return instances, rest
 
 
 @pytest.fixture
