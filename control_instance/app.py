@@ -20,6 +20,7 @@ from control_instance.routes import (
     cell,
     event_types,
     events,
+    ims,
     monitoring,
     operators,
     packages,
@@ -27,6 +28,7 @@ from control_instance.routes import (
     reset,
     seeds,
     soap,
+    technical_accounts,
     templates,
 )
 from control_instance.settings import ControlSettings
@@ -72,6 +74,8 @@ def create_app(
         operators.router,
         accounts.router,
         cell.router,
+        technical_accounts.router,
+        ims.router,
         event_types.router,
         templates.router,
         seeds.router,

@@ -1,5 +1,6 @@
 """The demo workspace of DESIGN §6.2 (``mcsim up --demo``), made through the ordinary use cases.
 
+A technical account (``services.dev_credentials.IMS_CLIENT``) for the IMS token exchange.
 Event types ``PASSWORD_RESET`` and ``ORDER_CONFIRMATION``; templates for email and SMS, and for
 email, iOS and Android push; seed addresses for each; all published to every enabled execution
 instance. Idempotent across restarts: what exists is kept, and only templates the demo just made
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from control_instance.event_types.schemas import EventTypeCreate
 from control_instance.event_types.service import create_event_type
+from control_instance.ims.service import ensure_technical_account
 from control_instance.state import ControlState
 from control_instance.tables import EventType, Seed, Template
 from control_instance.templates.content import ChannelName
@@ -25,6 +27,8 @@ from control_instance.templates.publishing import publish_template
 from control_instance.templates.schemas import SeedCreate, TemplateCreate, TemplateState
 from control_instance.templates.seeds import create_seed
 from control_instance.templates.service import create_template
+from services.dev_credentials import IMS_CLIENT
+from services.settings import Environment
 
 __all__ = ["DEMO_EVENT_TYPES", "DEMO_TEMPLATES", "DemoSetupError", "create_demo_workspace"]
 
@@ -183,8 +187,23 @@ async def _publish(state: ControlState, template_id: int, name: str, attempts: i
         await asyncio.sleep(0.5)  # an instance is still starting
 
 
+def _demo_technical_account(state: ControlState) -> None:
+    """Create the demo's technical account, with the development client id and secret."""
+    if state.settings.environment is Environment.PRODUCTION:
+        return  # its secret is public: never in production
+    client_id, client_secret = IMS_CLIENT
+    ensure_technical_account(
+        db=state.db,
+        name="Demo integration",
+        client_id=client_id,
+        client_secret=client_secret,
+        campaign_instance=state.settings.campaign_instance,
+    )
+
+
 async def create_demo_workspace(*, state: ControlState, attempts: int = 20) -> None:
     """Create (or complete) the demo workspace and publish it everywhere."""
+    await run_in_threadpool(_demo_technical_account, state)
     types, templates = await run_in_threadpool(_existing, state)
     for name, label in DEMO_EVENT_TYPES.items():
         if name not in types:

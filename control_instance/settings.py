@@ -82,6 +82,22 @@ class ControlSettings(ServiceSettings):
         None, description="Its password. In development an empty value means 'mid'."
     )
 
+    ims_token_ttl_seconds: int = Field(
+        86_400,
+        ge=1,
+        description="Lifetime of the IMS access tokens issued at POST /ims/token/v3 (24 h, as "
+        "Adobe IMS).",
+    )
+    campaign_instance: str = Field(
+        "mcsim",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Campaign instance name in the Message Center product profile that grants "
+        "technical accounts access: 'campaign - <name> - messagecenter' (the execution "
+        "instances' MCSIM_EXEC_CAMPAIGN_INSTANCE).",
+    )
+
     archive_interval_seconds: float = Field(
         5.0,
         ge=0,

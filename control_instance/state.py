@@ -7,6 +7,7 @@ from datetime import datetime
 
 import httpx
 
+from control_instance.ims.keys import SigningKeys
 from control_instance.secrets import SecretBox, load_key
 from control_instance.settings import ControlSettings
 from services.auth.throttle import LogonThrottle
@@ -26,6 +27,8 @@ class ControlState:
     box: SecretBox
     engine: TemplateEngine
     throttle: LogonThrottle
+    #: The keys that sign IMS access tokens (loaded, or made, at the first use).
+    ims_keys: SigningKeys
     #: When the last successful archiving pass of each account began reading (in memory: after
     #: a restart the first pass rewinds from its cursor instead).
     archive_reads: dict[int, datetime] = field(default_factory=dict)
@@ -36,15 +39,17 @@ class ControlState:
     ) -> ControlState:
         """Assemble the state from the settings and the lifespan's database and client."""
         key = load_key(secret_key=settings.secret_key, data_dir=settings.data_dir)
+        box = SecretBox(key)
         return cls(
             settings=settings,
             db=db,
             http=http,
-            box=SecretBox(key),
+            box=box,
             engine=TemplateEngine(),
             throttle=LogonThrottle(
                 max_failures=settings.login_max_failures,
                 window=max(settings.login_lockout_seconds, 60.0),
                 lockout=settings.login_lockout_seconds,
             ),
+            ims_keys=SigningKeys(db, box),
         )

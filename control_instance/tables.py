@@ -28,10 +28,13 @@ __all__ = [
     "CellOperator",
     "Deployment",
     "EventType",
+    "ImsSigningKey",
     "Operator",
     "Proof",
     "Removal",
     "Seed",
+    "TechnicalAccount",
+    "TechnicalAccountSecret",
     "TechnicalToken",
     "Template",
     "TemplateVersion",
@@ -287,3 +290,50 @@ class ArchiveCursor(Base):
     last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class TechnicalAccount(Base):
+    """An Adobe Developer Console technical account (OAuth server-to-server credential).
+
+    Its client id and secrets are exchanged at ``POST /ims/token/v3`` for an access token that
+    the execution instances verify with the published keys (DESIGN §3.2a).
+    """
+
+    __tablename__ = "technical_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    #: The technical account's IMS user id (``…@techacct.adobe.com``): the caller's login.
+    account_user: Mapped[str] = mapped_column(String(128), unique=True)
+    scopes: Mapped[str] = mapped_column(Text)  # comma-separated, as IMS takes them
+    product_profiles: Mapped[str] = mapped_column(Text)  # a JSON list of profile names
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TechnicalAccountSecret(Base):
+    """One client secret of a technical account (several at once: rotation), argon2-hashed."""
+
+    __tablename__ = "technical_account_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("technical_accounts.id", ondelete="CASCADE"), index=True
+    )
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    hint: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise it
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ImsSigningKey(Base):
+    """An RS256 key pair that signs IMS access tokens; its public half is in the JWKS."""
+
+    __tablename__ = "ims_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key: Mapped[str] = mapped_column(Text)  # PEM, sealed by the SecretBox
+    public_jwk: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

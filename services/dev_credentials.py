@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ADMIN",
     "CONTROL_PLANE",
+    "IMS_CLIENT",
     "LB_ADMIN_TOKEN",
     "MIDSOURCING_OPERATOR",
     "OPERATOR",
@@ -29,3 +30,6 @@ LB_ADMIN_TOKEN = "mcsim-dev-lb-admin"  # noqa: S105 - documented development tok
 MIDSOURCING_OPERATOR = ("mid", "mid")
 #: Operator of the control console and API.
 ADMIN = ("admin", "admin")
+#: Client id and secret of the demo workspace's technical account (Adobe IMS emulation): the
+#: integration exchanges them at the control instance's ``POST /ims/token/v3``.
+IMS_CLIENT = ("mcsim-dev-client", "p8e-mcsim-dev-client-secret")
