@@ -97,14 +97,6 @@ def _say(text: str) -> None:
     print(text, flush=True, file=sys.stderr)
 
 
-def _acknowledged_rate(result: WrkResult) -> float:
-    """Return the calls per second answered 2xx: a refusal (503 when the queue is full) is
-    quick and would inflate wrk's rate."""
-    if not result.requests:
-        return 0.0
-    return result.requests_per_s * (result.requests - result.errors) / result.requests
-
-
 def _median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else math.nan
 
@@ -677,9 +669,9 @@ def _report(bench: Bench, options: argparse.Namespace) -> None:
     r = bench.results
     echo32 = _median([x.requests_per_s for x in r.echo32])
     echo8 = _median([x.requests_per_s for x in r.echo8])
-    single = _median([_acknowledged_rate(x) for x in r.single])
+    single = _median([x.acknowledged_per_s for x in r.single])
     delivered = _median(r.delivered)
-    batch_events = _median([_acknowledged_rate(x) for x in r.batch]) * BATCH
+    batch_events = _median([x.acknowledged_per_s for x in r.batch]) * BATCH
     p50, p99 = _median(r.latency_p50), _median(r.latency_p99)
     echo_p50, echo_p99 = _median(r.echo_p50), _median(r.echo_p99)
     asked = _median([asked for asked, _ in r.pace])
@@ -747,11 +739,11 @@ def _report(bench: Bench, options: argparse.Namespace) -> None:
     for i in range(options.rounds):
         print(
             f"| {i + 1} | {r.echo32[i].requests_per_s:,.0f} | "
-            f"{_acknowledged_rate(r.single[i]):,.0f} | "
+            f"{r.single[i].acknowledged_per_s:,.0f} | "
             f"{seconds_text(r.single_drain[i])} | {r.delivered[i]:,.0f} | "
             f"{r.echo_p50[i]:.1f} / {r.echo_p99[i]:.1f} ms | "
             f"{r.latency_p50[i]:.1f} / {r.latency_p99[i]:.1f} ms | "
-            f"{r.echo8[i].requests_per_s:,.0f} | {_acknowledged_rate(r.batch[i]) * BATCH:,.0f} | "
+            f"{r.echo8[i].requests_per_s:,.0f} | {r.batch[i].acknowledged_per_s * BATCH:,.0f} | "
             f"{seconds_text(r.batch_drain[i])} |"
         )
 

@@ -207,9 +207,18 @@ def load(
         connection.execute(
             insert(cursors).values(account_id=account_id, cursor=cursor, archived=count)
         )
+    if exec_db.is_postgres:
+        # The rows came with their ids: move the identity past them, as intake would have.
+        with exec_db.write_connection() as connection:
+            connection.execute(
+                text("SELECT setval(pg_get_serial_sequence('events', 'id'), max(id)) FROM events")
+            )
+    # PostgreSQL's autovacuum analyzes a table soon after a million inserts; SQLite never does
+    # by itself, and mcsim does not ask it to: its planner works without statistics, as here.
     for db in (exec_db, control_db):
-        with db.write_connection() as connection:
-            connection.execute(text("ANALYZE"))
+        if db.is_postgres:
+            with db.write_connection() as connection:
+                connection.execute(text("ANALYZE"))
     loaded.seconds = time.monotonic() - started
     return loaded
 
@@ -391,15 +400,16 @@ def _report(
     database = "PostgreSQL" if options.database == "postgres" else "SQLite"
     print(f"\n### {loaded.count:,} stored events, {database}\n")
     print(f"Loaded in {loaded.seconds:.0f} s (execution instance and archive).\n")
-    print("| round | empty stack req/s (p99) | full stack req/s (p99) | full / empty |")
+    print("Acknowledged (2xx) calls per second; errors are the calls answered otherwise.\n")
+    print("| round | empty stack req/s (p99, errors) | full stack (p99, errors) | full / empty |")
     print("|---|---|---|---|")
     for n, (empty, full) in enumerate(rounds, start=1):
         print(
-            f"| {n} | {empty.requests_per_s:,.0f} ({empty.p99_ms:.1f} ms) | "
-            f"{full.requests_per_s:,.0f} ({full.p99_ms:.1f} ms) | "
-            f"{full.requests_per_s / empty.requests_per_s:.2f}x |"
+            f"| {n} | {empty.acknowledged_per_s:,.0f} ({empty.p99_ms:.1f} ms, {empty.errors}) | "
+            f"{full.acknowledged_per_s:,.0f} ({full.p99_ms:.1f} ms, {full.errors}) | "
+            f"{full.acknowledged_per_s / empty.acknowledged_per_s:.2f}x |"
         )
-    ratio = statistics.median(f.requests_per_s / e.requests_per_s for e, f in rounds)
+    ratio = statistics.median(f.acknowledged_per_s / e.acknowledged_per_s for e, f in rounds)
     verdict = "met" if ratio >= TARGET_RATIO else "**missed**"
     print(f"\nIntake, median of the rounds' ratios: **{ratio:.2f}x** (target >= 0.9x: {verdict})\n")
     print(f"| call ({options.calls} times) | median | worst | answer | <= {TARGET_MS:.0f} ms |")
@@ -463,7 +473,8 @@ def _run(options: argparse.Namespace, folder: Path) -> None:
                 _wait_idle(targets[name].stack)
                 pair[name] = intake(targets[name].stack, body, options.seconds)
                 _say(
-                    f"round {n}: {name} {pair[name].requests_per_s:,.0f} req/s "
+                    f"round {n}: {name} {pair[name].acknowledged_per_s:,.0f} req/s acknowledged, "
+                    f"{pair[name].errors} errors "
                     f"(load average {load_average()})"
                 )
             rounds.append((pair["empty"], pair["full"]))

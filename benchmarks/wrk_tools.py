@@ -22,6 +22,14 @@ class WrkResult:
     requests: int
     errors: int
 
+    @property
+    def acknowledged_per_s(self) -> float:
+        """Return the calls per second answered 2xx: a quick refusal (503 when a queue is
+        full) or error would inflate wrk's rate."""
+        if not self.requests:
+            return 0.0
+        return self.requests_per_s * (self.requests - self.errors) / self.requests
+
 
 def require_wrk() -> str:
     """Return wrk's path, or exit with how to install it."""
