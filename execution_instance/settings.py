@@ -82,6 +82,20 @@ class ExecutionSettings(ServiceSettings):
         "carry it: the only way to tell the balancer from another local caller on one host. "
         "mcsim up generates one per stack.",
     )
+    ims_url: str | None = Field(
+        None,
+        description="Base URL of the Adobe IMS emulator (the control instance): the signing keys "
+        "of IMS access tokens are read from <ims_url>/ims/keys at the first token and whenever "
+        "a token names an unknown key. Empty: IMS access tokens are refused (static technical "
+        "tokens still work). mcsim up sets it.",
+    )
+    campaign_instance: str = Field(
+        "mcsim",
+        min_length=1,
+        max_length=64,
+        description="Campaign instance name: an IMS access token opens Message Center only "
+        "with the product profile 'campaign - <name> - messagecenter'.",
+    )
     session_ttl_seconds: int = Field(
         86_400, ge=1, description="Lifetime of Logon session and security tokens (24 h)."
     )

@@ -15,6 +15,7 @@ from execution_instance.processes import SharedMemory
 from execution_instance.processing.service import Processor, ProcessorSettings, load_epoch
 from execution_instance.reset.service import ResetOutcome, read_epoch, reset_events
 from execution_instance.security.control_plane import ControlPlaneAuth
+from execution_instance.security.ims import ImsVerifier
 from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
 from execution_instance.templates.service import TemplateService
@@ -132,7 +133,7 @@ class ExecutionState:
             settings=settings,
             db=db,
             identity=identity,
-            security=_security(settings, db, identity),
+            security=_security(settings, db, identity, http=http),
             control_plane=ControlPlaneAuth(
                 login=settings.control_login,
                 password=settings.control_password,
@@ -166,13 +167,21 @@ def prepare_instance(settings: ExecutionSettings, db: Database) -> None:
     load_epoch(db)
 
 
-def _security(settings: ExecutionSettings, db: Database, identity: Identity) -> SecurityService:
+def _security(
+    settings: ExecutionSettings,
+    db: Database,
+    identity: Identity,
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> SecurityService:
+    ims = ImsVerifier(http, ims_url=settings.ims_url, campaign_instance=settings.campaign_instance)
     return SecurityService(
         db,
         zones=settings.security_zones,
         identity=identity,
         session_ttl=settings.session_ttl_seconds,
         password_cache=settings.password_cache_seconds,
+        ims=ims,
     )
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "HostileXml",
+    "InvalidApiKey",
     "InvalidRequest",
     "MalformedXml",
     "McsimError",
@@ -116,6 +117,17 @@ class Forbidden(McsimError):
     status_code = 403
     fault_code = CLIENT
     error = "forbidden"
+
+
+class InvalidApiKey(Forbidden):
+    """A REST call with an IMS access token has no ``X-Api-Key``, or another client's.
+
+    Worded as Adobe I/O's gateway answers (``403003 Api Key is invalid``; ``403000 Api Key is
+    required`` when the header is missing).
+    """
+
+    error = "invalid_api_key"
+    campaign_code = "403003"
 
 
 class NotFound(McsimError):

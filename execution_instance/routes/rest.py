@@ -65,13 +65,19 @@ class TransactionalEventOut(BaseModel):
     ctx: dict[str, Any]
 
 
-def _credentials(request: Request, state: StateDep) -> Credentials:
+async def _credentials(request: Request, state: StateDep) -> Credentials:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed(
-            "the REST API needs Authorization: Bearer <technical token>", field="Authorization"
+            "the REST API needs Authorization: Bearer <technical token or IMS access token>",
+            field="Authorization",
         )
-    return Credentials(address=client_address(request, state), bearer=token.strip())
+    await state.security.prepare_bearer(token)  # an IMS token may need IMS's keys read first
+    return Credentials(
+        address=client_address(request, state),
+        bearer=token.strip(),
+        api_key=request.headers.get("x-api-key", ""),
+    )
 
 
 @router.post(
@@ -94,7 +100,7 @@ async def post_event(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     """Send a transactional event; answer 201 with its PKey, href and status (pending)."""
-    credentials = _credentials(request, state)
+    credentials = await _credentials(request, state)
     raw = await read_body(request, max_bytes=state.settings.max_body_bytes)
     try:
         body = json.loads(raw)
@@ -136,7 +142,7 @@ async def get_event(
 ) -> dict[str, Any]:
     """Return an event and its current status (follow the ``href`` of the POST)."""
     target = service.parse_status(until) if until is not None else None
-    credentials = _credentials(request, state)
+    credentials = await _credentials(request, state)
     stored = await service.wait_for_event(
         state,
         org=org,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from execution_instance.deps import client_address, provide_state
+from execution_instance.security.service import Credentials
 from execution_instance.soapapi.methods import SCHEMAS
 from services.settings import ServiceSettings
+from services.soap.router import bearer_token
 from services.soap.wsdl import render_wsdl
 
 __all__ = ["SCHEMAS", "router"]
@@ -16,7 +19,16 @@ router = APIRouter(tags=["soap"])
 
 @router.get("/nl/jsp/schemawsdl.jsp", response_class=Response)
 async def schema_wsdl(request: Request, schema: str | None = None) -> Response:
-    """Serve a schema's WSDL, addressed to this instance's public URL (the load balancer's)."""
+    """Serve a schema's WSDL, addressed to this instance's public URL (the load balancer's).
+
+    Under IMS, Campaign wants the caller's ``Authorization: Bearer`` here too: a bearer token
+    sent is checked (a bad one is refused); a request without one is served, as before.
+    """
     settings: ServiceSettings = request.app.state.settings
+    token = bearer_token(request)
+    if token is not None:
+        state = provide_state(request)
+        credentials = Credentials(address=client_address(request, state), bearer=token)
+        await state.security.authenticate_async(credentials)
     body = render_wsdl(schema, public_url=settings.resolved_public_url, available=SCHEMAS)
     return Response(body, media_type="text/xml; charset=utf-8")

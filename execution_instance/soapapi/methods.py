@@ -63,10 +63,13 @@ async def logon(call: SoapCall, context: CallContext) -> SoapReply:
 
 
 async def bearer_token_logon(call: SoapCall, context: CallContext) -> SoapReply:
-    """``xtk:session#BearerTokenLogon(sessiontoken, bearerToken)``: a technical token's session."""
+    """``xtk:session#BearerTokenLogon(sessiontoken, bearerToken)``: a session for a technical
+    token or an IMS access token."""
     state = context.state
+    token = call.text(1)
+    await state.security.prepare_bearer(token)  # IMS tokens may need IMS's keys read first
     opened = await run_in_threadpool(
-        state.security.bearer_logon, address=context.credentials.address, token=call.text(1)
+        state.security.bearer_logon, address=context.credentials.address, token=token
     )
     return _reply(call, *session.logon_outputs(opened, _server(state)))
 

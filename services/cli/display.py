@@ -55,15 +55,19 @@ def ready_banner(plan: StackPlan, pids: dict[str, int | None]) -> Group:
         )
     urls.add_row("control console", plan.control_url + "/", _pid(pids, "control"))
     urls.add_row("  control API docs", plan.control_url + "/docs", "")
+    urls.add_row("  IMS token (OAuth)", plan.control_url + "/ims/token/v3", "")
     urls.add_row("mid-sourcing mailbox", plan.mid_url + "/", _pid(pids, "midsourcing"))
 
-    parts: list[Table | Text] = [urls, _credentials(plan.options.environment)]
+    parts: list[Table | Text] = [
+        urls,
+        _credentials(plan.options.environment, demo=plan.options.demo),
+    ]
     parts.append(Text.assemble(("data dir  ", "bold"), str(plan.data_dir)))
     parts.append(Text.assemble(("logs      ", "bold"), str(plan.log_dir)))
     return Group(*parts)
 
 
-def _credentials(environment: Environment) -> Table | Text:
+def _credentials(environment: Environment, *, demo: bool) -> Table | Text:
     if environment is Environment.PRODUCTION:
         return Text(
             "Development credentials (mc/mc, admin/admin, mcsim-dev-token, the control-plane "
@@ -76,6 +80,10 @@ def _credentials(environment: Environment) -> Table | Text:
     table.add_row("execution operator (SOAP)", "{} / {}".format(*DEV_OPERATOR))
     table.add_row("control console and API", "{} / {}".format(*DEV_ADMIN))
     table.add_row("technical token (Bearer)", DEV_TOKEN)
+    if demo:
+        table.add_row(
+            "IMS client id / secret (demo)", "{} / {}".format(*dev_credentials.IMS_CLIENT)
+        )
     table.add_row("control plane /_mc/ (Basic)", "{} / {}".format(*dev_credentials.CONTROL_PLANE))
     table.add_row("balancer admin /_lb/backends", dev_credentials.LB_ADMIN_TOKEN)
     return table

@@ -255,6 +255,8 @@ def plan_stack(options: StackOptions) -> StackPlan:
                 extra={
                     "INSTANCE_ID": str(k),
                     "MIDSOURCING_URL": mid_url,
+                    # The IMS emulator: its signing keys verify access tokens locally.
+                    "IMS_URL": control_url,
                     # X-Forwarded-For is believed only from the balancer, proved by the
                     # secret; no address is trusted for it.
                     "TRUSTED_PROXIES": "[]",

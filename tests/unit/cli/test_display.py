@@ -38,6 +38,8 @@ def test_banner_lists_every_url_and_the_development_credentials(tmp_path: Path) 
     assert "mcsim-dev-token" in text
     assert "mccontrol / mcsim-dev-control" in text
     assert "mcsim-dev-lb-admin" in text
+    assert "http://127.0.0.1:8070/ims/token/v3" in text
+    assert "mcsim-dev-client / p8e-mcsim-dev-client-secret" in text
     assert str(tmp_path / "logs") in text
 
 
@@ -45,3 +47,4 @@ def test_banner_says_development_credentials_are_disabled_in_production(tmp_path
     text = render(Environment.PRODUCTION, tmp_path)
     assert "disabled in production" in text
     assert "admin / admin" not in text
+    assert "p8e-mcsim-dev-client-secret" not in text
