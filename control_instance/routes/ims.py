@@ -1,13 +1,16 @@
 """Adobe IMS, emulated: ``POST /ims/token/v3`` (client credentials) and ``GET /ims/keys`` (JWKS).
 
 Point an integration's IMS URL (``https://ims-na1.adobelogin.com``) at the control instance and
-its token exchange runs unchanged. Both endpoints are anonymous, as IMS's are.
+its token exchange runs unchanged. Both endpoints are anonymous, as IMS's are. The client's
+credentials come in the form (as Adobe documents) or as HTTP Basic (OAuth libraries' default).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -46,7 +49,28 @@ async def _parameters(request: Request) -> dict[str, str]:
                 "the body is not a valid form", detail=f"send the parameters as {_FORM}"
             ) from None
         parameters.update(pairs)
+    basic = _basic_credentials(request.headers.get("authorization", ""))
+    if basic is not None and not parameters.get("client_id"):
+        # RFC 6749 §2.3.1: OAuth libraries send the client's credentials as HTTP Basic by default.
+        parameters["client_id"], parameters["client_secret"] = basic
     return parameters
+
+
+def _basic_credentials(authorization: str) -> tuple[str, str] | None:
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise TokenRequestError(
+            "the Basic credentials are not valid base64",
+            detail="send client_id and client_secret in the form, or as HTTP Basic",
+        ) from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise TokenRequestError("the Basic credentials have no ':' between id and secret")
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 @router.post(

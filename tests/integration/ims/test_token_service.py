@@ -64,6 +64,17 @@ async def test_a_client_credentials_exchange_answers_a_signed_token_as_ims_does(
         },
     )
     assert query.status_code == 200, query.text
+    # HTTP Basic, the default of OAuth client libraries (RFC 6749 §2.3.1), works too.
+    basic = await control.post(
+        TOKEN,
+        data={"grant_type": "client_credentials", "scope": SCOPE},
+        auth=(client_id, account["client_secret"]),
+    )
+    assert basic.status_code == 200, basic.text
+    wrong = await control.post(
+        TOKEN, data={"grant_type": "client_credentials", "scope": SCOPE}, auth=(client_id, "no")
+    )
+    assert wrong.json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize(
