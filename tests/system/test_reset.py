@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from services.dev_credentials import ADMIN
-from tests.support.soap import event_xml, push_event_envelope
+from tests.support.soap import event_xml, push_event_envelope, push_events_envelope
 from tests.support.stack import StackRunner, running_stack, wait_until
 
 pytestmark = pytest.mark.system
@@ -125,3 +125,58 @@ def test_mcsim_reset_says_why_it_cannot(tmp_path: Path) -> None:
     nothing = _reset(stack)  # the stack is gone
     assert nothing.returncode == 1
     assert "cannot reach the control instance" in nothing.stderr
+
+
+def _count(stack: StackRunner, status: str) -> int:
+    counts = _get(f"{stack.mid_url}/api/v1/messages/counts")["byStatus"]
+    return int(counts.get(status, 0))  # type: ignore[attr-defined]
+
+
+def _processes(url: str) -> dict[str, int]:
+    health = httpx.get(f"{url}/health", timeout=5, trust_env=False).json()
+    return {entry["role"]: entry["pid"] for entry in health["processes"] or ()}
+
+
+def test_a_reset_under_load_crashes_nothing_and_leaves_no_trace(tmp_path: Path) -> None:
+    with running_stack(tmp_path / "data", "--demo", instances=1) as stack:
+        url = stack.exec_url(1)
+        processes = _processes(url)
+        assert "processing-0" in processes
+        # Each try takes 1.5 s: the reset finds messages being sent and events in the queue.
+        slow = {"probability": 0, "latencyMs": 1500}
+        chaos = httpx.put(f"{stack.mid_url}/api/v1/chaos/email", json=slow, trust_env=False)
+        assert chaos.status_code == 200
+        headers = {**SOAP, "SOAPAction": "nms:rtEvent#PushEvents"}
+        with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
+            for batch in range(4):
+                events = [
+                    event_xml("PASSWORD_RESET", email=f"load{batch}-{n}@example.com")
+                    for n in range(100)
+                ]
+                body = push_events_envelope(events)
+                assert client.post(ROUTER, content=body, headers=headers).status_code == 200
+        assert wait_until(lambda: _count(stack, "sending") > 0, 10)
+        done = _reset(stack)  # while the workers claim, render, hand over and send
+        assert done.returncode == 0, done.stdout + done.stderr
+        removed = re.search(r"mid-sourcing: (\d+) messages", done.stdout)
+        assert removed is not None and int(removed.group(1)) > 0, done.stdout
+
+        # Whatever was in flight ends without a trace: no message of before the reset arrives.
+        late = _get(f"{stack.mid_url}/api/v1/messages", q="load", wait="3")
+        assert late["total"] == 0, late
+        assert _get(f"{stack.mid_url}/api/v1/messages")["total"] == 0
+        assert _processes(url) == processes  # no process died and came back
+        assert _pending(url) == 0
+
+        _push(url, "after@example.com")
+        messages = f"{stack.mid_url}/api/v1/messages"
+        found = _get(messages, recipient="after", status="sent", wait="20")
+        assert found["total"] == 1
+        assert _get(f"{stack.mid_url}/api/v1/messages")["total"] == 1
+        for log in (stack.data_dir / "logs").glob("*.log"):
+            problems = [
+                line
+                for line in log.read_text(encoding="utf-8").splitlines()
+                if '"level": "error"' in line or "Traceback" in line
+            ]
+            assert problems == [], (log.name, problems[:3])
