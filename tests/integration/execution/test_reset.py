@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import delete, func, insert, select
 
 from execution_instance.intake.channels import EventStatus
+from execution_instance.processes import SharedMemory
 from execution_instance.processing.claims import Finished, mark_handed_over, record_finished
 from execution_instance.processing.service import load_epoch
 from execution_instance.reset.service import read_epoch, reset_events
+from execution_instance.settings import ExecutionSettings
+from execution_instance.state import ExecutionState, prepare_instance
 from execution_instance.tables import Event, EventType, service_meta
 from services.db import Database
 from services.dev_credentials import CONTROL_PLANE
@@ -166,3 +170,39 @@ async def test_reset_is_refused_in_production_over_http(make_instance: InstanceF
 
 
 PUSH = "nms:rtEvent#PushEvent"
+
+
+async def test_every_process_follows_a_reset(tmp_path: Path) -> None:
+    """A web process and a processing process share the generation: the one that resets
+    counts 0 pending at once; the other re-reads its count and the new message epoch before
+    its next request or claim."""
+    settings = ExecutionSettings(data_dir=tmp_path, event_types=["PASSWORD_RESET"], workers=0)
+    db = Database(settings.resolved_database_url())
+    db.upgrade("execution_instance:migrations")
+    prepare_instance(settings, db)
+    shared = SharedMemory.create(between_processes=False)
+    try:
+        async with httpx.AsyncClient() as http:
+            web = ExecutionState.build(settings, db, http, shared=shared)
+            # The other process's view of the same memory, with its own last-seen generation.
+            other_view = SharedMemory(shared._buffer)
+            other = ExecutionState.build(settings, db, http, shared=other_view)
+            for state in (web, other):
+                state.refresh()
+                state.processor.load_epoch()
+            for _ in range(3):
+                _add(db)
+            web.refresh()
+            other.refresh()
+            assert other.intake.pending() == 3
+            epoch = other.processor.epoch
+
+            outcome = web.reset()
+            assert web.intake.pending() == 0
+            assert web.processor.epoch == outcome.epoch != epoch
+            assert other.intake.pending() == 3  # until it catches up, as before any request
+            other.catch_up()
+            assert other.intake.pending() == 0
+            assert other.processor.epoch == outcome.epoch
+    finally:
+        db.dispose()
