@@ -24,6 +24,7 @@ from execution_instance.state import ExecutionState
 from execution_instance.tables import Event
 from services.errors import Conflict, InvalidRequest, NotFound
 from services.safe_input import ascii_digits, require_xml_text
+from services.waiting import stream_stop, wait_any
 
 __all__ = [
     "EventRequest",
@@ -266,15 +267,15 @@ async def wait_for_event(
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    while not _reached(stored.row.status, until):
-        left = deadline - loop.time()
-        if left <= 0:
-            break
-        await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
-        row = await run_in_threadpool(_reload, state, stored.row.id)
-        if row is None:  # deleted meanwhile (a reset)
-            raise NotFound(f"no event {pkey} for {event_id}")
-        stored = StoredEvent(row)
+    with stream_stop() as stop:  # the server stopping answers the status as it is
+        while not _reached(stored.row.status, until):
+            left = deadline - loop.time()
+            if left <= 0 or await wait_any(stop, seconds=min(WAIT_POLL_SECONDS, left)):
+                break
+            row = await run_in_threadpool(_reload, state, stored.row.id)
+            if row is None:  # deleted meanwhile (a reset)
+                raise NotFound(f"no event {pkey} for {event_id}")
+            stored = StoredEvent(row)
     return stored
 
 

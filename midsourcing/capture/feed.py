@@ -41,14 +41,3 @@ class CaptureFeed:
         self.version += 1
         current, self._next = self._next, asyncio.Event()
         current.set()
-
-    async def wait(self, change: asyncio.Event, seconds: float) -> bool:
-        """Wait until ``change`` happens or ``seconds`` pass; return whether it did."""
-        if seconds <= 0:
-            return change.is_set()
-        try:
-            async with asyncio.timeout(seconds):
-                await change.wait()
-        except TimeoutError:
-            return False
-        return True

@@ -25,6 +25,7 @@ from midsourcing.delivery.webhook import webhook_payload
 from midsourcing.tables import Message
 from services.db import Database
 from services.errors import Conflict, NotFound
+from services.waiting import stream_stop, wait_any
 
 __all__ = [
     "RawMessage",
@@ -92,14 +93,17 @@ async def search_messages(
     loop of its own)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    while True:
-        change = feed.next_change()  # before the search: a change during it is not missed
-        found = await run_in_threadpool(
-            list_messages, db=db, criteria=criteria, limit=limit, offset=offset
-        )
-        left = deadline - loop.time()
-        if found.total or left <= 0 or not await feed.wait(change, left):
-            return found
+    with stream_stop() as stop:  # the server stopping answers what there is
+        while True:
+            change = feed.next_change()  # before the search: a change during it is not missed
+            found = await run_in_threadpool(
+                list_messages, db=db, criteria=criteria, limit=limit, offset=offset
+            )
+            left = deadline - loop.time()
+            if found.total or left <= 0 or stop.is_set():
+                return found
+            if not await wait_any(change, stop, seconds=left):
+                return found
 
 
 def _found(db: Database, pk: int) -> Message:

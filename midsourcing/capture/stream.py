@@ -8,11 +8,10 @@ the server shuts down (the browser's ``EventSource`` reconnects by itself, after
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from midsourcing.capture.feed import CaptureFeed
-from services.waiting import stream_stop
+from services.waiting import stream_stop, wait_any
 
 __all__ = ["COALESCE_SECONDS", "KEEP_ALIVE_SECONDS", "changes"]
 
@@ -31,19 +30,8 @@ async def changes(
             if feed.version != sent:
                 sent = feed.version
                 yield f"event: messages\ndata: {sent}\n\n".encode()
-                await _first(stop, seconds=COALESCE_SECONDS)
+                await wait_any(stop, seconds=COALESCE_SECONDS)
                 continue
             change = feed.next_change()
-            if not await _first(change, stop, seconds=keep_alive):
+            if not await wait_any(change, stop, seconds=keep_alive):
                 yield b": keep-alive\n\n"
-
-
-async def _first(*events: asyncio.Event, seconds: float) -> bool:
-    """Wait until one of ``events`` is set or ``seconds`` pass; return whether one was."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        done, _ = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-    return bool(done)

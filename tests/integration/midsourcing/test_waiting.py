@@ -115,3 +115,20 @@ async def test_deletes_and_resets_are_changes(make_mid: MidFactory) -> None:
         assert feed.version == version + 1
         await mid.delete("/api/v1/messages")
         assert feed.version == version + 2
+
+
+async def test_a_long_poll_answers_when_the_server_stops(tmp_path: Path) -> None:
+    server = live_server(create_app(mid_settings(tmp_path)), **uvicorn_options())
+    url = server.__enter__()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        waiting = asyncio.create_task(
+            client.get("/api/v1/messages", params={"recipient": "nobody", "wait": "20"})
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        started = time.monotonic()
+        await asyncio.to_thread(server.__exit__, None, None, None)
+        assert time.monotonic() - started < 5  # not the 10 s graceful timeout, nor the 20 s
+        answer = await waiting
+    assert answer.status_code == 200
+    assert answer.json()["total"] == 0
