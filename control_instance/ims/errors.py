@@ -6,7 +6,13 @@ from typing import ClassVar
 
 from services.errors import InvalidRequest
 
-__all__ = ["InvalidClient", "InvalidScope", "TokenRequestError", "UnsupportedGrantType"]
+__all__ = [
+    "InvalidClient",
+    "InvalidScope",
+    "TokenRequestError",
+    "TooManyAttempts",
+    "UnsupportedGrantType",
+]
 
 
 class TokenRequestError(InvalidRequest):
@@ -41,3 +47,11 @@ class UnsupportedGrantType(TokenRequestError):
 
     oauth_error = "unsupported_grant_type"
     error = "unsupported_grant_type"
+
+
+class TooManyAttempts(TokenRequestError):
+    """Too many wrong secrets for one client from one address (HTTP 429) *(emulator choice)*."""
+
+    status_code = 429
+    oauth_error = "too_many_requests"
+    error = "rate_limited"

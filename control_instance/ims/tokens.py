@@ -20,6 +20,7 @@ from control_instance.ims.errors import (
     InvalidClient,
     InvalidScope,
     TokenRequestError,
+    TooManyAttempts,
     UnsupportedGrantType,
 )
 from control_instance.ims.keys import SigningKeys
@@ -28,6 +29,7 @@ from control_instance.ims.service import profiles_of, scopes_of
 from control_instance.tables import TechnicalAccount, TechnicalAccountSecret
 from services.auth.ims import PROFILES_CLAIM
 from services.auth.passwords import verify_password
+from services.auth.throttle import LogonThrottle
 from services.db import Database
 
 __all__ = ["TokenRequest", "issue_token"]
@@ -46,9 +48,19 @@ def _requested_scopes(raw: str) -> list[str]:
 
 
 def issue_token(
-    *, db: Database, keys: SigningKeys, request: TokenRequest, ttl_seconds: int, issuer: str
+    *,
+    db: Database,
+    keys: SigningKeys,
+    request: TokenRequest,
+    ttl_seconds: int,
+    issuer: str,
+    throttle: LogonThrottle,
+    address: str,
 ) -> TokenAnswer:
-    """Check the client credentials and scopes; return a signed access token."""
+    """Check the client credentials and scopes; return a signed access token.
+
+    Wrong secrets are throttled per client id and address as failed logons are.
+    """
     grant = _parameter(request, "grant_type")
     if not grant:
         raise TokenRequestError(
@@ -65,6 +77,10 @@ def issue_token(
         raise InvalidClient("invalid client_id parameter", detail="client_id is required")
     if not client_secret:
         raise InvalidClient("invalid client_secret parameter", detail="client_secret is required")
+    key = f"ims-client:{client_id}"
+    wait = throttle.retry_after(key, address)
+    if wait > 0:
+        raise _too_many(wait)
     with db.transaction() as session:
         account = session.scalar(
             select(TechnicalAccount).where(TechnicalAccount.client_id == client_id)
@@ -81,7 +97,16 @@ def issue_token(
         ).all()
         allowed, profiles = scopes_of(account), profiles_of(account)
         user = account.account_user
-    matched = next((sid for sid, hashed in hashes if verify_password(hashed, client_secret)), None)
+    wait = throttle.reserve(key, address)
+    if wait > 0:
+        raise _too_many(wait)
+    matched: int | None = None
+    try:
+        matched = next(
+            (sid for sid, hashed in hashes if verify_password(hashed, client_secret)), None
+        )
+    finally:
+        throttle.release(key, address, failed=matched is None)
     if matched is None:
         raise InvalidClient(
             "invalid client_secret parameter",
@@ -110,6 +135,12 @@ def issue_token(
     token = keys.sign(_claims(client_id, user, scopes, profiles, now, ttl_seconds, issuer))
     # IMS answers 86399 for its 24 h tokens: the seconds left once the answer is on its way.
     return TokenAnswer(access_token=token, expires_in=max(ttl_seconds - 1, 1))
+
+
+def _too_many(wait: float) -> TooManyAttempts:
+    return TooManyAttempts(
+        "too many wrong client secrets: try again later", detail=f"retry in {wait:.0f} s"
+    )
 
 
 def _claims(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from control_instance.deps import StateDep
+from control_instance.deps import StateDep, client_address
 from control_instance.ims.errors import TokenRequestError
 from control_instance.ims.schemas import TokenAnswer
 from control_instance.ims.tokens import issue_token
@@ -107,6 +107,8 @@ async def token(request: Request, state: StateDep) -> JSONResponse:
             request=parameters,
             ttl_seconds=settings.ims_token_ttl_seconds,
             issuer=settings.resolved_public_url,
+            throttle=state.throttle,
+            address=client_address(request),
         )
     )
     return JSONResponse(answer.model_dump(), headers=_NO_STORE)

@@ -221,3 +221,20 @@ async def test_tokens_outlive_a_restart_and_the_ttl_is_a_setting(tmp_path: Path)
             jwt.get_unverified_header(again.json()["access_token"])["kid"]
             == (jwt.get_unverified_header(token)["kid"])
         )
+
+
+async def test_wrong_secrets_are_throttled_per_client_and_address(tmp_path: Path) -> None:
+    async with serve(create_app(settings(tmp_path, login_max_failures=2))) as control:
+        account = await create_account(control)
+        client_id = account["technical_account"]["client_id"]
+        for _ in range(2):
+            wrong = await exchange(control, client_id, "p8e-a-wrong-guess")
+            assert wrong.json()["error"] == "invalid_client"
+        locked = await exchange(control, client_id, account["client_secret"])
+        assert locked.status_code == 429
+        assert locked.json()["error"] == "too_many_requests"
+        assert "retry in" in locked.json()["detail"]
+        # Another client is not locked out by this one's failures.
+        other = await create_account(control, name="Other")
+        other_id = other["technical_account"]["client_id"]
+        assert (await exchange(control, other_id, other["client_secret"])).status_code == 200
