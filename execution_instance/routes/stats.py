@@ -7,6 +7,7 @@ archiving catches new events and every later status change (DESIGN §3.7).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -135,7 +136,6 @@ def _seconds(db: Database, later: Any, earlier: Any) -> ColumnElement[Any]:
 def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
     now = datetime.now(UTC)
     since = now - timedelta(seconds=window)
-    sent = Event.status == int(EventStatus.PROCESSED)
     with db.transaction() as session:
         depth = dict(
             session.execute(
@@ -147,56 +147,13 @@ def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
         paused = session.execute(
             select(func.count()).where(Event.status == int(EventStatus.PAUSED))
         ).scalar_one()
-        events_in = session.execute(
-            select(func.count()).where(Event.created_at >= since)
-        ).scalar_one()
-        # One count per status over the window's rows alone: filtering or grouping by status
-        # would make SQLite walk the claim index (status first) over every event ever stored.
-        counts = session.execute(
-            select(*(func.count().filter(Event.status == int(s)) for s in FINAL_STATUSES)).where(
-                Event.updated_at >= since - CLOCK_SKEW, _finished_since(since)
-            )
-        ).one()
-        finished = {int(s): int(n) for s, n in zip(FINAL_STATUSES, counts, strict=True)}
-        queuing, sending, processing = session.execute(
-            select(
-                func.avg(
-                    case(
-                        (
-                            Event.processing_at >= since,
-                            _seconds(db, Event.processing_at, Event.created_at),
-                        )
-                    )
-                ),
-                func.avg(
-                    case(
-                        (
-                            and_(sent, Event.processed_at >= since),
-                            _seconds(db, Event.processed_at, Event.processing_at),
-                        )
-                    )
-                ),
-                func.avg(
-                    case(
-                        (
-                            and_(sent, Event.processed_at >= since),
-                            _seconds(db, Event.processed_at, Event.created_at),
-                        )
-                    )
-                ),
-            ).where(
-                # Both times are set by updates, so updated_at >= either (CLOCK_SKEW aside): the
-                # indexed column narrows the scan to the window.
-                Event.updated_at >= since - CLOCK_SKEW,
-                or_(Event.processing_at >= since, Event.processed_at >= since),
-            )
-        ).one()
-        pending_now = sum(int(n) for n in depth.values())
-        queued = _queued(session, db, since, window, pending_now)
-    errors_by_status = {s.rest_name: int(finished.get(int(s), 0)) for s in ERROR_STATUSES}
+        seen = _read_window(session, db, since, window)
+    pending_now = sum(int(n) for n in depth.values())
+    finished = seen.finished
+    errors_by_status = {s.rest_name: finished[int(s)] for s in ERROR_STATUSES}
     errors = sum(errors_by_status.values())
-    done = errors + int(finished.get(int(EventStatus.PROCESSED), 0))
-    out = int(finished.get(int(EventStatus.PROCESSED), 0))
+    out = finished[int(EventStatus.PROCESSED)]
+    done = errors + out
     hours = window / 3600
     return InstanceStats(
         instance_id=instance_id,
@@ -206,18 +163,18 @@ def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
             rt=int(depth.get(int(Queue.REALTIME), 0)), batch=int(depth.get(int(Queue.BATCH), 0))
         ),
         paused=int(paused),
-        events_in=int(events_in),
+        events_in=seen.events_in,
         messages_out=out,
         finished=done,
         errors=errors,
         error_rate=round(100.0 * errors / done, 3) if done else 0.0,
         errors_by_status=errors_by_status,
-        events_in_per_hour=round(events_in / hours, 3),
+        events_in_per_hour=round(seen.events_in / hours, 3),
         messages_out_per_hour=round(out / hours, 3),
-        avg_queuing_seconds=_round(queuing),
-        avg_sending_seconds=_round(sending),
-        avg_processing_seconds=_round(processing),
-        queued_events=queued,
+        avg_queuing_seconds=seen.queuing.average,
+        avg_sending_seconds=seen.sending.average,
+        avg_processing_seconds=seen.processing.average,
+        queued_events=_queued(seen.after, pending_now),
     )
 
 
@@ -230,40 +187,104 @@ def _bucket(db: Database, column: Any, since: datetime, step: float) -> ColumnEl
     return func.floor(offset) if db.is_postgres else cast(offset, Integer)
 
 
-def _queued(
-    session: Session, db: Database, since: datetime, window: int, pending_now: int
-) -> QueuedEvents:
-    """Sample the pending queue at QUEUE_SAMPLES + 1 instants of the window, from event times.
+@dataclass
+class _Mean:
+    """A sum of seconds and how many were added."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, total: float | None, count: int) -> None:
+        self.total += float(total or 0.0)
+        self.count += int(count)
+
+    @property
+    def average(self) -> float | None:
+        return round(self.total / self.count, 3) if self.count else None
+
+
+@dataclass
+class _Window:
+    """What the window's rows say: arrivals, outcomes, times and the queue's movements."""
+
+    events_in: int = 0
+    finished: dict[int, int] = field(default_factory=lambda: {int(s): 0 for s in FINAL_STATUSES})
+    queuing: _Mean = field(default_factory=_Mean)
+    sending: _Mean = field(default_factory=_Mean)
+    processing: _Mean = field(default_factory=_Mean)
+    #: after[k]: events that entered the queue after instant k less those that left it.
+    after: list[int] = field(default_factory=lambda: [0] * (QUEUE_SAMPLES + 1))
+
+
+def _read_window(session: Session, db: Database, since: datetime, window: int) -> _Window:
+    """Read every figure of the window in one pass over its rows.
+
+    The rows are those changed within the window: every time the statistics read (created,
+    claimed, processed) is set by an insert or update, so it is never after ``updated_at``
+    (``CLOCK_SKEW`` aside), and the index on ``updated_at`` narrows the scan to the window
+    whatever the table holds. Nothing filters or groups by status: SQLite would then walk the
+    claim index (status first) over every event ever stored. The rows are grouped by the
+    queue-sampling steps of their arrival and departure, each group carrying its own counts
+    and sums.
 
     An event is queued from ``created_at`` until it leaves the pending status: when claimed
     (``processing_at``), else when finished or paused (``processed_at``, then ``updated_at``);
-    a pending event has not left. Walking back from the queue now, an event created after an
-    instant was not queued then, and one that left after it was: two grouped counts over the
-    window's rows (both on indexed columns) give every sample.
+    a pending event has not left.
     """
     step = window / QUEUE_SAMPLES
+    sent = Event.status == int(EventStatus.PROCESSED)
     left_at = case(
         (Event.status == int(EventStatus.PENDING), None),
         else_=func.coalesce(Event.processing_at, Event.processed_at, Event.updated_at),
     )
-    created_bucket = _bucket(db, Event.created_at, since, step)
-    created = session.execute(
-        select(created_bucket, func.count())
-        .where(Event.created_at >= since)
-        .group_by(created_bucket)
+    arrived = Event.created_at >= since
+    left = left_at >= since
+    claimed = Event.processing_at >= since
+    delivered = and_(sent, Event.processed_at >= since)
+    keys = (
+        arrived,
+        _bucket(db, Event.created_at, since, step),
+        left,
+        _bucket(db, left_at, since, step),
+    )
+    finished = _finished_since(since)
+    rows = session.execute(
+        select(
+            *keys,
+            func.count(),
+            *(func.count().filter(Event.status == int(s), finished) for s in FINAL_STATUSES),
+            func.sum(case((claimed, _seconds(db, Event.processing_at, Event.created_at)))),
+            func.count().filter(claimed),
+            func.sum(case((delivered, _seconds(db, Event.processed_at, Event.processing_at)))),
+            func.sum(case((delivered, _seconds(db, Event.processed_at, Event.created_at)))),
+            func.count().filter(delivered),
+        )
+        .where(Event.updated_at >= since - CLOCK_SKEW)
+        .group_by(*keys)
     ).all()
-    left_bucket = _bucket(db, left_at, since, step)
-    left = session.execute(
-        select(left_bucket, func.count())
-        # left_at <= updated_at: the indexed updated_at narrows the scan to the window.
-        .where(Event.updated_at >= since, left_at >= since)
-        .group_by(left_bucket)
-    ).all()
-    after = [0] * (QUEUE_SAMPLES + 1)  # after[k]: net arrivals after instant k
-    for rows, sign in ((created, 1), (left, -1)):
-        for bucket, count in rows:
-            index = min(max(int(bucket), 0), QUEUE_SAMPLES - 1)
-            after[index] += sign * int(count)
+    seen = _Window()
+    for row in rows:
+        came, came_step, went, went_step, count, *rest = row
+        by_status, (queuing, claims, sending, processing, deliveries) = rest[:-5], rest[-5:]
+        if came:
+            seen.events_in += count
+            seen.after[min(max(int(came_step), 0), QUEUE_SAMPLES - 1)] += count
+        if went:
+            seen.after[min(max(int(went_step), 0), QUEUE_SAMPLES - 1)] -= count
+        for status, number in zip(FINAL_STATUSES, by_status, strict=True):
+            seen.finished[int(status)] += int(number)
+        seen.queuing.add(queuing, claims)
+        seen.sending.add(sending, deliveries)
+        seen.processing.add(processing, deliveries)
+    return seen
+
+
+def _queued(after: list[int], pending_now: int) -> QueuedEvents:
+    """Sample the pending queue at QUEUE_SAMPLES + 1 instants of the window, from event times.
+
+    Walking back from the queue now, an event that arrived after an instant was not queued
+    then, and one that left after it was.
+    """
     samples = [pending_now]
     running = 0
     for index in range(QUEUE_SAMPLES - 1, -1, -1):
@@ -280,10 +301,6 @@ def _queued(
 def _finished_since(since: datetime) -> ColumnElement[bool]:
     # Some final statuses (routing failed, expired) may carry no processed_at: use updated_at.
     return func.coalesce(Event.processed_at, Event.updated_at) >= since
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 3)
 
 
 def parse_cursor(cursor: str) -> tuple[datetime, int]:
