@@ -107,6 +107,12 @@ def issue_token(
         )
     finally:
         throttle.release(key, address, failed=matched is None)
+    if not hashes:
+        raise InvalidClient(
+            "invalid client_secret parameter",
+            detail="this technical account has no client secret (imported from a package?): "
+            "add one at /api/v1/technical-accounts/{id}/secrets",
+        )
     if matched is None:
         raise InvalidClient(
             "invalid client_secret parameter",

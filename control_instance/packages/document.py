@@ -28,6 +28,11 @@ from control_instance.packages.model import (
     SeedEntry,
     TemplateEntry,
 )
+from control_instance.packages.technical_accounts import (
+    TECHNICAL_ACCOUNT_SCHEMA,
+    read_technical_account,
+    write_technical_accounts,
+)
 from control_instance.templates.content import CHANNEL_FIELDS, ChannelName
 from control_instance.templates.schemas import NAME_PATTERN
 from services.safe_input import ascii_digits
@@ -112,6 +117,7 @@ def build_document(package: Package) -> bytes:
                 url=account.url,
                 login=account.login,
             )
+    write_technical_accounts(root, package.technical_accounts)
     document: bytes = etree.tostring(
         root, xml_declaration=True, encoding="UTF-8", pretty_print=True
     )
@@ -308,16 +314,21 @@ def read_document(data: bytes) -> Package:
             package.seeds.extend(_read_seed(e) for e in _children(section, "seedMember"))
         elif schema == ACCOUNT_SCHEMA:
             package.accounts.extend(_read_account(e) for e in _children(section, "extAccount"))
+        elif schema == TECHNICAL_ACCOUNT_SCHEMA:
+            package.technical_accounts.extend(
+                read_technical_account(e) for e in _children(section, "technicalAccount")
+            )
         else:
             raise InvalidPackage(
                 f"{_where(section)}: unknown schema {schema!r}",
                 detail=f"known: {EVENT_TYPE_SCHEMA}, {TEMPLATE_SCHEMA}, {SEED_SCHEMA}, "
-                f"{ACCOUNT_SCHEMA}",
+                f"{ACCOUNT_SCHEMA}, {TECHNICAL_ACCOUNT_SCHEMA}",
                 field="schema",
             )
     _unique([(e.name,) for e in package.event_types], "event type")
     _unique([(t.name,) for t in package.templates], "template")
     _unique([(s.template, s.label) for s in package.seeds], "seed address")
     _unique([(a.name,) for a in package.accounts], "account")
+    _unique([(a.client_id,) for a in package.technical_accounts], "technical account")
     _check_lengths(package)
     return package

@@ -26,6 +26,7 @@ from control_instance.packages.model import (
     SeedEntry,
     TemplateEntry,
 )
+from control_instance.packages.technical_accounts import collect_technical_accounts
 from control_instance.tables import Account, EventType, Seed, Template
 from control_instance.templates import content as contents
 from control_instance.templates.content import ChannelName
@@ -63,11 +64,13 @@ def _collect(
     templates: Sequence[str],
     event_types: Sequence[str],
     accounts: Sequence[str],
+    *,
+    everything: bool,
 ) -> tuple[list[Template], list[EventType], list[Account]]:
     template_query = select(Template)
     type_query = select(EventType)
     account_query = select(Account).where(Account.name.in_(accounts))
-    if templates or event_types or accounts:
+    if not everything:
         template_query = template_query.where(Template.name.in_(templates))
         type_query = type_query.where(EventType.name.in_(event_types))
     template_rows = list(session.execute(template_query).scalars())
@@ -94,12 +97,20 @@ def export_package(
     templates: Sequence[str] = (),
     event_types: Sequence[str] = (),
     accounts: Sequence[str] = (),
+    technical_accounts: Sequence[str] = (),
     name: str = "export",
     label: str = "",
 ) -> bytes:
-    """Return a package of the chosen entities (no account, every other entity by default)."""
+    """Return a package of the chosen entities (no account, every other entity by default).
+
+    Technical accounts (by client id) move only when chosen, and never with a secret.
+    """
     with db.transaction() as session:
-        template_rows, type_rows, account_rows = _collect(session, templates, event_types, accounts)
+        chosen = [*templates, *event_types, *accounts, *technical_accounts]
+        template_rows, type_rows, account_rows = _collect(
+            session, templates, event_types, accounts, everything=not chosen
+        )
+        technical = collect_technical_accounts(session, technical_accounts)
         names = {t.id: t.name for t in template_rows}
         seeds: list[Seed] = []
         if names:
@@ -131,6 +142,7 @@ def export_package(
                 AccountEntry(name=a.name, label=a.label, url=a.url, login=a.login)
                 for a in account_rows
             ],
+            technical_accounts=technical,
         )
     _check_carried(package)
     return build_document(package)

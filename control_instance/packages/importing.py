@@ -32,6 +32,11 @@ from control_instance.packages.model import (
     TemplateEntry,
 )
 from control_instance.packages.schemas import Action, EntityChange, ImportReport, PackageInfo
+from control_instance.packages.technical_accounts import (
+    TECHNICAL_ACCOUNT_SCHEMA,
+    apply_technical_accounts,
+    plan_technical_accounts,
+)
 from control_instance.secrets import SecretBox
 from control_instance.tables import Account, EventType, Removal, Seed, Template
 from control_instance.templates import content as contents
@@ -276,9 +281,14 @@ def import_package(
             _templates(session, plan, package.templates, {e.name for e in package.event_types})
             _seeds(session, plan, package.seeds, package)
             _accounts(session, plan, package.accounts)
+            for key, exists, fields, note in plan_technical_accounts(
+                session, package.technical_accounts
+            ):
+                plan.record(TECHNICAL_ACCOUNT_SCHEMA, key, exists, fields, note=note)
             changing = any(c.action is not Action.UNCHANGED for c in plan.changes)
             if not dry_run and changing:
                 _apply(session, package, box, actor)
+                apply_technical_accounts(session, package.technical_accounts)
     except DBAPIError as exc:  # a concurrent change to the same names, a trigger, a constraint
         if exc.connection_invalidated:  # the database went away: not a refusal
             raise

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from control_instance.templates.content import ChannelName
 from services.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from control_instance.packages.technical_accounts import TechnicalAccountEntry
 
 __all__ = [
     "ACCOUNT_SCHEMA",
@@ -110,6 +114,7 @@ class Package:
     templates: list[TemplateEntry] = field(default_factory=list)
     seeds: list[SeedEntry] = field(default_factory=list)
     accounts: list[AccountEntry] = field(default_factory=list)
+    technical_accounts: list[TechnicalAccountEntry] = field(default_factory=list)
 
     def sorted(self) -> Package:
         """Return the package with every entity list in its stable order."""
@@ -119,4 +124,5 @@ class Package:
             templates=sorted(self.templates, key=lambda t: t.name),
             seeds=sorted(self.seeds, key=lambda s: (s.template, s.label, s.address)),
             accounts=sorted(self.accounts, key=lambda a: a.name),
+            technical_accounts=sorted(self.technical_accounts, key=lambda a: a.client_id),
         )

@@ -50,6 +50,7 @@ async def export(
     template: Names = [],  # noqa: B006 - FastAPI copies query defaults
     event_type: Names = [],  # noqa: B006
     account: Names = [],  # noqa: B006
+    technical_account: Names = [],  # noqa: B006 - client ids; never a secret
     name: Annotated[XmlText, Query(max_length=64)] = "export",
     label: Annotated[XmlText, Query(max_length=255)] = "",
 ) -> Response:
@@ -63,6 +64,7 @@ async def export(
             templates=template,
             event_types=event_type,
             accounts=account,
+            technical_accounts=technical_account,
             name=name,
             label=label,
         )
