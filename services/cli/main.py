@@ -431,6 +431,13 @@ def package_export(
             help="Execution-instance account to export (only when named; never its password)."
         ),
     ] = None,
+    technical_account: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Client id of a technical account (IMS) to export (only when named; never a "
+            "secret)."
+        ),
+    ] = None,
 ) -> None:
     """Export templates, event types, seeds and named accounts (default: all but accounts)."""
     try:
@@ -441,6 +448,7 @@ def package_export(
             templates=template or [],
             event_types=event_type or [],
             accounts=account or [],
+            technical_accounts=technical_account or [],
         )
     except PackageCommandError as exc:
         make_console(stderr=True).print(f"[red]not exported:[/red] {exc}")

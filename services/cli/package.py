@@ -62,6 +62,7 @@ def export_to_file(
     templates: Sequence[str] = (),
     event_types: Sequence[str] = (),
     accounts: Sequence[str] = (),
+    technical_accounts: Sequence[str] = (),
     transport: httpx.BaseTransport | None = None,
 ) -> Exported:
     """Export a package from a control instance into ``out``."""
@@ -69,6 +70,7 @@ def export_to_file(
         "template": list(templates),
         "event_type": list(event_types),
         "account": list(accounts),
+        "technical_account": list(technical_accounts),
     }
     try:
         with _client(control, token, transport) as client:
