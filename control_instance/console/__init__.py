@@ -20,6 +20,7 @@ from control_instance.console.views import (
     packages,
     reports,
     session,
+    technical_accounts,
     templates,
 )
 from services.ui import mount_static
@@ -41,6 +42,7 @@ def install_console(app: FastAPI) -> None:
         events,
         reports,
         operators,
+        technical_accounts,
         packages,
     )
     for module in sections:

@@ -31,10 +31,11 @@ NAV: list[tuple[str, str]] = [
     ("/events", "Event history"),
     ("/reports", "Reports"),
     ("/operators", "Operators"),
+    ("/technical-accounts", "Technical accounts"),
     ("/packages", "Packages"),
 ]
 #: Sections only admins may open: the others do not see them in the navigation.
-ADMIN_ONLY = frozenset({"/operators"})
+ADMIN_ONLY = frozenset({"/operators", "/technical-accounts"})
 
 
 def _common(request: Request, user: User | None) -> dict[str, Any]:
