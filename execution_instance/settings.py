@@ -96,6 +96,12 @@ class ExecutionSettings(ServiceSettings):
         description="Campaign instance name: an IMS access token opens Message Center only "
         "with the product profile 'campaign - <name> - messagecenter'.",
     )
+    wsdl_needs_bearer: bool = Field(
+        False,
+        description="Serve the WSDLs only to callers with Authorization: Bearer (a technical "
+        "token or an IMS access token), as Campaign v8.6 under IMS does. Off: a Bearer sent is "
+        "checked, a request without one is served.",
+    )
     session_ttl_seconds: int = Field(
         86_400, ge=1, description="Lifetime of Logon session and security tokens (24 h)."
     )

@@ -283,3 +283,18 @@ async def test_an_unreachable_ims_is_reported_as_such(tmp_path: Path) -> None:
         fault = fault_of(answer.text)
         assert fault["faultcode"] == "SOAP-ENV:Server"
         assert "cannot read the IMS signing keys" in fault["faultstring"]
+
+
+async def test_the_wsdl_can_need_a_bearer_token_as_under_ims(tmp_path: Path) -> None:
+    async with ims_cell(tmp_path, execution={"wsdl_needs_bearer": True}) as cell:
+        _, token = await cell.token()
+        wsdl = "/nl/jsp/schemawsdl.jsp?schema=nms:rtEvent"
+        refused = await cell.execution.get(wsdl)
+        assert refused.status_code == 401
+        assert refused.json()["field"] == "Authorization"
+        served = await cell.execution.get(wsdl, headers={"authorization": f"Bearer {token}"})
+        assert served.status_code == 200
+        static = await cell.execution.get(
+            wsdl, headers={"authorization": f"Bearer {TECHNICAL_TOKEN}"}
+        )
+        assert static.status_code == 200
