@@ -44,9 +44,15 @@ class ImsVerifier:
     """Check IMS access tokens: signature, expiry, type and the Message Center profile."""
 
     def __init__(
-        self, http: httpx.AsyncClient | None, *, ims_url: str | None, campaign_instance: str
+        self,
+        http: httpx.AsyncClient | None,
+        *,
+        ims_url: str | None,
+        campaign_instance: str,
+        refetch_seconds: float = _REFETCH_SECONDS,
     ) -> None:
         self.http = http
+        self.refetch_seconds = refetch_seconds
         self.keys_url = ims_url.rstrip("/") + JWKS_PATH if ims_url else None
         self.profile = message_center_profile(campaign_instance)
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -62,7 +68,9 @@ class ImsVerifier:
         if kid is None or kid in self._keys or self.keys_url is None or self.http is None:
             return
         async with self._lock:
-            wait = _RETRY_SECONDS if self._failure else _REFETCH_SECONDS
+            wait = (
+                min(_RETRY_SECONDS, self.refetch_seconds) if self._failure else self.refetch_seconds
+            )
             if kid in self._keys or time.monotonic() - self._read_at < wait:
                 return
             await self._read_keys()

@@ -1,0 +1,129 @@
+"""The execution instance's check of IMS access tokens, against a key set served by a mock IMS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from execution_instance.security.ims import ImsVerifier
+from services.errors import AuthenticationFailed, SessionExpired, UpstreamUnavailable
+
+PROFILE = "campaign - mcsim - messagecenter"
+
+
+class Ims:
+    """A key set that can gain keys or fail, and counts its readers."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.reads = 0
+        self.down = False
+
+    def add_key(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def token(self, kid: str, *, ttl: int = 60, **claims: Any) -> str:
+        now = int(time.time())
+        body = {
+            "type": "access_token",
+            "client_id": "shop",
+            "user_id": "ABC@techacct.adobe.com",
+            "product_profiles": [PROFILE],
+            "iat": now,
+            "exp": now + ttl,
+            **claims,
+        }
+        return jwt.encode(body, self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.reads += 1
+        if self.down:
+            return httpx.Response(503)
+        keys = []
+        for kid, key in self.keys.items():
+            public = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+            keys.append({**public, "kid": kid, "alg": "RS256", "use": "sig"})
+        return httpx.Response(200, json={"keys": keys})
+
+
+@pytest.fixture
+async def ims() -> Ims:
+    served = Ims()
+    served.add_key("key-1")
+    return served
+
+
+def verifier(ims: Ims, http: httpx.AsyncClient, refetch: float = 0.2) -> ImsVerifier:
+    return ImsVerifier(
+        http, ims_url="http://ims.test", campaign_instance="mcsim", refetch_seconds=refetch
+    )
+
+
+async def test_a_new_signing_key_is_read_once_the_set_is_old_enough(ims: Ims) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
+        check = verifier(ims, http)
+        first = ims.token("key-1")
+        await check.prepare(first)
+        assert check.verify(first).client_id == "shop"
+        await check.prepare(first)  # a known key: no read
+        assert ims.reads == 1
+        ims.add_key("key-2")  # IMS rotates its key
+        second = ims.token("key-2")
+        await check.prepare(second)  # the set was read a moment ago: not again yet
+        with pytest.raises(AuthenticationFailed, match="Invalid login"):
+            check.verify(second)
+        await asyncio.sleep(0.25)
+        await check.prepare(second)
+        assert ims.reads == 2
+        assert check.verify(second).user_id == "ABC@techacct.adobe.com"
+
+
+async def test_concurrent_first_tokens_read_the_keys_once(ims: Ims) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
+        check = verifier(ims, http, refetch=60)
+        token = ims.token("key-1")
+        await asyncio.gather(*(check.prepare(token) for _ in range(20)))
+        assert ims.reads == 1
+
+
+async def test_an_unreachable_ims_is_retried_and_reported_as_such(ims: Ims) -> None:
+    ims.down = True
+    async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
+        check = verifier(ims, http, refetch=0.1)
+        token = ims.token("key-1")
+        await check.prepare(token)
+        with pytest.raises(UpstreamUnavailable, match="cannot read the IMS signing keys"):
+            check.verify(token)
+        ims.down = False
+        await asyncio.sleep(0.15)
+        await check.prepare(token)
+        assert check.verify(token).client_id == "shop"
+
+
+async def test_expiry_type_and_profile_are_checked_even_for_a_remembered_token(ims: Ims) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
+        check = verifier(ims, http)
+        short = ims.token("key-1", ttl=1)
+        await check.prepare(short)
+        check.verify(short)  # remembered from now on
+        await asyncio.sleep(1.1)
+        with pytest.raises(SessionExpired, match="Session has expired"):
+            check.verify(short)
+        for token, reason in (
+            (ims.token("key-1", product_profiles=[]), "no Message Center access"),
+            (ims.token("key-1", type="refresh_token"), "not an access_token"),
+            (ims.token("key-1", ttl=-5), "expired"),
+        ):
+            with pytest.raises(AuthenticationFailed) as refused:
+                check.verify(token)
+            assert reason in (refused.value.detail or "")
+        with pytest.raises(AuthenticationFailed, match="Invalid login"):
+            check.verify("eyJ.not.a-token")
