@@ -23,6 +23,7 @@ from lxml import etree
 from execution_instance.intake.service import split_pl_id
 from services.dev_credentials import IMS_CLIENT
 from tests.support.stack import StackRunner, running_stack
+from tests.system.ims_integration import send_password_reset
 from tests.system.test_js_sdk import (
     LOGOFF,
     LOGON,
@@ -132,6 +133,13 @@ def test_a_v86_integration_exchanges_its_secret_then_calls_soap_and_rest(
         assert refused.json()["code"] == "403003"
     for address in [*emails, email]:
         messages_to(stack, address)
+
+
+def test_the_readme_integration_runs_with_only_its_base_urls_changed(stack: StackRunner) -> None:
+    email = unique_email("readme-ims")
+    pl_id, pkey = send_password_reset(email, ims_url=stack.control_url, campaign_url=stack.lb_url)
+    assert pl_id > 0 and int(pkey) > 0
+    messages_to(stack, email, count=2)
 
 
 def test_the_js_sdk_pushes_with_an_ims_token_from_the_emulator(
