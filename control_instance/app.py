@@ -75,6 +75,7 @@ def create_app(
         accounts.router,
         cell.router,
         technical_accounts.router,
+        technical_accounts.keys_router,
         ims.router,
         event_types.router,
         templates.router,

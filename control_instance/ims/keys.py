@@ -1,9 +1,9 @@
 """The RS256 keys that sign IMS access tokens, kept in the database, published as a JWKS.
 
 The private key is sealed by the control instance's :class:`~control_instance.secrets.SecretBox`
-(its key is not in the database), so tokens issued before a restart stay valid after it. Every
-key ever made stays in the JWKS until it is deleted, so that a rotation never breaks a token
-still in flight.
+(its key is not in the database), so tokens issued before a restart stay valid after it. A
+rotation makes a new key that signs from then on; every older key stays in the JWKS until an
+admin retires it, so that a rotation never breaks a token still in flight.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,11 +24,21 @@ from sqlalchemy import select
 from control_instance.secrets import SecretBox
 from control_instance.tables import ImsSigningKey
 from services.db import Database
+from services.errors import Conflict, NotFound
 
-__all__ = ["ALGORITHM", "KEY_PURPOSE", "SigningKeys"]
+__all__ = ["ALGORITHM", "KEY_PURPOSE", "SigningKey", "SigningKeys"]
 
 ALGORITHM = "RS256"
 KEY_PURPOSE = "ims-signing-key"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A signing key as the admin API shows it (its public half only)."""
+
+    kid: str
+    created_at: datetime
+    signing: bool
 
 
 class SigningKeys:
@@ -51,6 +62,36 @@ class SigningKeys:
         with self.db.transaction() as session:
             rows = session.scalars(select(ImsSigningKey).order_by(ImsSigningKey.created_at)).all()
             return {"keys": [json.loads(row.public_jwk) for row in rows]}
+
+    def list_keys(self) -> list[SigningKey]:
+        """Return every published key, newest first, marking the one that signs."""
+        current, _ = self._signing_key()
+        with self.db.transaction() as session:
+            rows = session.scalars(
+                select(ImsSigningKey).order_by(ImsSigningKey.created_at.desc())
+            ).all()
+            return [SigningKey(row.kid, row.created_at, row.kid == current) for row in rows]
+
+    def rotate(self) -> SigningKey:
+        """Make a new key that signs from now on; the older ones stay published."""
+        with self._lock:
+            self._current = self._create()
+            kid = self._current[0]
+        return next(key for key in self.list_keys() if key.kid == kid)
+
+    def retire(self, kid: str) -> None:
+        """Stop publishing an older key: the tokens it signed are refused from then on."""
+        current, _ = self._signing_key()
+        if kid == current:
+            raise Conflict(
+                f"{kid} is the key that signs new tokens",
+                detail="rotate first (POST /api/v1/ims/signing-keys), then retire the old key",
+            )
+        with self.db.transaction(write=True) as session:
+            row = session.get(ImsSigningKey, kid)
+            if row is None:
+                raise NotFound(f"no signing key {kid}")
+            session.delete(row)
 
     def _signing_key(self) -> tuple[str, rsa.RSAPrivateKey]:
         with self._lock:

@@ -11,6 +11,7 @@ __all__ = [
     "ClientSecretCreated",
     "ClientSecretPublic",
     "Scope",
+    "SigningKeyPublic",
     "TechnicalAccountCreate",
     "TechnicalAccountCreated",
     "TechnicalAccountPublic",
@@ -100,3 +101,11 @@ class TokenAnswer(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type
     expires_in: int = Field(description="Seconds the token is valid for.")
+
+
+class SigningKeyPublic(BaseModel):
+    """A key that signs (or signed) IMS access tokens; its public half is at /ims/keys."""
+
+    kid: str
+    created_at: datetime
+    signing: bool = Field(description="Whether it signs the tokens issued now.")

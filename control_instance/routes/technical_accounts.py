@@ -1,4 +1,5 @@
-"""Technical accounts (OAuth server-to-server credentials) and their client secrets (admin)."""
+"""Technical accounts (OAuth server-to-server credentials), their client secrets, and the keys
+that sign their access tokens (admin)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from control_instance.deps import AdminDep, StateDep
 from control_instance.ims import service
+from control_instance.ims.keys import SigningKey
 from control_instance.ims.schemas import (
     ClientSecretCreated,
+    SigningKeyPublic,
     TechnicalAccountCreate,
     TechnicalAccountCreated,
     TechnicalAccountPublic,
@@ -18,7 +21,7 @@ from control_instance.ims.schemas import (
 )
 from control_instance.pagination import Page, PageDep, RowId
 
-__all__ = ["router"]
+__all__ = ["keys_router", "router"]
 
 router = APIRouter(prefix="/api/v1/technical-accounts", tags=["technical accounts (IMS)"])
 
@@ -90,3 +93,31 @@ async def delete_client_secret(
             db=state.db, account_id=account_id, secret_uuid=secret_uuid
         )
     )
+
+
+keys_router = APIRouter(prefix="/api/v1/ims/signing-keys", tags=["technical accounts (IMS)"])
+
+Kid = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _key(key: SigningKey) -> SigningKeyPublic:
+    return SigningKeyPublic(kid=key.kid, created_at=key.created_at, signing=key.signing)
+
+
+@keys_router.get("", response_model=list[SigningKeyPublic])
+async def list_signing_keys(_: AdminDep, state: StateDep) -> list[SigningKeyPublic]:
+    """List the keys published at /ims/keys, newest first."""
+    keys = await run_in_threadpool(state.ims_keys.list_keys)
+    return [_key(key) for key in keys]
+
+
+@keys_router.post("", response_model=SigningKeyPublic, status_code=201)
+async def rotate_signing_key(_: AdminDep, state: StateDep) -> SigningKeyPublic:
+    """Make a new signing key; tokens signed by the older ones stay valid until retired."""
+    return _key(await run_in_threadpool(state.ims_keys.rotate))
+
+
+@keys_router.delete("/{kid}", status_code=204)
+async def retire_signing_key(kid: Kid, _: AdminDep, state: StateDep) -> None:
+    """Stop publishing an older key (never the one that signs)."""
+    await run_in_threadpool(lambda: state.ims_keys.retire(kid))

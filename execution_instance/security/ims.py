@@ -1,9 +1,10 @@
 """Verify Adobe IMS access tokens locally, with the keys the IMS emulator publishes.
 
-The keys are read from ``<ims_url>/ims/keys`` (the control instance) at the first token and
-again when a token names a key not seen yet (at most once every few seconds), through the
-instance's injected HTTP client: no request costs a call to the control instance. A verified
-token is remembered until it expires, so the signature is checked once per token and process.
+The keys are read from ``<ims_url>/ims/keys`` (the control instance) at the first token, again
+when a token names a key not seen yet (at most once every few seconds), and once the set is five
+minutes old (so a key the admin retired stops opening the intake), through the instance's
+injected HTTP client: no request costs a call to the control instance. A verified token is
+remembered until it expires or its key leaves the set, so its signature is checked once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = ["ImsIdentity", "ImsVerifier"]
 log = logging.getLogger("mcsim.ims")
 
 _REFETCH_SECONDS = 5.0  # an unknown key id re-reads the key set at most this often
+_MAX_AGE_SECONDS = 300.0  # the key set is read again once it is this old
 _RETRY_SECONDS = 1.0  # after a failed read
 _MAX_REMEMBERED = 10_000
 
@@ -50,30 +52,40 @@ class ImsVerifier:
         ims_url: str | None,
         campaign_instance: str,
         refetch_seconds: float = _REFETCH_SECONDS,
+        max_age_seconds: float = _MAX_AGE_SECONDS,
     ) -> None:
         self.http = http
         self.refetch_seconds = refetch_seconds
+        self.max_age_seconds = max_age_seconds
         self.keys_url = ims_url.rstrip("/") + JWKS_PATH if ims_url else None
         self.profile = message_center_profile(campaign_instance)
         self._keys: dict[str, jwt.PyJWK] = {}
         self._read_at = -1e9
         self._failure: str | None = None
         self._lock = asyncio.Lock()
-        self._verified: dict[str, ImsIdentity] = {}
+        self._verified: dict[str, tuple[str, ImsIdentity]] = {}  # token -> its kid, identity
 
     # -- the keys ---------------------------------------------------------------------------
     async def prepare(self, token: str) -> None:
-        """Read the key set if ``token`` names a key not known yet (cheap when it is known)."""
+        """Read the key set if ``token`` names a key not known yet, or the set is old (cheap
+        otherwise)."""
+        if self.keys_url is None or self.http is None:
+            return
         kid = _kid(token)
-        if kid is None or kid in self._keys or self.keys_url is None or self.http is None:
+        if kid is None or (kid in self._keys and not self._stale()):
             return
         async with self._lock:
-            wait = (
-                min(_RETRY_SECONDS, self.refetch_seconds) if self._failure else self.refetch_seconds
-            )
-            if kid in self._keys or time.monotonic() - self._read_at < wait:
+            if kid in self._keys and not self._stale():
+                return  # read meanwhile
+            wait = self.refetch_seconds
+            if self._failure:
+                wait = min(_RETRY_SECONDS, wait)
+            if kid not in self._keys and time.monotonic() - self._read_at < wait:
                 return
             await self._read_keys()
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._read_at >= self.max_age_seconds
 
     async def _read_keys(self) -> None:
         assert self.keys_url is not None
@@ -88,7 +100,10 @@ class ImsVerifier:
             log.warning("cannot read the IMS signing keys", extra={"url": self.keys_url})
             return
         self._failure = None
-        self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
+        keys = {key.key_id: key for key in key_set.keys if key.key_id}
+        if not set(self._keys) <= set(keys):  # a key was retired: forget what it verified
+            self._verified = {t: v for t, v in self._verified.items() if v[0] in keys}
+        self._keys = keys
 
     # -- the check --------------------------------------------------------------------------
     def verify(self, token: str) -> ImsIdentity:
@@ -96,16 +111,16 @@ class ImsVerifier:
         now = time.time()
         known = self._verified.get(token)
         if known is not None:
-            if known.expires_at <= now:
-                raise _expired(known.expires_at)
-            return known
-        identity = self._check(token, now)
+            if known[1].expires_at <= now:
+                raise _expired(known[1].expires_at)
+            return known[1]
+        kid, identity = self._check(token, now)
         if len(self._verified) >= _MAX_REMEMBERED:
             self._verified.clear()
-        self._verified[token] = identity
+        self._verified[token] = (kid, identity)
         return identity
 
-    def _check(self, token: str, now: float) -> ImsIdentity:
+    def _check(self, token: str, now: float) -> tuple[str, ImsIdentity]:
         if self.keys_url is None:
             raise AuthenticationFailed(
                 DENIED,
@@ -155,7 +170,7 @@ class ImsVerifier:
                 f"has no Message Center access: add the product profile {self.profile!r} to it "
                 "(then ask IMS for a new token)",
             )
-        return ImsIdentity(
+        return kid, ImsIdentity(
             client_id=str(claims["client_id"]),
             user_id=str(claims["user_id"]),
             expires_at=expires_at,

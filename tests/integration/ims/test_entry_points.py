@@ -8,7 +8,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from execution_instance.app import create_app as create_execution
 from execution_instance.settings import ExecutionSettings
 from services.dev_credentials import TECHNICAL_TOKEN
 from tests.support.asgi import serve
-from tests.support.ims import create_account, exchange
+from tests.support.ims import admin_headers, create_account, exchange
 from tests.support.soap import fault_of, outputs_of, push_event_envelope
 
 CONTROL_URL = "http://control.test"
@@ -52,11 +52,13 @@ class Cell:
     control: httpx.AsyncClient
     execution: httpx.AsyncClient
     to_control: Counting
+    secrets: dict[str, str] = field(default_factory=dict)
 
     async def token(self, **account: Any) -> tuple[str, str]:
         """Create a technical account; return its client id and a fresh access token."""
         created = await create_account(self.control, **account)
         client_id = created["technical_account"]["client_id"]
+        self.secrets[client_id] = created["client_secret"]
         answer = await exchange(self.control, client_id, created["client_secret"])
         assert answer.status_code == 200, answer.text
         return client_id, answer.json()["access_token"]
@@ -298,3 +300,28 @@ async def test_the_wsdl_can_need_a_bearer_token_as_under_ims(tmp_path: Path) -> 
             wsdl, headers={"authorization": f"Bearer {TECHNICAL_TOKEN}"}
         )
         assert static.status_code == 200
+
+
+async def test_a_rotated_signing_key_is_read_and_the_old_one_retired(cell: Cell) -> None:
+    client_id, old_token = await cell.token()
+    assert (await cell.push(old_token)).status_code == 200
+    admin = await admin_headers(cell.control)
+    rotated = await cell.control.post("/api/v1/ims/signing-keys", headers=admin)
+    assert rotated.status_code == 201
+    new_kid = rotated.json()["kid"]
+    listed = (await cell.control.get("/api/v1/ims/signing-keys", headers=admin)).json()
+    assert [key["signing"] for key in listed] == [True, False]
+    old_kid = listed[1]["kid"]
+    answer = await exchange(cell.control, client_id, cell.secrets[client_id])
+    new_token = answer.json()["access_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == new_kid
+    await asyncio.sleep(5.1)  # the instance re-reads the set for an unknown key, not sooner
+    assert (await cell.push(new_token)).status_code == 200
+    assert (await cell.push(old_token)).status_code == 200  # still published
+    assert cell.to_control.paths == ["/ims/keys", "/ims/keys"]
+    current = await cell.control.delete(f"/api/v1/ims/signing-keys/{new_kid}", headers=admin)
+    assert current.status_code == 409
+    retired = await cell.control.delete(f"/api/v1/ims/signing-keys/{old_kid}", headers=admin)
+    assert retired.status_code == 204
+    keys = (await cell.control.get("/ims/keys")).json()["keys"]
+    assert [key["kid"] for key in keys] == [new_kid]

@@ -127,3 +127,30 @@ async def test_expiry_type_and_profile_are_checked_even_for_a_remembered_token(i
             assert reason in (refused.value.detail or "")
         with pytest.raises(AuthenticationFailed, match="Invalid login"):
             check.verify("eyJ.not.a-token")
+
+
+async def test_a_retired_key_stops_opening_once_the_set_is_read_again(ims: Ims) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
+        check = ImsVerifier(
+            http,
+            ims_url="http://ims.test",
+            campaign_instance="mcsim",
+            refetch_seconds=60,
+            max_age_seconds=0.2,
+        )
+        old = ims.token("key-1")
+        await check.prepare(old)
+        check.verify(old)
+        ims.add_key("key-2")
+        del ims.keys["key-1"]  # the admin retires the old key
+        await check.prepare(old)
+        check.verify(old)  # the set is still fresh: remembered
+        await asyncio.sleep(0.25)
+        await check.prepare(old)  # the set is old: read again
+        assert ims.reads == 2
+        with pytest.raises(AuthenticationFailed) as refused:
+            check.verify(old)
+        assert "does not publish" in (refused.value.detail or "")
+        new = ims.token("key-2")
+        await check.prepare(new)
+        assert check.verify(new).client_id == "shop"
