@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,6 +33,9 @@ class ControlState:
     #: When the last successful archiving pass of each account began reading (in memory: after
     #: a restart the first pass rewinds from its cursor instead).
     archive_reads: dict[int, datetime] = field(default_factory=dict)
+    #: Held by an archiving pass and by a reset of the cell: a pass that read events before a
+    #: reset must not write them back into the history the reset cleared.
+    archiving: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def build(

@@ -203,8 +203,10 @@ async def archive_account(*, state: ControlState, target: Target) -> ArchiveOutc
 
 async def archive_all(*, state: ControlState) -> list[ArchiveOutcome]:
     """Run one archiving pass on every enabled execution instance, side by side."""
-    targets = await run_in_threadpool(lambda: list_targets(state=state))
-    return list(await asyncio.gather(*(archive_account(state=state, target=t) for t in targets)))
+    async with state.archiving:
+        targets = await run_in_threadpool(lambda: list_targets(state=state))
+        passes = (archive_account(state=state, target=t) for t in targets)
+        return list(await asyncio.gather(*passes))
 
 
 def purge_archive(*, db: Database, retention_days: int, now: datetime | None = None) -> int:

@@ -52,10 +52,14 @@ async def reset_cell(*, state: ControlState) -> CellReset:
             "a reset is refused in production",
             detail="it deletes every event, message and archived event of the cell",
         )
-    targets = await run_in_threadpool(lambda: list_targets(state=state))
-    instances = await asyncio.gather(*(_reset_instance(state, target) for target in targets))
-    mid = await _reset_midsourcing(state)
-    archive = await run_in_threadpool(_reset_archive, state.db)
+    # No archiving pass runs meanwhile: one that read events before the reset would write
+    # them back into the history cleared here.
+    async with state.archiving:
+        targets = await run_in_threadpool(lambda: list_targets(state=state))
+        instances = await asyncio.gather(*(_reset_instance(state, t) for t in targets))
+        mid = await _reset_midsourcing(state)
+        archive = await run_in_threadpool(_reset_archive, state.db)
+        state.archive_reads.clear()
     services = [*instances, mid, archive]
     return CellReset(complete=all(s.ok for s in services), services=services)
 

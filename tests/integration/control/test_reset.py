@@ -4,7 +4,9 @@ which; production refuses before anything changes."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from tests.integration.control.conftest import Cell, control_cell, exec_url
 from tests.support.soap import event_xml, push_event_envelope
@@ -52,7 +54,7 @@ async def test_only_admins_reset_and_a_failing_service_does_not_stop_the_others(
 
 
 async def test_reset_is_refused_in_production(tmp_path: Path) -> None:
-    settings = {
+    settings: dict[str, Any] = {
         "environment": "production",
         "admin_password": "a-long-production-password",
         "execution_password": "a-long-control-password",
@@ -65,3 +67,21 @@ async def test_reset_is_refused_in_production(tmp_path: Path) -> None:
         assert answer.status_code == 403
         assert "refused in production" in answer.json()["message"]
         assert not any("reset" in call for call in cell.switches[exec_url(1)].calls)
+
+
+async def test_a_reset_waits_for_the_archiving_pass_in_flight(cell: Cell) -> None:
+    """An archiving pass that read events before the reset would write them back into the
+    cleared history: the reset takes its turn after the pass, and the pass after the reset."""
+    state = cell.control_app.state.control
+    admin = await cell.login()
+    cell.mid.down = True  # the fake mid-sourcing server has no reset
+    await state.archiving.acquire()  # an archiving pass is running
+    try:
+        reset = asyncio.create_task(cell.control.post("/api/v1/reset", headers=admin))
+        await asyncio.sleep(0.3)
+        assert not reset.done()
+    finally:
+        state.archiving.release()
+    answer = await asyncio.wait_for(reset, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert not state.archiving.locked()
