@@ -481,6 +481,10 @@ class Processor:
         return value.value if value is not None else "0"
 
     def _apply_logs(self, logs: list[DeliveryLog], cursor: str) -> None:
+        # Only logs of this database's messages: after a reset the pks start again, and a late
+        # log of a message sent before it names an event id that a new event now holds. The
+        # epoch in every message id tells them apart (read here: a reset renews it).
+        ours = f"{self.instance_id}-{load_epoch(self.db)}-"
         delivered = [
             claims.Delivered(
                 _pk(entry.event_id),
@@ -493,6 +497,7 @@ class Processor:
             for entry in logs
             if (status := _FINAL_STATUS.get(entry.status)) is not None
             and instance_of(entry.event_id) == self.instance_id
+            and entry.message_id.startswith(ours)
         ]
         with self.db.write_connection(durable=False) as session:
             claims.apply_delivered(session, delivered)

@@ -182,3 +182,50 @@ def _row(app: object, pk: int) -> Event:
 
 def _status(app: object, pk: int) -> EventStatus:
     return EventStatus(_row(app, pk).status)
+
+
+async def test_a_late_log_of_a_message_sent_before_a_reset_does_not_touch_the_new_event(
+    tmp_path: Path,
+) -> None:
+    """After a reset the pks start again (SQLite): the new event 1 must not take the outcome
+    of a message sent for the old event 1 (its id carries the former epoch)."""
+    mid = FakeMid()
+    http = httpx.AsyncClient(transport=mid.transport())
+    settings = ExecutionSettings(
+        data_dir=tmp_path,
+        event_types=["PASSWORD_RESET"],
+        midsourcing_url="http://mid",
+        workers=1,
+        idle_poll_seconds=0.05,
+        status_sync_seconds=0.05,
+    )
+    app = create_app(settings, http_client=http)
+    content = {"from_address": "a@acme.test", "subject": "s", "html": "<p>h</p>", "text": "t"}
+    push = {"content-type": "text/xml", "SOAPAction": "nms:rtEvent#PushEvents"}
+    async with serve(app) as client:
+        published = await client.put(
+            "/_mc/templates/reset",
+            json={"event_type": "PASSWORD_RESET", "channel": 0, "version": 1, "content": content},
+            auth=CONTROL_PLANE,
+        )
+        assert published.status_code == 200, published.text
+        body = push_events_envelope([event_xml(email="old@example.com")]).encode()
+        answer = await client.post("/nl/jsp/soaprouter.jsp", content=body, headers=push)
+        (old_pk,) = [split_pl_id(int(t))[1] for t in outputs_of(answer.content, "plId")]
+        await _until(lambda: len(mid.messages) == 1)
+        (old_message,) = mid.messages
+        reset = await client.post("/_mc/reset", auth=CONTROL_PLANE)
+        assert reset.status_code == 200, reset.text
+
+        body = push_events_envelope([event_xml(email="new@example.com")]).encode()
+        answer = await client.post("/nl/jsp/soaprouter.jsp", content=body, headers=push)
+        (new_pk,) = [split_pl_id(int(t))[1] for t in outputs_of(answer.content, "plId")]
+        await _until(lambda: len(mid.messages) == 2)
+        (new_message,) = [m for m in mid.messages if m != old_message]
+        mid.report(old_message, LogStatus.FAILED, reason=1, failure=FailureType.HARD, text="550")
+        mid.report(new_message, LogStatus.SENT)
+        await _until(lambda: _status(app, new_pk) != EventStatus.PROCESSING)
+        row = _row(app, new_pk)
+    await http.aclose()
+    assert new_pk == old_pk  # the case at stake: the reset made the pk free again
+    assert (row.status, row.error_text) == (EventStatus.PROCESSED, None)
