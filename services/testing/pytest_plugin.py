@@ -101,7 +101,7 @@ def _instances(args: list[str]) -> tuple[int, list[str]]:
             rest.append(item)
             continue
         text = value if equals else next(items, "")
-        if not text.isdigit() or not 1 <= int(text) <= 255:
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 255:
             raise pytest.UsageError(f"--mcsim-up-args: --instances needs 1 to 255, not {text!r}")
         instances = int(text)
     return instances, rest
