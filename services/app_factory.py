@@ -22,7 +22,7 @@ from services.fastpath import FastPathApp
 from services.http import create_http_client
 from services.settings import ServiceSettings
 from services.version import VERSION
-from services.web import HealthReport, ProcessReport, install_common
+from services.web import HealthReport, ProcessReport, install_common, install_docs
 
 if TYPE_CHECKING:
     # Imported when a service opens its database: the load balancer has none, and SQLAlchemy
@@ -90,9 +90,18 @@ def new_service_app(
                 db.dispose()
             log.info("%s stopped", settings.service_name)
 
-    app = FastPathApp(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app = FastPathApp(
+        title=title,
+        description=description,
+        version=VERSION,
+        lifespan=lifespan,
+        # /docs is served from the vendored Swagger UI (install_docs); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     install_common(app)
+    install_docs(app)
     app.include_router(_health_router(settings, instance_id, processes))
     return app
 

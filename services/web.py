@@ -8,15 +8,24 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.errors import InvalidRequest, McsimError, NotFound
 from services.logging_setup import RequestLogMiddleware
-from services.ui import wants_html
+from services.ui import STATIC_DIR, wants_html
 
-__all__ = ["HealthReport", "HtmlErrors", "ProcessReport", "error_response", "install_common"]
+__all__ = [
+    "HealthReport",
+    "HtmlErrors",
+    "ProcessReport",
+    "error_response",
+    "install_common",
+    "install_docs",
+]
 
 log = logging.getLogger("mcsim.errors")
 
@@ -95,3 +104,29 @@ def install_common(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_middleware(RequestLogMiddleware)
     app.state.started_at = time.monotonic()
+
+
+#: Swagger UI, vendored from npm's swagger-ui-dist (FastAPI's /docs loads it from a CDN, which
+#: leaves the page blank without internet): served by every service under this path.
+SWAGGER_UI_DIR = STATIC_DIR / "vendor" / "swagger_ui"  # version.txt: 5.36.0
+SWAGGER_UI_PATH = "/_mcsim/swagger-ui"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve the interactive API documentation at ``/docs`` from the vendored Swagger UI.
+
+    The app must be created with ``docs_url=None`` (FastAPI's own page) and ``redoc_url=None``
+    (ReDoc is not vendored).
+    """
+    app.mount(SWAGGER_UI_PATH, StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API",
+            swagger_js_url=f"{SWAGGER_UI_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI_PATH}/favicon-32x32.png",
+        )

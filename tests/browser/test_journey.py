@@ -17,7 +17,7 @@ import httpx
 import pytest
 import zeep
 from lxml import etree
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.support.stack import StackRunner, running_stack
 
@@ -242,3 +242,26 @@ def test_pages_fit_a_phone_screen(page: Page, stack: StackRunner) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"mailbox {path} is {overflow}px wider than the screen"
     assert not page.console_errors  # type: ignore[attr-defined]
+
+
+def test_the_api_docs_of_every_service_render_without_internet(
+    page: Page, stack: StackRunner
+) -> None:
+    """/docs is Swagger UI served by the service itself (issue 18): with every request that
+    leaves this machine refused, it renders the service's API, and nothing fails to load."""
+    outside: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    for url in (stack.control_url, stack.mid_url, stack.lb_url, stack.exec_url(1)):
+        page.goto(url + "/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_be_visible()
+        expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    assert outside == []
+    assert page.console_errors == []  # type: ignore[attr-defined]
