@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,23 @@ from sqlalchemy import select
 from execution_instance.app import create_app
 from execution_instance.settings import ExecutionSettings
 from execution_instance.tables import Event
+from services.db import Database
+from tests.conftest import DatabaseTarget
 from tests.support.asgi import serve
 
 EVENT_TYPES = ["PASSWORD_RESET", "ORDER_CONFIRMATION"]
 SOAP_HEADERS = {"content-type": "text/xml; charset=utf-8"}
 
 InstanceFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def db(database_target: DatabaseTarget) -> Iterator[Database]:
+    """Yield a migrated execution-instance database (SQLite, and PostgreSQL when configured)."""
+    database = Database(database_target.url, schema=database_target.schema)
+    database.upgrade("execution_instance:migrations")
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ worker holds are waited for; the message epoch is renewed; production refuses.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,21 +22,17 @@ from services.db import Database
 from services.dev_credentials import CONTROL_PLANE
 from services.errors import Forbidden
 from services.settings import Environment
-from tests.conftest import DatabaseTarget
 from tests.integration.execution.conftest import InstanceFactory, soap
 from tests.support.soap import event_xml, push_event_envelope
 
 
 @pytest.fixture
-def db(database_target: DatabaseTarget) -> Iterator[Database]:
-    """Yield a migrated execution-instance database with one event type and an epoch."""
-    database = Database(database_target.url, schema=database_target.schema)
-    database.upgrade("execution_instance:migrations")
-    load_epoch(database)
-    with database.transaction(write=True) as session:
+def db(db: Database) -> Database:
+    """The migrated execution-instance database, with one event type and an epoch."""
+    load_epoch(db)
+    with db.transaction(write=True) as session:
         session.add(EventType(name="PASSWORD_RESET", label="", created_at=datetime.now(UTC)))
-    yield database
-    database.dispose()
+    return db
 
 
 def _add(db: Database, *, claimed_by: str | None = None, lease: float = 60.0) -> int:

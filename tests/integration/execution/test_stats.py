@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,17 +12,8 @@ from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.routes.stats import _stats
 from execution_instance.tables import Event
 from services.db import Database
-from tests.conftest import DatabaseTarget
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def db(database_target: DatabaseTarget) -> Iterator[Database]:
-    database = Database(database_target.url, schema=database_target.schema)
-    database.upgrade("execution_instance:migrations")
-    yield database
-    database.dispose()
 
 
 def _event(

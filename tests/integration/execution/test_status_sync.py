@@ -4,12 +4,12 @@ unreadable log never holds back the logs after it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
+from fastapi import FastAPI
 from sqlalchemy import insert, select
 
 from execution_instance.app import create_app
@@ -22,19 +22,9 @@ from services.db import Database
 from services.delivery_protocol import FailureType, LogStatus, render_delivery_logs
 from services.dev_credentials import CONTROL_PLANE
 from services.soap.envelope import Output, read_call, render_response
-from tests.conftest import DatabaseTarget
 from tests.support.asgi import serve
 from tests.support.fake_mid import FakeMid
 from tests.support.soap import event_xml, outputs_of, push_events_envelope
-
-
-@pytest.fixture
-def db(database_target: DatabaseTarget) -> Iterator[Database]:
-    """Yield a migrated execution-instance database."""
-    database = Database(database_target.url, schema=database_target.schema)
-    database.upgrade("execution_instance:migrations")
-    yield database
-    database.dispose()
 
 
 def _add(db: Database, status: EventStatus) -> int:
@@ -124,23 +114,9 @@ async def test_an_unreadable_delivery_log_does_not_hold_back_the_logs_after_it(
 ) -> None:
     mid = GarblingMid()
     http = httpx.AsyncClient(transport=mid.transport())
-    settings = ExecutionSettings(
-        data_dir=tmp_path,
-        event_types=["PASSWORD_RESET"],
-        midsourcing_url="http://mid",
-        workers=1,
-        idle_poll_seconds=0.05,
-        status_sync_seconds=0.05,
-    )
-    app = create_app(settings, http_client=http)
-    content = {"from_address": "a@acme.test", "subject": "s", "html": "<p>h</p>", "text": "t"}
+    app = _syncing_instance(tmp_path, http)
     async with serve(app) as client:
-        published = await client.put(
-            "/_mc/templates/reset",
-            json={"event_type": "PASSWORD_RESET", "channel": 0, "version": 1, "content": content},
-            auth=CONTROL_PLANE,
-        )
-        assert published.status_code == 200, published.text
+        await _publish(client)
         answer = await client.post(
             "/nl/jsp/soaprouter.jsp",
             content=push_events_envelope(
@@ -162,6 +138,30 @@ async def test_an_unreadable_delivery_log_does_not_hold_back_the_logs_after_it(
     failed = rows[pks[1]]
     assert (failed.status, failed.error_text) == (EventStatus.DELIVERY_FAILED, "550")
     assert failed.failure_reason is None  # 40000 does not fit the column: not kept
+
+
+def _syncing_instance(tmp_path: Path, http: httpx.AsyncClient) -> FastAPI:
+    """An instance with one worker that hands over and reads delivery logs every 50 ms."""
+    settings = ExecutionSettings(
+        data_dir=tmp_path,
+        event_types=["PASSWORD_RESET"],
+        midsourcing_url="http://mid",
+        workers=1,
+        idle_poll_seconds=0.05,
+        status_sync_seconds=0.05,
+    )
+    return create_app(settings, http_client=http)
+
+
+async def _publish(client: httpx.AsyncClient) -> None:
+    """Publish an e-mail template for PASSWORD_RESET."""
+    content = {"from_address": "a@acme.test", "subject": "s", "html": "<p>h</p>", "text": "t"}
+    published = await client.put(
+        "/_mc/templates/reset",
+        json={"event_type": "PASSWORD_RESET", "channel": 0, "version": 1, "content": content},
+        auth=CONTROL_PLANE,
+    )
+    assert published.status_code == 200, published.text
 
 
 async def _until(condition: Callable[[], bool], within: float = 10) -> None:
@@ -191,24 +191,10 @@ async def test_a_late_log_of_a_message_sent_before_a_reset_does_not_touch_the_ne
     of a message sent for the old event 1 (its id carries the former epoch)."""
     mid = FakeMid()
     http = httpx.AsyncClient(transport=mid.transport())
-    settings = ExecutionSettings(
-        data_dir=tmp_path,
-        event_types=["PASSWORD_RESET"],
-        midsourcing_url="http://mid",
-        workers=1,
-        idle_poll_seconds=0.05,
-        status_sync_seconds=0.05,
-    )
-    app = create_app(settings, http_client=http)
-    content = {"from_address": "a@acme.test", "subject": "s", "html": "<p>h</p>", "text": "t"}
+    app = _syncing_instance(tmp_path, http)
     push = {"content-type": "text/xml", "SOAPAction": "nms:rtEvent#PushEvents"}
     async with serve(app) as client:
-        published = await client.put(
-            "/_mc/templates/reset",
-            json={"event_type": "PASSWORD_RESET", "channel": 0, "version": 1, "content": content},
-            auth=CONTROL_PLANE,
-        )
-        assert published.status_code == 200, published.text
+        await _publish(client)
         body = push_events_envelope([event_xml(email="old@example.com")]).encode()
         answer = await client.post("/nl/jsp/soaprouter.jsp", content=body, headers=push)
         (old_pk,) = [split_pl_id(int(t))[1] for t in outputs_of(answer.content, "plId")]

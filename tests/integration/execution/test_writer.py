@@ -8,27 +8,15 @@ returns, on both backends when MCSIM_TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from execution_instance.intake.writer import EventWriter
 from execution_instance.tables import Event
 from services.db import Database
-from tests.conftest import DatabaseTarget
-
-
-@pytest.fixture
-def db(database_target: DatabaseTarget) -> Iterator[Database]:
-    """Yield a migrated execution-instance database."""
-    database = Database(database_target.url, schema=database_target.schema)
-    database.upgrade("execution_instance:migrations")
-    yield database
-    database.dispose()
 
 
 def _row(email: str, now: datetime, **changes: Any) -> dict[str, Any]:
