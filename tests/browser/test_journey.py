@@ -265,3 +265,30 @@ def test_the_api_docs_of_every_service_render_without_internet(
         expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
     assert outside == []
     assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+def test_the_template_editor_keeps_what_is_typed_while_the_preview_shows_an_error(
+    page: Page, stack: StackRunner
+) -> None:
+    """Pausing after an unfinished `<%=` makes the live preview show an error; the focus must
+    stay in the field, so that what is typed next lands there (issue 18)."""
+    with httpx.Client(base_url=stack.control_url, timeout=30) as api:
+        token = api.post("/api/v1/auth/login", json={"login": "admin", "password": "admin"})
+        api.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+        assert api.post("/api/v1/event-types", json={"name": "EDITOR_TYPING"}).status_code == 201
+        content = {"from_address": "shop@example.com", "subject": "Hi", "html": "<p>Hi", "text": ""}
+        created = api.post(
+            "/api/v1/templates",
+            json={"event_type": "EDITOR_TYPING", "channel": "email", "content": content},
+        )
+        assert created.status_code == 201, created.text
+    _log_in(page, stack)
+    page.goto(f"{stack.control_url}/templates/{created.json()['id']}")
+    html = page.locator("#field-html")
+    html.click()
+    page.keyboard.press("End")
+    page.keyboard.type(" <%=")
+    expect(page.locator("#preview .alert.error")).to_be_visible()  # after the 500 ms pause
+    page.keyboard.type(" rtEvent.ctx.name %></p>")
+    expect(html).to_be_focused()
+    expect(html).to_have_value("<p>Hi <%= rtEvent.ctx.name %></p>")

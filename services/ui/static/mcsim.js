@@ -2,8 +2,12 @@
 (function () {
   "use strict";
   // Move the keyboard focus to the first error after an htmx swap, so that it is announced.
+  // Not in a live region (the template editor's preview, which follows the typing): it is
+  // announced as it is, and taking the focus there would lose what the user types next.
   document.addEventListener("htmx:afterSwap", function (event) {
-    var alert = event.detail.target && event.detail.target.querySelector(".alert.error");
+    var target = event.detail.target;
+    if (!target || target.closest("[aria-live]")) { return; }
+    var alert = target.querySelector(".alert.error");
     if (alert) { alert.setAttribute("tabindex", "-1"); alert.focus(); }
   });
   // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
