@@ -15,7 +15,7 @@ from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import SeedCreate, SeedPublic, SeedUpdate
 from control_instance.templates.service import get as get_template
 from services.db import Database
-from services.errors import InvalidRequest, MalformedXml, NotFound
+from services.errors import Conflict, InvalidRequest, MalformedXml, NotFound
 from services.soap.parser import parse_xml
 
 __all__ = [
@@ -115,6 +115,7 @@ def create_seed(*, db: Database, template_id: int, new: SeedCreate) -> SeedPubli
     now = datetime.now(UTC)
     with db.transaction(write=True) as session:
         template = get_template(session, template_id)
+        _label_is_free(session, template_id, new.label)
         row = Seed(
             template_id=template_id,
             label=new.label,
@@ -136,7 +137,8 @@ def update_seed(*, db: Database, template_id: int, seed_id: int, changes: SeedUp
     with db.transaction(write=True) as session:
         template = get_template(session, template_id)
         row = get(session, template_id, seed_id)
-        if changes.label is not None:
+        if changes.label is not None and changes.label != row.label:
+            _label_is_free(session, template_id, changes.label)
             row.label = changes.label
         if changes.address is not None:
             row.address = check_address(ChannelName.of(template.channel), changes.address)
@@ -146,6 +148,20 @@ def update_seed(*, db: Database, template_id: int, seed_id: int, changes: SeedUp
             row.ctx = changes.ctx
         row.updated_at = datetime.now(UTC)
         return _public(row)
+
+
+def _label_is_free(session: Session, template_id: int, label: str) -> None:
+    """Refuse a second seed address with the same label in a template: packages name a seed
+    address by its template and label, so an export holding both would not import."""
+    taken = session.execute(
+        select(Seed.id).where(Seed.template_id == template_id, Seed.label == label).limit(1)
+    ).first()
+    if taken is not None:
+        raise Conflict(
+            f"this template already has a seed address labelled {label!r}",
+            detail="give each seed address of a template its own label",
+            field="label",
+        )
 
 
 def delete_seed(*, db: Database, template_id: int, seed_id: int) -> None:

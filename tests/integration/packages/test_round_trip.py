@@ -210,3 +210,37 @@ async def test_development_stage_production_round_trip(
         now = await template_named(stage, stage_h, name)
         assert now["content"]["subject"] == "WORK IN PROGRESS"
         assert now["has_unpublished_changes"] is True
+
+
+async def test_an_environment_exports_what_it_can_import_again(tmp_path: Path) -> None:
+    """Packages name a seed address by its template and label: a second seed address with one
+    label is refused where it is made (it made the environment's own export fail its import
+    check, issue 18), and the full export of the environment imports again."""
+    async with control_cell(tmp_path, instances=1) as cell:
+        await _seeds_with_one_label_are_refused_and_the_export_imports(cell)
+
+
+async def _seeds_with_one_label_are_refused_and_the_export_imports(cell: Cell) -> None:
+    admin = await cell.login()
+    template = await make_template(cell, admin)
+    seeds = f"/api/v1/templates/{template['id']}/seeds"
+    first = {"label": "QA", "address": "qa@acme.test", "ctx": "<ctx/>"}
+    assert (await cell.control.post(seeds, json=first, headers=admin)).status_code == 201
+    second = {"label": "QA", "address": "qa2@acme.test", "ctx": "<ctx/>"}
+    refused = await cell.control.post(seeds, json=second, headers=admin)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["field"] == "label"
+    other = {**second, "label": "QA 2"}
+    created = await cell.control.post(seeds, json=other, headers=admin)
+    assert created.status_code == 201, created.text
+    renamed = await cell.control.patch(
+        f"{seeds}/{created.json()['id']}", json={"label": "QA"}, headers=admin
+    )
+    assert renamed.status_code == 409, renamed.text
+    listed = (await cell.control.get(seeds, headers=admin)).json()["items"]
+    assert sorted(s["label"] for s in listed) == ["QA", "QA 2"]
+
+    package = await export(cell, admin)
+    check = await install(cell, admin, package, dry_run=True)
+    assert check.status_code == 200, check.text
+    assert set(actions(check.json()).values()) == {"unchanged"}
