@@ -292,3 +292,31 @@ def test_the_template_editor_keeps_what_is_typed_while_the_preview_shows_an_erro
     page.keyboard.type(" rtEvent.ctx.name %></p>")
     expect(html).to_be_focused()
     expect(html).to_have_value("<p>Hi <%= rtEvent.ctx.name %></p>")
+
+
+def test_a_failed_package_check_leaves_no_earlier_report_behind(
+    page: Page, stack: StackRunner
+) -> None:
+    """After a good package's check, a bad one's: its error is shown and the earlier report
+    (with, when it had changes, its "Apply the import" button for the other package) is gone
+    (issue 18)."""
+    with httpx.Client(base_url=stack.control_url, timeout=30) as api:
+        token = api.post("/api/v1/auth/login", json={"login": "admin", "password": "admin"})
+        api.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+        package = api.get("/api/v1/packages/export")
+        assert package.status_code == 200, package.text
+    _log_in(page, stack)
+    page.goto(stack.control_url + "/packages")
+    upload = page.locator("#import-file")
+    upload.set_input_files(
+        {"name": "good.xml", "mimeType": "application/xml", "buffer": package.content}
+    )
+    page.locator("#package-dry-run").click()
+    expect(page.locator("#import-report")).to_be_visible()
+    upload.set_input_files(
+        {"name": "bad.xml", "mimeType": "application/xml", "buffer": b"<package"}
+    )
+    page.locator("#package-dry-run").click()
+    expect(page.locator("#flash .alert.error, #flash [role=alert]").first).to_be_visible()
+    expect(page.locator("#import-report")).to_have_count(0)
+    expect(page.locator("#package-apply")).to_have_count(0)

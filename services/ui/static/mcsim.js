@@ -10,6 +10,14 @@
     var alert = target.querySelector(".alert.error");
     if (alert) { alert.setAttribute("tabindex", "-1"); alert.focus(); }
   });
+  // <form data-clear-on-error="#id">: when htmx gets an error back (shown in the flash), what
+  // #id showed of an earlier answer goes, so that no stale result (and its buttons) stays.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    var selector = event.detail.failed && form && form.getAttribute && form.getAttribute("data-clear-on-error");
+    var stale = selector && document.querySelector(selector);
+    if (stale) { stale.innerHTML = ""; }
+  });
   // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
