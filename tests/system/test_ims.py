@@ -22,7 +22,7 @@ from lxml import etree
 
 from execution_instance.intake.service import split_pl_id
 from services.dev_credentials import IMS_CLIENT
-from tests.support.stack import StackRunner, running_stack
+from tests.support.stack import StackRunner, running_stack, wait_until
 from tests.system.ims_integration import send_password_reset
 from tests.system.test_js_sdk import (
     LOGOFF,
@@ -100,8 +100,10 @@ def admin(stack: StackRunner) -> dict[str, str]:
 def test_a_v86_integration_exchanges_its_secret_then_calls_soap_and_rest(
     stack: StackRunner,
 ) -> None:
-    client_id, secret = IMS_CLIENT  # printed by mcsim up
-    assert f"{client_id} / {secret}" in stack.output()
+    client_id, secret = IMS_CLIENT  # printed by mcsim up once every service is ready: the
+    # banner may follow the state file's "ready" by a moment
+    printed = f"{client_id} / {secret}"
+    assert wait_until(lambda: printed in stack.output(), timeout=10), stack.output()
     with oauth_client(stack, client_id, secret) as oauth:
         token = oauth.token["access_token"]
         assert oauth.token["token_type"] == "bearer"

@@ -65,6 +65,17 @@ ROUTES = {
     ("GET", "/api/v1/reports/processing-time"): "viewer",
     ("GET", "/api/v1/packages/export"): "editor",
     ("POST", "/api/v1/packages/import"): "admin",
+    ("GET", "/api/v1/technical-accounts"): "admin",
+    ("POST", "/api/v1/technical-accounts"): "admin",
+    ("GET", "/api/v1/technical-accounts/{account_id}"): "admin",
+    ("PATCH", "/api/v1/technical-accounts/{account_id}"): "admin",
+    ("DELETE", "/api/v1/technical-accounts/{account_id}"): "admin",
+    ("POST", "/api/v1/technical-accounts/{account_id}/secrets"): "admin",
+    ("DELETE", "/api/v1/technical-accounts/{account_id}/secrets/{secret_uuid}"): "admin",
+    ("GET", "/api/v1/ims/signing-keys"): "admin",
+    ("POST", "/api/v1/ims/signing-keys"): "admin",
+    ("DELETE", "/api/v1/ims/signing-keys/{kid}"): "admin",
+    ("POST", "/api/v1/reset"): "admin",
 }
 #: Routes any authenticated operator may call, and the anonymous ones.
 OPEN = {
@@ -101,6 +112,8 @@ async def test_every_route_refuses_lower_roles_and_anonymous_callers(tmp_path: P
             "{version}": "1",
             "{seed_id}": "1",
             "{token_id}": "1",
+            "{secret_uuid}": "00000000-0000-0000-0000-000000000000",
+            "{kid}": "no-such-key",
         }
         headers = {role: await cell.as_role(role) for role in ("viewer", "editor")}
         for (method, path), needed in ROUTES.items():

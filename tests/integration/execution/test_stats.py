@@ -13,28 +13,27 @@ from execution_instance.routes.stats import _stats
 from execution_instance.tables import Event
 from services.db import Database
 
-NOW = datetime.now(UTC)
-
 
 def _event(
+    now: datetime,
     status: EventStatus,
     created: timedelta,
     claimed: timedelta | None = None,
     done: timedelta | None = None,
     queue: Queue = Queue.REALTIME,
 ) -> dict[str, Any]:
-    """An event created, claimed and finished the given time before now."""
-    times = [NOW - ago for ago in (created, claimed, done) if ago is not None]
+    """An event created, claimed and finished the given time before ``now``."""
+    times = [now - ago for ago in (created, claimed, done) if ago is not None]
     return {
         "queue": int(queue),
         "event_type": "ORDER",
         "status": int(status),
         "document": "<rtEvent/>",
         "source": "soap",
-        "created_at": NOW - created,
-        "next_attempt_at": NOW - created,
-        "processing_at": None if claimed is None else NOW - claimed,
-        "processed_at": None if done is None else NOW - done,
+        "created_at": now - created,
+        "next_attempt_at": now - created,
+        "processing_at": None if claimed is None else now - claimed,
+        "processed_at": None if done is None else now - done,
         "updated_at": max(times),
     }
 
@@ -55,21 +54,23 @@ def test_the_window_counts_only_its_own_events_and_times(db: Database) -> None:
     # Every time sits half a minute off the queue-sampling steps (one a minute over the hour).
     m = timedelta(minutes=1)
     half = timedelta(seconds=30)
+    # Taken here, not at import: the suite may reach this test minutes after collecting it.
+    now = datetime.now(UTC)
     rows = [
         # two hours ago, finished then: outside the hour, whatever its status
-        _event(EventStatus.PROCESSED, 120 * m + half, 119 * m + half, 110 * m + half),
-        _event(EventStatus.DELIVERY_FAILED, 120 * m + half, 119 * m + half, 118 * m + half),
+        _event(now, EventStatus.PROCESSED, 120 * m + half, 119 * m + half, 110 * m + half),
+        _event(now, EventStatus.DELIVERY_FAILED, 120 * m + half, 119 * m + half, 118 * m + half),
         # came before the window, claimed and sent inside it (queued 20 min, sending 2 min)
-        _event(EventStatus.PROCESSED, 70 * m + half, 50 * m + half, 48 * m + half),
+        _event(now, EventStatus.PROCESSED, 70 * m + half, 50 * m + half, 48 * m + half),
         # inside: sent (queued 1 min, sending 1 min), failed, ignored, routing failed
-        _event(EventStatus.PROCESSED, 30 * m + half, 29 * m + half, 28 * m + half),
-        _event(EventStatus.DELIVERY_FAILED, 30 * m + half, 29 * m + half, 20 * m + half),
-        _event(EventStatus.IGNORED, 20 * m + half, 19 * m + half, 19 * m + half),
-        _event(EventStatus.ROUTING_FAILED, 15 * m + half, None, 15 * m + half),
+        _event(now, EventStatus.PROCESSED, 30 * m + half, 29 * m + half, 28 * m + half),
+        _event(now, EventStatus.DELIVERY_FAILED, 30 * m + half, 29 * m + half, 20 * m + half),
+        _event(now, EventStatus.IGNORED, 20 * m + half, 19 * m + half, 19 * m + half),
+        _event(now, EventStatus.ROUTING_FAILED, 15 * m + half, None, 15 * m + half),
         # still queued: one for 45 minutes, one batch event for 5
-        _event(EventStatus.PENDING, 45 * m + half),
-        _event(EventStatus.PENDING, 5 * m + half, queue=Queue.BATCH),
-        _event(EventStatus.PAUSED, 10 * m + half, None, 9 * m + half),
+        _event(now, EventStatus.PENDING, 45 * m + half),
+        _event(now, EventStatus.PENDING, 5 * m + half, queue=Queue.BATCH),
+        _event(now, EventStatus.PAUSED, 10 * m + half, None, 9 * m + half),
     ]
     with db.write_connection() as connection:
         connection.execute(insert(Event), rows)
@@ -92,7 +93,7 @@ def test_the_window_counts_only_its_own_events_and_times(db: Database) -> None:
     assert stats.avg_sending_seconds == pytest.approx(90, abs=0.01)
     assert stats.avg_processing_seconds == pytest.approx((22 + 2) * 60 / 2, abs=0.01)
     # The queue at the start of each minute of the hour, and now, as a count over the rows.
-    since = NOW - timedelta(hours=1)
+    since = now - timedelta(hours=1)
     expected = [_queue_at(rows, since + k * m) for k in range(60)] + [2]
     queued = stats.queued_events
     assert queued.samples == 61
