@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from execution_instance.app import create_app
+from execution_instance.intake.channels import EventStatus
 from execution_instance.settings import ExecutionSettings
 from execution_instance.tables import Event
 from services.db import Database
@@ -31,6 +33,28 @@ def db(database_target: DatabaseTarget) -> Iterator[Database]:
     database.upgrade("execution_instance:migrations")
     yield database
     database.dispose()
+
+
+def add_event(db: Database, **changes: Any) -> int:
+    """Store one PASSWORD_RESET e-mail event (pending unless ``changes`` say otherwise) straight
+    into the database; return its pk."""
+    now = datetime.now(UTC)
+    row: dict[str, Any] = {
+        "queue": 0,
+        "event_type": "PASSWORD_RESET",
+        "status": int(EventStatus.PENDING),
+        "wished_channel": 0,
+        "email": "a@example.com",
+        "email_format": 0,
+        "document": "<rtEvent/>",
+        "source": "soap",
+        "created_at": now,
+        "next_attempt_at": now,
+        "error_count": 0,
+        **changes,
+    }
+    with db.transaction(write=True) as session:
+        return int(session.execute(insert(Event).returning(Event.id), [row]).scalar_one())
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 
 from execution_instance.intake.channels import EventStatus
 from execution_instance.processes import SharedMemory
@@ -22,7 +22,7 @@ from services.db import Database
 from services.dev_credentials import CONTROL_PLANE
 from services.errors import Forbidden
 from services.settings import Environment
-from tests.integration.execution.conftest import InstanceFactory, soap
+from tests.integration.execution.conftest import InstanceFactory, add_event, soap
 from tests.support.soap import event_xml, push_event_envelope
 
 
@@ -36,24 +36,8 @@ def db(db: Database) -> Database:
 
 
 def _add(db: Database, *, claimed_by: str | None = None, lease: float = 60.0) -> int:
-    now = datetime.now(UTC)
-    row = {
-        "queue": 0,
-        "event_type": "PASSWORD_RESET",
-        "status": int(EventStatus.PENDING),
-        "wished_channel": 0,
-        "email": "a@example.com",
-        "email_format": 0,
-        "document": "<rtEvent/>",
-        "source": "soap",
-        "created_at": now,
-        "next_attempt_at": now,
-        "error_count": 0,
-        "claimed_by": claimed_by,
-        "claimed_until": now + timedelta(seconds=lease) if claimed_by else None,
-    }
-    with db.transaction(write=True) as session:
-        return int(session.execute(insert(Event).returning(Event.id), [row]).scalar_one())
+    until = datetime.now(UTC) + timedelta(seconds=lease) if claimed_by else None
+    return add_event(db, claimed_by=claimed_by, claimed_until=until)
 
 
 def _count(db: Database) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from execution_instance.app import create_app
 from execution_instance.intake.channels import EventStatus
@@ -22,29 +22,14 @@ from services.db import Database
 from services.delivery_protocol import FailureType, LogStatus, render_delivery_logs
 from services.dev_credentials import CONTROL_PLANE
 from services.soap.envelope import Output, read_call, render_response
+from tests.integration.execution.conftest import add_event
 from tests.support.asgi import serve
 from tests.support.fake_mid import FakeMid
 from tests.support.soap import event_xml, outputs_of, push_events_envelope
 
 
 def _add(db: Database, status: EventStatus) -> int:
-    now = datetime.now(UTC)
-    row = {
-        "queue": 0,
-        "event_type": "PASSWORD_RESET",
-        "status": int(status),
-        "wished_channel": 0,
-        "email": "a@example.com",
-        "email_format": 0,
-        "document": "<rtEvent/>",
-        "source": "soap",
-        "created_at": now,
-        "next_attempt_at": now,
-        "error_count": 0,
-        "claimed_by": "w1",
-    }
-    with db.transaction(write=True) as session:
-        return int(session.execute(insert(Event).returning(Event.id), [row]).scalar_one())
+    return add_event(db, status=int(status), claimed_by="w1")
 
 
 def test_many_logs_apply_at_once_and_final_statuses_stay(db: Database) -> None:
