@@ -254,10 +254,12 @@ async def test_the_wsdl_checks_a_bearer_token_when_one_is_sent(cell: Cell) -> No
 
 
 async def test_an_expired_token_is_refused_as_an_expired_session(tmp_path: Path) -> None:
-    async with ims_cell(tmp_path, control={"ims_token_ttl_seconds": 1}) as cell:
+    # A lifetime of a few seconds: with 1 s, a loaded machine let the token expire before the
+    # first push (seen in CI).
+    async with ims_cell(tmp_path, control={"ims_token_ttl_seconds": 4}) as cell:
         client_id, token = await cell.token()
         assert (await cell.push(token)).status_code == 200
-        await asyncio.sleep(2.1)  # exp is whole seconds
+        await asyncio.sleep(5.1)  # exp is whole seconds
         answer = await cell.push(token)
         assert answer.status_code == 500
         fault = fault_of(answer.text)
