@@ -1,0 +1,1 @@
+"""The virtual clock of the whole cell (issue 16)."""
