@@ -18,6 +18,7 @@ from control_instance.routes import (
     accounts,
     auth,
     cell,
+    clock,
     event_types,
     events,
     ims,
@@ -85,6 +86,7 @@ def create_app(
         reports.router,
         packages.router,
         reset.router,
+        clock.router,
         soap.router,
     ):
         app.include_router(router)

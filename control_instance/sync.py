@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -34,6 +33,7 @@ from control_instance.templates import content as contents
 from control_instance.templates.publishing import Release
 from control_instance.templates.schemas import TemplateState
 from control_instance.templates.service import latest_version
+from services.clock import utc_now
 
 __all__ = ["SyncOutcome", "sync_instances"]
 
@@ -131,7 +131,7 @@ async def _sync_one(client: InstanceClient, wanted: _Wanted, outcome: SyncOutcom
 
 
 def _record(state: ControlState, wanted: _Wanted, outcomes: list[SyncOutcome]) -> None:
-    now = datetime.now(UTC)
+    now = utc_now()
     with state.db.transaction(write=True) as session:
         for outcome in outcomes:
             account = session.get(Account, outcome.account_id)

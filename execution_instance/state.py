@@ -20,6 +20,7 @@ from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
 from execution_instance.templates.service import TemplateService
 from services.auth.zones import ZoneTable
+from services.clock import ClockChange, load_offset, move_clock
 from services.db import Database
 from services.delivery_client import DeliveryClient
 from services.forwarding import TrustedProxies
@@ -50,6 +51,8 @@ class ExecutionState:
 
     def refresh(self) -> None:
         """Re-read from the database everything requests and workers serve from memory."""
+        if load_offset(self.db, environment=self.settings.environment):
+            self.security.forget_sessions()  # a session may have expired with the clock
         self.identity.load()
         self.security.refresh()
         self.intake.refresh()
@@ -76,6 +79,14 @@ class ExecutionState:
         self.intake.refresh()
         self.configuration_changed()
         return outcome
+
+    def move_clock(self, change: ClockChange) -> None:
+        """Move the instance's clock (tests; refused in production), then have every process
+        follow it and the workers look for events that became due."""
+        move_clock(self.db, change, environment=self.settings.environment)
+        self.security.forget_sessions()
+        self.configuration_changed()
+        self.wake_processing()
 
     def configuration_changed(self) -> None:
         """A control-plane change was committed: every process re-reads before its next call."""

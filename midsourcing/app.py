@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from midsourcing.housekeeping import Retention, keep_tidy
 from midsourcing.mailbox import install_mailbox
-from midsourcing.routes import chaos, messages, quarantine, reset, soap, wsdl
+from midsourcing.routes import chaos, clock, messages, quarantine, reset, soap, wsdl
 from midsourcing.settings import MidSettings
 from midsourcing.state import MidState
 from services.app_factory import new_service_app
@@ -64,5 +64,6 @@ def create_app(
     app.include_router(quarantine.router)
     app.include_router(chaos.router)
     app.include_router(reset.router)
+    app.include_router(clock.router)
     install_mailbox(app)
     return app

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select
@@ -24,6 +24,7 @@ from midsourcing.quarantine import repository as quarantine
 from midsourcing.security import repository as sessions
 from midsourcing.settings import MidSettings
 from midsourcing.tables import DeliveryLogRow, DeliveryPartRow, Message, MessageKey
+from services.clock import utc_now
 from services.db import Database
 
 __all__ = ["Retention", "keep_tidy", "run_housekeeping"]
@@ -107,7 +108,7 @@ async def keep_tidy(db: Database, retention: Retention, every: float) -> None:
     while True:
         try:
             report = await run_in_threadpool(
-                run_housekeeping, db=db, retention=retention, now=datetime.now(UTC)
+                run_housekeeping, db=db, retention=retention, now=utc_now()
             )
             if any(report.values()):
                 log.info("housekeeping", extra={"deleted": report})

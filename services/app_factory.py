@@ -18,6 +18,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from services.clock import clock, load_offset
 from services.fastpath import FastPathApp
 from services.http import create_http_client
 from services.settings import ServiceSettings
@@ -74,6 +75,11 @@ def new_service_app(
                     "database ready",
                     extra={"database": db.describe(), "revision": revision},
                 )
+            # The virtual clock a test stack moved survives the service's restart (issue 16).
+            try:
+                await run_in_threadpool(load_offset, db, environment=settings.environment)
+            except Exception:  # the database is down: real time until it is read again
+                log.warning("cannot read the virtual clock from the database", exc_info=True)
         client = http_client or client_factory()
         app.state.db = db
         app.state.http = client
@@ -133,6 +139,7 @@ def _health_router(
             database=database,
             uptime_s=round(time.monotonic() - request.app.state.started_at, 3),
             processes=[ProcessReport(role=r, pid=p) for r, p in listed] if listed else None,
+            clock_offset_s=None if db is None else clock.offset.total_seconds(),
         )
 
     return router

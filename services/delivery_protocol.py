@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from services.clock import utc_now
 from services.xtk import format_xtk
 
 __all__ = [
@@ -147,7 +148,7 @@ class DeliveryLog:
     failure_type: FailureType = FailureType.NONE
     failure_reason: int = 0
     text: str = ""
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    at: datetime = field(default_factory=lambda: utc_now())
     tries: int = 1
 
 
@@ -334,7 +335,7 @@ def _parse_log(element: etree._Element) -> DeliveryLog:
     try:
         at = _parse_xtk(element.get("at", ""))
     except ValueError:
-        at = datetime.now(UTC)
+        at = utc_now()
     try:
         failure_type = FailureType(element.get("failureType", ""))
     except ValueError:

@@ -47,6 +47,9 @@ class HealthReport(BaseModel):
     database: str
     uptime_s: float
     processes: list[ProcessReport] | None = None
+    #: How far ahead of real time the service's virtual clock runs (tests; 0: real time).
+    #: None for a service without time-dependent state (the load balancer).
+    clock_offset_s: float | None = None
 
 
 def error_response(exc: McsimError) -> JSONResponse:

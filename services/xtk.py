@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.clock import utc_now
+
 __all__ = ["format_xtk", "xtk_now"]
 
 
@@ -14,4 +16,4 @@ def format_xtk(moment: datetime) -> str:
 
 def xtk_now() -> str:
     """Return the current time as an XTK datetime string."""
-    return format_xtk(datetime.now(UTC))
+    return format_xtk(utc_now())

@@ -6,11 +6,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from services.clock import clock
 from services.db import normalize_url
 
 #: When set, database tests run on PostgreSQL as well as SQLite (and must not skip).
@@ -45,3 +47,11 @@ def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _real_time() -> Iterator[None]:
+    """Put this process's virtual clock back on real time after each test: services served
+    in-process share it, and a test that moved it must not leave the next one in its future."""
+    yield
+    clock.apply(timedelta(0))

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from services.clock import ClockReport
+
 __all__ = ["InstanceCallError", "InstanceClient", "InstanceInfo"]
 
 
@@ -149,6 +151,17 @@ class InstanceClient:
             return {"events": int(body["events"])}
         except (KeyError, TypeError, ValueError):
             raise InstanceCallError("the instance's /_mc/reset answer is not understood") from None
+
+    async def clock(self, offset_seconds: float | None = None) -> ClockReport:
+        """Read the instance's clock, or set how far ahead of real time it runs (tests)."""
+        if offset_seconds is None:
+            body = await self._call("GET", "/clock")
+        else:
+            body = await self._call("POST", "/clock", json={"offsetSeconds": offset_seconds})
+        try:
+            return ClockReport.model_validate(body)
+        except ValueError:
+            raise InstanceCallError("the instance's /_mc/clock answer is not understood") from None
 
 
 def _describe(answer: httpx.Response) -> str:

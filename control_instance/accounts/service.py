@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from control_instance.accounts.schemas import (
 from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.state import ControlState
 from control_instance.tables import Account
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
 
@@ -105,7 +106,7 @@ def get_account(*, db: Database, account_id: int) -> AccountPublic:
 
 def create_account(*, state: ControlState, new: AccountCreate) -> AccountPublic:
     """Create an account; its password is stored encrypted."""
-    now = datetime.now(UTC)
+    now = utc_now()
     row = Account(
         name=new.name,
         label=new.label or new.name,
@@ -152,7 +153,7 @@ def update_account(
             row.password_secret = state.box.seal(changes.password, purpose=PASSWORD_PURPOSE)
         if changes.enabled is not None:
             row.enabled = changes.enabled
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = utc_now()
         return public(row)
 
 
@@ -200,7 +201,7 @@ def _record_check(db: Database, account_id: int, error: str | None) -> None:
     with db.transaction(write=True) as session:
         row = session.get(Account, account_id)
         if row is not None:
-            row.last_checked_at = datetime.now(UTC)
+            row.last_checked_at = utc_now()
             row.last_check_ok = error is None
             row.last_error = error
 
@@ -309,7 +310,7 @@ def _set_instance_id(db: Database, account_id: int, instance_id: int) -> Account
             )
         row = _get(session, account_id)
         row.instance_id = instance_id
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = utc_now()
         return public(row)
 
 
@@ -361,7 +362,7 @@ def _register(state: ControlState, urls: list[str]) -> list[int]:
         accounts = list(session.execute(select(Account)).scalars())
         known = {row.url: row for row in accounts}
         names = {row.name for row in accounts}
-        now = datetime.now(UTC)
+        now = utc_now()
         for number, url in enumerate(urls, start=1):
             url = url.rstrip("/")
             if url in known:

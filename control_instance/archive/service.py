@@ -24,6 +24,7 @@ from control_instance.archive.schemas import ArchiveOutcome
 from control_instance.archive.source import read_json
 from control_instance.state import ControlState
 from control_instance.tables import ArchiveCursor, ArchivedEvent
+from services.clock import utc_now
 from services.db import Database
 
 __all__ = ["archive_account", "archive_all", "purge_archive", "purge_instances"]
@@ -104,7 +105,7 @@ def store_page(db: Database, account_id: int, items: Sequence[dict[str, Any]], c
     an older or identical copy (the overlap read again) is skipped. Plain statements, one
     multi-row INSERT and one UPDATE per page, instead of an ORM object per event.
     """
-    now = datetime.now(UTC)
+    now = utc_now()
     table = ArchivedEvent.metadata.tables[ArchivedEvent.__tablename__]
     copies = {int(item["pl_id"]): _event_values(item) for item in items}
     with db.transaction(write=True) as session:
@@ -143,7 +144,7 @@ def store_page(db: Database, account_id: int, items: Sequence[dict[str, Any]], c
 
 
 def _record_run(db: Database, account_id: int, error: str | None) -> None:
-    now = datetime.now(UTC)
+    now = utc_now()
     with db.transaction(write=True) as session:
         state = session.get(ArchiveCursor, account_id)
         if state is None:
@@ -159,7 +160,7 @@ async def archive_account(*, state: ControlState, target: Target) -> ArchiveOutc
     """Pull every event changed since the account's cursor (minus the overlap) into the archive."""
     settings = state.settings
     stored = await run_in_threadpool(_load_cursor, state.db, target.account_id)
-    reading = datetime.now(UTC)
+    reading = utc_now()
     cursor = _rewind(
         stored, settings.archive_overlap_seconds, state.archive_reads.get(target.account_id)
     )
@@ -211,7 +212,7 @@ async def archive_all(*, state: ControlState) -> list[ArchiveOutcome]:
 
 def purge_archive(*, db: Database, retention_days: int, now: datetime | None = None) -> int:
     """Delete archived events received more than ``retention_days`` ago; return how many."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    cutoff = (now or utc_now()) - timedelta(days=retention_days)
     with db.transaction(write=True) as session:
         result = session.execute(delete(ArchivedEvent).where(ArchivedEvent.created_at < cutoff))
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -238,9 +239,7 @@ async def purge_instances(*, state: ControlState, now: datetime | None = None) -
     Only what the archive already holds is purged: the cut-off is never later than the
     account's cursor. Return how many events each instance deleted.
     """
-    cutoff = (now or datetime.now(UTC)) - timedelta(
-        days=state.settings.execution_event_retention_days
-    )
+    cutoff = (now or utc_now()) - timedelta(days=state.settings.execution_event_retention_days)
     targets = await run_in_threadpool(lambda: list_targets(state=state))
     purged: dict[str, int] = {}
     for target in targets:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from control_instance.tables import AuthToken, Operator
 from services.auth.passwords import hash_password, verify_password
 from services.auth.throttle import LogonThrottle
 from services.auth.tokens import same_secret, token_digest
+from services.clock import utc_now
 from services.db import Database
 from services.errors import (
     AuthenticationFailed,
@@ -92,7 +93,7 @@ def ensure_admin(*, db: Database, password: str | None) -> bool:
                 "the control instance has no operator and no admin password",
                 detail="set MCSIM_CONTROL_ADMIN_PASSWORD for the first start",
             )
-        now = datetime.now(UTC)
+        now = utc_now()
         session.add(
             Operator(
                 login=DEV_ADMIN[0],
@@ -171,7 +172,7 @@ def log_in(
     )
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32) if kind in ("session", "soap") else None
-    now = datetime.now(UTC)
+    now = utc_now()
     expires = now + timedelta(seconds=ttl_seconds)
     with db.transaction(write=True) as session:
         session.execute(delete(AuthToken).where(AuthToken.expires_at <= now))
@@ -200,7 +201,7 @@ def authenticate(*, db: Database, token: str, kind: str) -> Principal:
     if found is None:
         raise AuthenticationFailed("the token is unknown or was revoked: log in again")
     auth, operator = found
-    if auth.expires_at <= datetime.now(UTC):
+    if auth.expires_at <= utc_now():
         raise AuthenticationFailed("the token has expired: log in again")
     if operator.disabled:
         raise AuthenticationFailed("this operator is disabled")
@@ -250,7 +251,7 @@ def get_operator(*, db: Database, operator_id: int) -> OperatorPublic:
 
 def create_operator(*, db: Database, new: OperatorCreate) -> OperatorPublic:
     """Create an operator (its password is stored as an argon2 hash)."""
-    now = datetime.now(UTC)
+    now = utc_now()
     row = Operator(
         login=new.login,
         name=new.name,
@@ -288,7 +289,7 @@ def update_operator(
         if changes.password is not None:
             row.password_hash = hash_password(changes.password)
             session.execute(delete(AuthToken).where(AuthToken.operator_id == row.id))
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = utc_now()
         return public(row)
 
 

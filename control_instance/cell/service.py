@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,7 @@ from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.state import ControlState
 from control_instance.tables import CellOperator, Removal, TechnicalToken
 from services.auth.tokens import token_digest
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 
@@ -108,7 +108,7 @@ async def create_cell_operator(
     """Create a cell operator and push it to every enabled execution instance."""
 
     def create() -> CellOperatorPublic:
-        now = datetime.now(UTC)
+        now = utc_now()
         row = CellOperator(
             login=new.login,
             label=new.label,
@@ -141,7 +141,7 @@ async def update_cell_operator(
                 row.label = changes.label
             if changes.password is not None:
                 row.password_secret = state.box.seal(changes.password, purpose=OPERATOR_PURPOSE)
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = utc_now()
             password = state.box.open(row.password_secret, purpose=OPERATOR_PURPOSE)
             return _operator(row), password
 
@@ -155,7 +155,7 @@ async def delete_cell_operator(*, state: ControlState, operator_id: int) -> Cell
     def remove() -> str:
         with state.db.transaction(write=True) as session:
             row = _get_operator(session, operator_id)
-            session.add(Removal(kind="operator", key=row.login, removed_at=datetime.now(UTC)))
+            session.add(Removal(kind="operator", key=row.login, removed_at=utc_now()))
             session.delete(row)
             return row.login
 
@@ -192,7 +192,7 @@ async def create_technical_token(
             token_secret=state.box.seal(token, purpose=TOKEN_PURPOSE),
             digest=token_digest(token),
             hint=_token_hint(token),
-            created_at=datetime.now(UTC),
+            created_at=utc_now(),
         )
         try:
             with state.db.transaction(write=True) as session:
@@ -233,7 +233,7 @@ async def delete_technical_token(*, state: ControlState, token_id: int) -> Techn
                     kind="token",
                     key=row.digest,
                     secret=row.token_secret,
-                    removed_at=datetime.now(UTC),
+                    removed_at=utc_now(),
                 )
             )
             session.delete(row)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,6 +19,7 @@ from control_instance.fanout import fan_out
 from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.state import ControlState
 from control_instance.tables import EventType, Removal, Template
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 
@@ -78,7 +77,7 @@ def get_event_type(*, db: Database, event_type_id: int) -> EventTypePublic:
 
 
 def _create(db: Database, new: EventTypeCreate) -> EventTypePublic:
-    now = datetime.now(UTC)
+    now = utc_now()
     row = EventType(name=new.name, label=new.label or new.name, created_at=now, updated_at=now)
     try:
         with db.transaction(write=True) as session:
@@ -119,7 +118,7 @@ async def update_event_type(
         with state.db.transaction(write=True) as session:
             row = _get(session, event_type_id)
             row.label = changes.label
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = utc_now()
             return _public(session, row)
 
     return await _push(state, await run_in_threadpool(update))
@@ -133,7 +132,7 @@ async def delete_event_type(*, state: ControlState, event_type_id: int) -> Event
             row = _get(session, event_type_id)
             if _public(session, row).templates:
                 raise Conflict(f"event type {row.name!r} is used by templates: delete them first")
-            session.add(Removal(kind="event_type", key=row.name, removed_at=datetime.now(UTC)))
+            session.add(Removal(kind="event_type", key=row.name, removed_at=utc_now()))
             session.delete(row)
             return row.name
 

@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from control_instance.secrets import SecretBox
 from control_instance.tables import ImsSigningKey
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 
@@ -127,7 +128,7 @@ class SigningKeys:
                     kid=kid,
                     private_key=self.box.seal(pem, purpose=KEY_PURPOSE),
                     public_jwk=json.dumps(public, sort_keys=True),
-                    created_at=datetime.now(UTC),
+                    created_at=utc_now(),
                 )
             )
         return kid, key

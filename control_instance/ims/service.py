@@ -11,7 +11,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.tables import TechnicalAccount, TechnicalAccountSecret
 from services.auth.ims import DEFAULT_SCOPES, message_center_profile
 from services.auth.passwords import hash_password
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 
@@ -130,7 +131,7 @@ def create_technical_account(
         if new.product_profiles is not None
         else [message_center_profile(campaign_instance)]
     )
-    now = datetime.now(UTC)
+    now = utc_now()
     secret_hash = hash_password(secret)  # ~0.1 s: outside the transaction
     try:
         with db.transaction(write=True) as session:
@@ -186,7 +187,7 @@ def update_technical_account(
             row.scopes = ",".join(_unique(changes.scopes))
         if changes.product_profiles is not None:
             row.product_profiles = json.dumps(_unique(changes.product_profiles))
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = utc_now()
         return public_account(session, row)
 
 
@@ -206,7 +207,7 @@ def add_client_secret(*, db: Database, account_id: int) -> ClientSecretCreated:
     secret_hash = hash_password(secret)
     with db.transaction(write=True) as session:
         _get(session, account_id)
-        row = _secret_row(account_id, secret, secret_hash, datetime.now(UTC))
+        row = _secret_row(account_id, secret, secret_hash, utc_now())
         session.add(row)
         session.flush()
         return ClientSecretCreated(secret=_secret(row), client_secret=secret)

@@ -8,10 +8,8 @@ requested scope must be one of the account's; the token then carries the scopes 
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +28,7 @@ from control_instance.tables import TechnicalAccount, TechnicalAccountSecret
 from services.auth.ims import PROFILES_CLAIM
 from services.auth.passwords import verify_password
 from services.auth.throttle import LogonThrottle
+from services.clock import unix_time, utc_now
 from services.db import Database
 
 __all__ = ["TokenRequest", "issue_token"]
@@ -133,11 +132,11 @@ def issue_token(
             detail=f"the technical account does not have the scope(s) {','.join(unknown)}; "
             f"it has {','.join(allowed)}",
         )
-    now = time.time()
+    now = unix_time()
     with db.transaction(write=True) as session:
         used = session.get(TechnicalAccountSecret, matched)
         if used is not None:
-            used.last_used_at = datetime.now(UTC)
+            used.last_used_at = utc_now()
     token = keys.sign(_claims(client_id, user, scopes, profiles, now, ttl_seconds, issuer))
     # IMS answers 86399 for its 24 h tokens: the seconds left once the answer is on its way.
     return TokenAnswer(access_token=token, expires_in=max(ttl_seconds - 1, 1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from control_instance.monitoring.schemas import (
 )
 from control_instance.monitoring.thresholds import evaluate, thresholds_from, worst
 from control_instance.state import ControlState
+from services.clock import utc_now
 
 __all__ = ["read_monitoring"]
 
@@ -103,7 +103,7 @@ async def read_monitoring(*, state: ControlState) -> Monitoring:
     if balancer is not None and not balancer.reachable:
         levels.append(Level.ALERT)
     return Monitoring(
-        at=datetime.now(UTC),
+        at=utc_now(),
         level=worst(levels),
         instances=list(instances),
         load_balancer=balancer,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from control_instance.tables import Account, EventType, Seed, Template
 from control_instance.templates import content as contents
 from control_instance.templates.content import ChannelName
 from control_instance.templates.service import latest_version
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 from services.safe_input import xml_compatible
@@ -123,7 +123,7 @@ def export_package(
                 author=author,
                 build_number=FORMAT_VERSION,
                 build_version=VERSION,
-                build_date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z",
+                build_date=utc_now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z",
                 environment=environment,
             ),
             event_types=[EventTypeEntry(name=e.name, label=e.label) for e in type_rows],

@@ -11,7 +11,6 @@ disabled and without a password, which must be set before they are enabled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError
@@ -43,6 +42,7 @@ from control_instance.templates import content as contents
 from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import TemplateState
 from control_instance.templates.seeds import check_address, parse_ctx
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, InvalidRequest
 
@@ -188,7 +188,7 @@ def _accounts(session: Session, plan: _Plan, entries: list[AccountEntry]) -> Non
 
 
 def _apply(session: Session, package: Package, box: SecretBox, actor: str) -> None:
-    now = datetime.now(UTC)
+    now = utc_now()
     types = {r.name: r for r in session.execute(select(EventType)).scalars()}
     for entry in package.event_types:
         event_type = types.get(entry.name)

@@ -14,7 +14,6 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from lxml import etree
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from control_instance.ims.service import profiles_of, scopes_of
 from control_instance.packages.model import InvalidPackage
 from control_instance.tables import TechnicalAccount
+from services.clock import utc_now
 from services.errors import NotFound
 
 __all__ = [
@@ -162,7 +162,7 @@ def plan_technical_accounts(
 
 def apply_technical_accounts(session: Session, entries: list[TechnicalAccountEntry]) -> None:
     """Create or update the accounts (their secrets, if any, are kept)."""
-    now = datetime.now(UTC)
+    now = utc_now()
     keys = [e.client_id for e in entries]
     rows = {
         r.client_id: r

@@ -1,4 +1,5 @@
-"""Reset the whole cell between tests (issue 16): one call, every service, configuration kept.
+"""Reset the whole cell between tests (issue 16): one call, every service, configuration kept,
+every clock back on real time.
 
 In order: every enabled execution instance forgets its events (``POST /_mc/reset``; each waits
 for the hand-overs in flight, so none reaches mid-sourcing afterwards), then mid-sourcing
@@ -19,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from control_instance.accounts.client import InstanceCallError
 from control_instance.accounts.service import Target, client_for, list_targets
+from control_instance.clock.service import CellClock, move_cell_clock
 from control_instance.state import ControlState
 from control_instance.tables import ArchivedEvent, Proof
+from services.clock import ClockChange
 from services.db import Database
 from services.errors import Forbidden
 from services.settings import Environment
@@ -43,6 +46,7 @@ class CellReset(BaseModel):
 
     complete: bool
     services: list[ServiceReset]
+    clock: CellClock = Field(description="Every service's clock, back on real time.")
 
 
 async def reset_cell(*, state: ControlState) -> CellReset:
@@ -60,8 +64,12 @@ async def reset_cell(*, state: ControlState) -> CellReset:
         mid = await _reset_midsourcing(state)
         archive = await run_in_threadpool(_reset_archive, state.db)
         state.archive_reads.clear()
+    # Back on real time too: a test must not inherit the clock an earlier test moved.
+    clock = await move_cell_clock(state=state, change=ClockChange(reset=True))
     services = [*instances, mid, archive]
-    return CellReset(complete=all(s.ok for s in services), services=services)
+    return CellReset(
+        complete=all(s.ok for s in services) and clock.in_step, services=services, clock=clock
+    )
 
 
 async def _reset_instance(state: ControlState, target: Target) -> ServiceReset:

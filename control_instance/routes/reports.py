@@ -21,6 +21,7 @@ from control_instance.reports.schemas import (
     ServiceLevelReport,
     ServiceLevelRow,
 )
+from services.clock import utc_now
 from services.errors import InvalidRequest
 
 __all__ = ["router"]
@@ -42,7 +43,7 @@ def provide_filter(
     instance: Annotated[int | None, Query(ge=1, le=255, description="Instance id.")] = None,
 ) -> ReportFilter:
     """Read a report's period and filters."""
-    until = (until or datetime.now(UTC)).astimezone(UTC)
+    until = (until or utc_now()).astimezone(UTC)
     since = (since or until - timedelta(days=7)).astimezone(UTC)
     if since >= until:
         raise InvalidRequest("since must be before until", field="since")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +16,7 @@ from control_instance.soapapi import security
 from control_instance.soapapi.queries import build_schemas
 from control_instance.soapapi.security import SoapCredentials
 from control_instance.state import ControlState
+from services.clock import utc_now
 from services.errors import InvalidRequest
 from services.soap import session
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
@@ -75,7 +75,7 @@ async def logoff(call: SoapCall, context: CallContext) -> SoapReply:
 
 async def get_server_time(call: SoapCall, context: CallContext) -> SoapReply:
     """``xtk:session#GetServerTime()``: anonymous."""
-    return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
+    return _reply(call, Output.timestamp("ptmServerTime", utc_now()))
 
 
 async def _identify(context: CallContext) -> tuple[str, ServerInfo]:

@@ -9,7 +9,6 @@ empties it on the instances (Campaign keeps the old value there; mcsim does not 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +22,7 @@ from control_instance.templates import content as contents
 from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import PublishOut, TemplateState
 from control_instance.templates.service import get, latest_version, public
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 
@@ -81,7 +81,7 @@ def _release(db: Database, template_id: int, *, actor: str, rollback_to: int | N
         content = contents.normalize(channel, contents.decode(row.content))
         contents.compile_content(row.name, channel, content)
         latest = latest_version(session, template_id)
-        now = datetime.now(UTC)
+        now = utc_now()
         if latest is not None and latest.content == row.content:
             version = latest.version
         else:
@@ -119,7 +119,7 @@ def _record(
     version: int | None,
     outcomes: list[InstanceOutcome],
 ) -> PublishOut:
-    now = datetime.now(UTC)
+    now = utc_now()
     with db.transaction(write=True) as session:
         for outcome in outcomes:
             row = session.get(Deployment, (template_id, outcome.account_id))
@@ -187,7 +187,7 @@ def _transition(
                 detail=f"allowed from: {', '.join(sorted(allowed))}",
             )
         row.state = new_state
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = utc_now()
         latest = latest_version(session, template_id)
         return row.name, latest.version if latest else None
 

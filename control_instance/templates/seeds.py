@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from lxml import etree
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from control_instance.tables import Seed
 from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import SeedCreate, SeedPublic, SeedUpdate
 from control_instance.templates.service import get as get_template
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, InvalidRequest, MalformedXml, NotFound
 from services.soap.parser import parse_xml
@@ -112,7 +112,7 @@ def get_seed(*, db: Database, template_id: int, seed_id: int) -> SeedPublic:
 def create_seed(*, db: Database, template_id: int, new: SeedCreate) -> SeedPublic:
     """Add a seed address; its ctx must be well-formed XML with a <ctx> root."""
     parse_ctx(new.ctx)
-    now = datetime.now(UTC)
+    now = utc_now()
     with db.transaction(write=True) as session:
         template = get_template(session, template_id)
         _label_is_free(session, template_id, new.label)
@@ -146,7 +146,7 @@ def update_seed(*, db: Database, template_id: int, seed_id: int, changes: SeedUp
             row.external_id = changes.external_id
         if changes.ctx is not None:
             row.ctx = changes.ctx
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = utc_now()
         return _public(row)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +18,7 @@ from control_instance.templates.schemas import (
     TemplateState,
     TemplateUpdate,
 )
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 
@@ -125,7 +124,7 @@ def create_template(*, db: Database, new: TemplateCreate, actor: str) -> Templat
     name = new.name or f"{new.event_type}_{new.channel.value}"
     content = contents.normalize(new.channel, new.content)
     contents.compile_content(name, new.channel, content)
-    now = datetime.now(UTC)
+    now = utc_now()
     try:
         with db.transaction(write=True) as session:
             event_type = get_by_name(session, new.event_type)
@@ -161,7 +160,7 @@ def update_template(
             row.content = contents.encode(content)
         if changes.label is not None:
             row.label = changes.label
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = utc_now()
         row.updated_by = actor
         return public(session, row)
 

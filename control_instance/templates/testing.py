@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +33,7 @@ from control_instance.templates.seeds import get as get_seed
 from control_instance.templates.seeds import parse_ctx
 from control_instance.templates.service import get as get_template
 from control_instance.templates.service import latest_version
+from services.clock import utc_now
 from services.db import Database
 from services.delivery_client import DeliveryClient, DeliveryClientError
 from services.delivery_protocol import DeliveryMessage, DeliveryPart
@@ -201,7 +201,7 @@ def _proof_part(
 def _record_proofs(
     db: Database, template_id: int, part: DeliveryPart, recipients: list[_Recipient], actor: str
 ) -> None:
-    now = datetime.now(UTC)
+    now = utc_now()
     with db.transaction(write=True) as session:
         for message, recipient in zip(part.messages, recipients, strict=True):
             session.add(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,6 +13,7 @@ from execution_instance.intake.channels import EventStatus
 from execution_instance.intake.documents import EventIn
 from execution_instance.intake.writer import EventWriter
 from execution_instance.tables import Event, EventType
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Overloaded
 from services.plid import instance_of, make_pl_id, pk_of
@@ -78,7 +79,7 @@ class IntakeService:
 
     def add_event_types(self, names: Sequence[tuple[str, str]]) -> None:
         """Make event types known (name, label); existing ones keep their creation date."""
-        now = datetime.now(UTC)
+        now = utc_now()
         with self.db.transaction(write=True) as session:
             for name, label in names:
                 row = session.get(EventType, name)
@@ -119,7 +120,7 @@ class IntakeService:
 
         ``idempotency`` is an (Idempotency-Key, request digest) pair kept on the first event.
         """
-        now = datetime.now(UTC)
+        now = utc_now()
         rows = [_row(event, now=now, source=source) for event in events]
         if idempotency is not None:
             rows[0]["idempotency_key"], rows[0]["request_digest"] = idempotency

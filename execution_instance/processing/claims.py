@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, bindparam, or_, select, update
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from execution_instance.intake.channels import EventStatus
 from execution_instance.tables import Event
+from services.clock import utc_now
 from services.db import BindConverter
 
 __all__ = [
@@ -213,7 +214,7 @@ def apply_delivered(session: Executor, delivered: Sequence[Delivered]) -> None:
     """
     if not delivered:
         return
-    now = datetime.now(UTC)
+    now = utc_now()
     _driver_executemany(
         session,
         "UPDATE events SET status = ?, failure_reason = ?, error_text = ?, processed_at = ?, "

@@ -32,7 +32,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from lxml import etree
@@ -45,6 +45,7 @@ from execution_instance.processing import claims
 from execution_instance.processing.claims import ClaimedEvent, Finished
 from execution_instance.tables import service_meta
 from execution_instance.templates.service import PublishedTemplate, TemplateService
+from services.clock import utc_now
 from services.db import Database
 from services.delivery_client import (
     DeliveryClient,
@@ -216,7 +217,7 @@ class Processor:
             return claims.claim_due(
                 session,
                 worker=worker,
-                now=datetime.now(UTC),
+                now=utc_now(),
                 limit=self.settings.batch_size,
                 lease=self.settings.lease_seconds,
                 postgres=self.db.is_postgres,
@@ -301,14 +302,14 @@ class Processor:
             error=_reason(refused),
             template_name=name,
             template_version=version,
-            at=datetime.now(UTC),
+            at=utc_now(),
         )
         await self._blocking(self._record, [failed], worker)
 
     def _prepare(self, events: list[ClaimedEvent]) -> _Batch:
         """Route and render each event; whatever goes wrong with one event is its failure alone."""
         batch = _Batch()
-        now = datetime.now(UTC)
+        now = utc_now()
         for event in events:
             template: PublishedTemplate | None = None
             try:
@@ -418,14 +419,12 @@ class Processor:
 
     def _handed_over(self, handed: list[tuple[int, str, int]], part_id: str, worker: str) -> None:
         with self.db.write_connection(durable=False) as session:
-            claims.mark_handed_over(
-                session, handed, part_id=part_id, worker=worker, now=datetime.now(UTC)
-            )
+            claims.mark_handed_over(session, handed, part_id=part_id, worker=worker, now=utc_now())
 
     def _retry_later(
         self, events: list[ClaimedEvent], ids: list[int], worker: str, error: str
     ) -> None:
-        now = datetime.now(UTC)
+        now = utc_now()
         wanted = set(ids)
         waiting = [e for e in events if e.id in wanted]
         too_old = [

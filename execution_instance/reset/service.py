@@ -20,11 +20,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import CursorResult, delete, func, or_, select, update
 
 from execution_instance.tables import Event, service_meta
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Forbidden
 from services.settings import Environment
@@ -69,7 +69,7 @@ def reset_events(
     deadline = time.monotonic() + fence_seconds
     deleted = 0
     while True:
-        now = datetime.now(UTC)
+        now = utc_now()
         with db.transaction(write=True) as session:
             free = or_(Event.claimed_until.is_(None), Event.claimed_until < now)
             deleted += _rowcount(session.execute(delete(Event).where(free)))

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from lxml import etree
@@ -22,6 +22,7 @@ from execution_instance.rest.ctx_mapping import ctx_to_json, json_to_ctx
 from execution_instance.security.service import Credentials
 from execution_instance.state import ExecutionState
 from execution_instance.tables import Event
+from services.clock import utc_now
 from services.errors import Conflict, InvalidRequest, NotFound
 from services.safe_input import ascii_digits, require_xml_text
 from services.waiting import stream_stop, wait_any
@@ -172,7 +173,7 @@ def check_idempotency(state: ExecutionState, key: str, digest: str) -> StoredEve
     existing = _find_idempotent(state, key)
     if existing is None:
         return None
-    if existing.created_at < datetime.now(UTC) - IDEMPOTENCY_WINDOW:
+    if existing.created_at < utc_now() - IDEMPOTENCY_WINDOW:
         _release_stale_key(state, key)
         return None
     return _replay(existing, digest)

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from execution_instance.deps import StateDep
 from execution_instance.identity import MAX_INSTANCE_ID
 from execution_instance.intake.channels import Channel, Queue
+from services.clock import ClockChange, ClockReport
 from services.errors import InvalidRequest, NotFound
 from services.version import VERSION
 
@@ -244,6 +245,20 @@ async def reset(state: StateDep) -> ResetOut:
     """Forget every event, keep the configuration (between tests; refused in production)."""
     outcome = await run_in_threadpool(state.reset)
     return ResetOut(events=outcome.events, taken_from_workers=outcome.taken_from_workers)
+
+
+@router.get("/clock", response_model=ClockReport, response_model_by_alias=True)
+async def read_clock() -> ClockReport:
+    """The instance's clock: real time plus the virtual offset a test stack moved it by."""
+    return ClockReport.read()
+
+
+@router.post("/clock", response_model=ClockReport, response_model_by_alias=True)
+async def move_clock(change: ClockChange, state: StateDep) -> ClockReport:
+    """Move the instance's clock (tests; refused in production): every process of the
+    instance follows, and events that became due are taken at once."""
+    await run_in_threadpool(state.move_clock, change)
+    return ClockReport.read()
 
 
 def _check_name(name: str) -> None:

@@ -33,6 +33,7 @@ from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.intake.service import pl_id
 from execution_instance.routes.controlplane import provide_control_caller
 from execution_instance.tables import Event
+from services.clock import utc_now
 from services.db import Database, UtcDateTime
 from services.errors import InvalidRequest
 
@@ -134,7 +135,7 @@ def _seconds(db: Database, later: Any, earlier: Any) -> ColumnElement[Any]:
 
 
 def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
-    now = datetime.now(UTC)
+    now = utc_now()
     since = now - timedelta(seconds=window)
     with db.transaction() as session:
         depth = dict(

@@ -21,6 +21,7 @@ import jwt
 
 from services.auth.ims import JWKS_PATH, PROFILES_CLAIM, message_center_profile
 from services.auth.security import DENIED, EXPIRED
+from services.clock import unix_time
 from services.errors import AuthenticationFailed, SessionExpired, UpstreamUnavailable
 
 __all__ = ["ImsIdentity", "ImsVerifier"]
@@ -108,7 +109,7 @@ class ImsVerifier:
     # -- the check --------------------------------------------------------------------------
     def verify(self, token: str) -> ImsIdentity:
         """Return who ``token`` stands for, or raise as Campaign refuses a bad credential."""
-        now = time.time()
+        now = unix_time()
         known = self._verified.get(token)
         if known is not None:
             if known[1].expires_at <= now:

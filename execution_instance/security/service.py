@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from execution_instance.identity import Identity
@@ -25,6 +24,7 @@ from services.auth.security import DENIED, EXPIRED, Logon, NeedsIO, OperatorSecu
 from services.auth.session_rows import SessionTokenRow
 from services.auth.tokens import token_digest
 from services.auth.zones import SecurityZone
+from services.clock import utc_now
 from services.db import Database
 from services.errors import AuthenticationFailed, InvalidApiKey
 
@@ -96,7 +96,7 @@ class SecurityService(OperatorSecurity[Credentials, Caller]):
         current = self._stored_hash(login, io=True)
         if current is not None and self.passwords.verify(login, current, password):
             return  # unchanged: keep the hash, skip a costly argon2 hash
-        now = datetime.now(UTC)
+        now = utc_now()
         with self.db.transaction(write=True) as session:
             repository.upsert_operator(
                 session, login=login, password_hash=hash_password(password), now=now
@@ -117,7 +117,7 @@ class SecurityService(OperatorSecurity[Credentials, Caller]):
         """Accept ``token`` as a bearer technical token acting as ``login``."""
         with self.db.transaction(write=True) as session:
             repository.upsert_technical_token(
-                session, digest=token_digest(token), label=label, login=login, now=datetime.now(UTC)
+                session, digest=token_digest(token), label=label, login=login, now=utc_now()
             )
         self._loaded_at = -1.0
 

@@ -12,12 +12,13 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
 from execution_instance.intake.channels import Channel, EventStatus, Queue
 from execution_instance.tables import Event, Template
+from services.clock import utc_now
 from services.db import Database
 from services.errors import InvalidRequest, NotFound
 from services.personalization import CompiledFields, compile_fields
@@ -139,7 +140,7 @@ class TemplateService:
         """
         compile_content(name, version, channel, content)
         body = json.dumps(dict(content), sort_keys=True)
-        now = datetime.now(UTC)
+        now = utc_now()
         changed = False
         with self.db.transaction(write=True) as session:
             for queue in queues:
@@ -182,7 +183,7 @@ class TemplateService:
                 result = session.execute(
                     update(Event)
                     .where(Event.status == int(EventStatus.PAUSED), Event.template_name == name)
-                    .values(status=int(EventStatus.PENDING), next_attempt_at=datetime.now(UTC))
+                    .values(status=int(EventStatus.PENDING), next_attempt_at=utc_now())
                 )
                 resumed = result.rowcount  # type: ignore[attr-defined]
         self.refresh()

@@ -23,7 +23,6 @@ import dataclasses
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +32,7 @@ from midsourcing.delivery.policy import Decision
 from midsourcing.delivery.reasons import FailureReason
 from midsourcing.delivery.repository import Finished
 from midsourcing.delivery.sqlite_queue import SqliteQueue
+from services.clock import utc_now
 from services.db import Database
 from services.delivery_protocol import FailureType, LogStatus
 
@@ -135,7 +135,7 @@ class OutcomeRecorder:
                     future.set_result(None)
 
     def _commit(self, finished: list[Finished]) -> None:
-        now = datetime.now(UTC)
+        now = utc_now()
         if self.sqlite is not None and self.sqlite.can_record(finished):
             with self.db.sqlite_write() as connection:
                 count = self.sqlite.record(

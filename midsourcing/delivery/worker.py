@@ -24,7 +24,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 
@@ -35,6 +35,7 @@ from midsourcing.delivery.qualification import qualify_unreachable
 from midsourcing.delivery.recorder import COMMIT_INTERVAL, OutcomeRecorder
 from midsourcing.delivery.repository import ClaimAtAcceptance, Claimed, Finished
 from midsourcing.delivery.sqlite_queue import SqliteQueue
+from services.clock import utc_now
 from services.db import Database
 
 __all__ = ["Dispatcher", "storable"]
@@ -108,7 +109,7 @@ class Dispatcher:
         if self.sqlite is None or self._closing or limit <= 0:
             return None
         self._reserved += limit
-        lease_until = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
+        lease_until = utc_now() + timedelta(seconds=self.lease_seconds)
         return ClaimAtAcceptance(worker=self.worker, lease_until=lease_until, limit=limit)
 
     async def adopt(self, reserved: ClaimAtAcceptance | None, claimed: Sequence[Claimed]) -> None:
@@ -167,9 +168,7 @@ class Dispatcher:
     def _release(self, pks: list[int]) -> None:
         try:
             with self.db.transaction(write=True) as session:
-                repository.release_claims(
-                    session, worker=self.worker, pks=pks, now=datetime.now(UTC)
-                )
+                repository.release_claims(session, worker=self.worker, pks=pks, now=utc_now())
         except Exception:  # their leases expire anyway
             log.warning("cannot release unfinished claims", exc_info=True)
 
@@ -197,7 +196,7 @@ class Dispatcher:
                         await self._wakeup.wait()
 
     def _claim(self, limit: int) -> list[Claimed]:
-        now = datetime.now(UTC)
+        now = utc_now()
         lease_until = now + timedelta(seconds=self.lease_seconds)
         if self.sqlite is not None:
             with self.db.sqlite_write() as connection:
@@ -230,7 +229,7 @@ class Dispatcher:
                 log.exception("delivery try crashed", extra={"message_id": item.message_id})
                 attempt = qualify_unreachable(f"internal error: {type(exc).__name__}: {exc}")
             attempt = dataclasses.replace(attempt, text=storable(attempt.text))
-            decision = decide(item, attempt, now=datetime.now(UTC), policy=self.policy)
+            decision = decide(item, attempt, now=utc_now(), policy=self.policy)
         await self.recorder.record(Finished(item, decision, storable(forwarded)))
         if decision.status == "sent":
             self.delivered += 1
@@ -252,6 +251,6 @@ class Dispatcher:
                 )
 
     def _extend(self) -> None:
-        lease_until = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
+        lease_until = utc_now() + timedelta(seconds=self.lease_seconds)
         with self.db.transaction(write=True) as session:
             repository.extend_leases(session, worker=self.worker, lease_until=lease_until)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from midsourcing.delivery.reasons import FailureReason
 from midsourcing.quarantine import repository
 from midsourcing.quarantine.addresses import address_digest
 from midsourcing.quarantine.schemas import AddressPage, AddressPublic, ReleaseResult
 from midsourcing.tables import Address
+from services.clock import utc_now
 from services.db import Database
 from services.errors import NotFound
 
@@ -50,7 +49,7 @@ def list_addresses(
     with db.transaction() as session:
         total, rows = repository.list_addresses(
             session,
-            now=datetime.now(UTC),
+            now=utc_now(),
             status=status,
             channel=channel,
             contains=contains,
@@ -67,7 +66,7 @@ def _digests(address: str) -> list[str]:
 
 def get_address(*, db: Database, address: str) -> AddressPublic:
     """Return what is known about ``address`` (any channel)."""
-    now = datetime.now(UTC)
+    now = utc_now()
     with db.transaction() as session:
         for digest in _digests(address):
             row = repository.get_address(session, digest=digest, now=now)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +19,7 @@ from midsourcing.parts.service import PartRefused, append_delivery_part, check_p
 from midsourcing.security.service import Credentials
 from midsourcing.state import MidState
 from services.auth.security import DENIED
+from services.clock import utc_now
 from services.delivery_protocol import parse_delivery_part, render_delivery_logs
 from services.errors import AuthenticationFailed, InvalidRequest
 from services.soap import session
@@ -131,7 +131,7 @@ async def append_part(call: SoapCall, context: CallContext) -> SoapReply:
     claimed: Sequence[Claimed] = ()
     try:
         accepted = await run_in_threadpool(
-            append_delivery_part, db=state.db, part=part, now=datetime.now(UTC), claim=reserved
+            append_delivery_part, db=state.db, part=part, now=utc_now(), claim=reserved
         )
         claimed = accepted.claimed
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +30,7 @@ from services.auth.session_rows import SessionTokenRow
 from services.auth.throttle import LogonThrottle
 from services.auth.tokens import new_security_token, new_session_token, same_secret, token_digest
 from services.auth.zones import SecurityZone, ZoneTable
+from services.clock import utc_now
 from services.db import Database
 from services.errors import AuthenticationFailed, Forbidden, RateLimited, SessionExpired
 
@@ -216,10 +217,10 @@ class OperatorSecurity(ABC, Generic[CredentialsT, CallerT]):
             raise NeedsIO
         with self.db.transaction() as session:
             row = session_rows.get_session(session, self.session_model, digest=digest)
-            if row is None or row.expires_at <= datetime.now(UTC):
+            if row is None or row.expires_at <= utc_now():
                 return None
             login, security = row.login, row.security_digest
-            remaining = (row.expires_at - datetime.now(UTC)).total_seconds()
+            remaining = (row.expires_at - utc_now()).total_seconds()
         if len(self._sessions) > _MAX_CACHED_SESSIONS:
             self._sessions.clear()
         self._sessions[digest] = (login, security, now + min(SESSION_CACHE_SECONDS, remaining))
@@ -285,7 +286,7 @@ class OperatorSecurity(ABC, Generic[CredentialsT, CallerT]):
     def open_session(self, *, login: str) -> Logon:
         """Open a session for ``login``, already authenticated (Logon, BearerTokenLogon)."""
         session_token, security_token = new_session_token(), new_security_token()
-        now = datetime.now(UTC)
+        now = utc_now()
         expires = now + timedelta(seconds=self.session_ttl)
         row = self.session_model(
             digest=token_digest(session_token),

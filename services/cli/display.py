@@ -15,6 +15,7 @@ from rich.text import Text
 from services import dev_credentials
 from services.cli.health import Health
 from services.cli.plan import StackPlan
+from services.clock import describe_offset
 from services.settings import Environment
 
 __all__ = [
@@ -110,7 +111,17 @@ def failure_panel(title: str, lines: Sequence[str], *, log_file: str) -> Panel:
 def status_table(rows: Sequence[tuple[str, str, Health]]) -> Table:
     """Return the ``mcsim status`` table: one row per (label, url, health)."""
     table = Table(title="mcsim status", title_justify="left")
-    columns = ("service", "URL", "status", "instance", "processes", "version", "database", "uptime")
+    columns = (
+        "service",
+        "URL",
+        "status",
+        "instance",
+        "processes",
+        "version",
+        "database",
+        "uptime",
+        "clock",
+    )
     for column in columns:
         table.add_column(column, no_wrap=column == "URL")
     for label, url, health in rows:
@@ -127,8 +138,16 @@ def status_table(rows: Sequence[tuple[str, str, Health]]) -> Table:
             health.field("version"),
             health.field("database"),
             _uptime(health.report.get("uptime_s")),
+            _clock(health.report.get("clock_offset_s")),
         )
     return table
+
+
+def _clock(value: object) -> str:
+    """Return a service's virtual clock: ``real time`` or how far ahead it runs."""
+    if not isinstance(value, int | float):
+        return "-"
+    return describe_offset(float(value))
 
 
 def _processes(value: object) -> str:

@@ -1,9 +1,10 @@
-"""The ``mcsim`` command line: ``up``, ``status``, ``send``, ``reset``, ``package``, ``bench``,
-``version``."""
+"""The ``mcsim`` command line: ``up``, ``status``, ``send``, ``reset``, ``clock``, ``package``,
+``bench``, ``version``."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import subprocess
 import sys
@@ -13,14 +14,16 @@ from typing import Annotated
 import httpx
 import typer
 
+from services.cli.clock import clock_call
 from services.cli.display import make_console
 from services.cli.package import PackageCommandError, export_to_file, import_file
 from services.cli.plan import MAX_INSTANCES, StackOptions
-from services.cli.reset import ResetCommandError, control_url, reset_cell
+from services.cli.reset import ControlCommandError, control_url, reset_cell
 from services.cli.send import FINAL, SendRequest, send_event
 from services.cli.status import run_status
 from services.cli.supervisor import SupervisorSettings
 from services.cli.up import print_plan, run_up
+from services.clock import describe_offset
 from services.settings import Environment, LogFormat
 from services.version import VERSION
 
@@ -340,30 +343,36 @@ def send(
             raise typer.Exit(2)
 
 
+ControlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--control",
+        envvar="MCSIM_CONTROL_URL",
+        help="The control instance's URL (default: from DATA_DIR/stack.json, else the port).",
+    ),
+]
+AdminLogin = Annotated[str, typer.Option("--login", help="Control operator (admin role).")]
+AdminPassword = Annotated[
+    str, typer.Option(envvar="MCSIM_CONTROL_ADMIN_PASSWORD", help="Its password.")
+]
+AdminToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="MCSIM_CONTROL_TOKEN",
+        help="Bearer token from POST /api/v1/auth/login, instead of --login/--password.",
+    ),
+]
+
+
 @app.command()
 def reset(
     data_dir: DataDir = Path(".mcsim"),
-    control: Annotated[
-        str | None,
-        typer.Option(
-            "--control",
-            envvar="MCSIM_CONTROL_URL",
-            help="The control instance's URL (default: from DATA_DIR/stack.json, else the port).",
-        ),
-    ] = None,
+    control: ControlOption = None,
     control_port: ControlPort = 8070,
     host: Host = "127.0.0.1",
-    login: Annotated[str, typer.Option(help="Control operator (admin role).")] = "admin",
-    password: Annotated[
-        str, typer.Option(envvar="MCSIM_CONTROL_ADMIN_PASSWORD", help="Its password.")
-    ] = "admin",  # noqa: S107 - the documented development password
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="MCSIM_CONTROL_TOKEN",
-            help="Bearer token from POST /api/v1/auth/login, instead of --login/--password.",
-        ),
-    ] = None,
+    login: AdminLogin = "admin",
+    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
+    token: AdminToken = None,
 ) -> None:
     """Forget every event, message, delivery log, quarantine, chaos and archived event of the
     running stack; keep its configuration (refused in production)."""
@@ -373,7 +382,7 @@ def reset(
             data_dir.expanduser(), StackOptions(host=host, control_port=control_port)
         )
         result = reset_cell(url, token=token, login=login, password=password)
-    except ResetCommandError as exc:
+    except ControlCommandError as exc:
         err.print(f"[red]not reset:[/red] {exc}")
         raise typer.Exit(1) from None
     console = make_console()
@@ -392,6 +401,133 @@ def reset(
 def _words(name: str) -> str:
     """Return a camelCase key as words: ``deliveryLogs`` -> ``delivery logs``."""
     return "".join(f" {c.lower()}" if c.isupper() else c for c in name)
+
+
+clock_app = typer.Typer(
+    help="Read or move the running stack's virtual clock (development and test stacks).",
+    no_args_is_help=True,
+)
+app.add_typer(clock_app, name="clock")
+
+
+@dataclasses.dataclass(frozen=True)
+class _ControlTarget:
+    url: str
+    token: str | None
+    login: str
+    password: str
+
+
+def _clock_command(target: _ControlTarget, change: dict[str, object] | None) -> None:
+    err = make_console(stderr=True)
+    try:
+        cell = clock_call(
+            target.url,
+            change,
+            token=target.token,
+            login=target.login,
+            password=target.password,
+        )
+    except ControlCommandError as exc:
+        err.print(f"[red]clock {'not moved' if change else 'unknown'}:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console = make_console()
+    console.print(f"now {cell.now} ({describe_offset(cell.offset_seconds)})")
+    for service in cell.services:
+        if service.ok:
+            shown = describe_offset(float(service.offset_seconds or 0.0))
+            console.print(f"  [green]✓[/green] {service.service}: {shown}")
+        else:
+            console.print(f"  [red]✗[/red] {service.service}: {service.error}")
+    if not cell.in_step:
+        err.print(
+            "[red]the services' clocks disagree[/red]: move the clock again (set, advance or "
+            "reset) once every service is up"
+        )
+        raise typer.Exit(1)
+
+
+def _target(
+    data_dir: Path,
+    control: str | None,
+    port: int,
+    host: str,
+    token: str | None,
+    login: str,
+    password: str,
+) -> _ControlTarget:
+    try:
+        url = control or control_url(
+            data_dir.expanduser(), StackOptions(host=host, control_port=port)
+        )
+    except ControlCommandError as exc:
+        make_console(stderr=True).print(f"[red]no stack:[/red] {exc}")
+        raise typer.Exit(1) from None
+    return _ControlTarget(url=url, token=token, login=login, password=password)
+
+
+@clock_app.command("show")
+def clock_show(
+    data_dir: DataDir = Path(".mcsim"),
+    control: ControlOption = None,
+    control_port: ControlPort = 8070,
+    host: Host = "127.0.0.1",
+    login: AdminLogin = "admin",
+    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
+    token: AdminToken = None,
+) -> None:
+    """Show the stack's time and how far each service runs ahead of real time."""
+    _clock_command(_target(data_dir, control, control_port, host, token, login, password), None)
+
+
+@clock_app.command("advance")
+def clock_advance(
+    duration: Annotated[str, typer.Argument(help="How much: 2h, 90m, 1d 6h, 45s, 1w.")],
+    data_dir: DataDir = Path(".mcsim"),
+    control: ControlOption = None,
+    control_port: ControlPort = 8070,
+    host: Host = "127.0.0.1",
+    login: AdminLogin = "admin",
+    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
+    token: AdminToken = None,
+) -> None:
+    """Move every service's clock forward: scheduled events become due, expirations,
+    retries, quarantines and sessions end, purges run."""
+    target = _target(data_dir, control, control_port, host, token, login, password)
+    _clock_command(target, {"advance": duration})
+
+
+@clock_app.command("set")
+def clock_set(
+    time: Annotated[
+        str, typer.Argument(help="The new time, ISO 8601 with its zone: 2027-01-01T08:00Z.")
+    ],
+    data_dir: DataDir = Path(".mcsim"),
+    control: ControlOption = None,
+    control_port: ControlPort = 8070,
+    host: Host = "127.0.0.1",
+    login: AdminLogin = "admin",
+    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
+    token: AdminToken = None,
+) -> None:
+    """Make TIME the stack's current time (never before real time)."""
+    target = _target(data_dir, control, control_port, host, token, login, password)
+    _clock_command(target, {"to": time})
+
+
+@clock_app.command("reset")
+def clock_reset(
+    data_dir: DataDir = Path(".mcsim"),
+    control: ControlOption = None,
+    control_port: ControlPort = 8070,
+    host: Host = "127.0.0.1",
+    login: AdminLogin = "admin",
+    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
+    token: AdminToken = None,
+) -> None:
+    """Put every service back on real time."""
+    target = _target(data_dir, control, control_port, host, token, login, password)
+    _clock_command(target, {"reset": True})
 
 
 package_app = typer.Typer(
@@ -496,6 +632,7 @@ class Benchmark(enum.StrEnum):
     STACK = "stack"
     STORED = "stored"
     FOOTPRINT = "footprint"
+    CHAOS = "chaos"
 
 
 #: The source checkout this command runs from, where ``benchmarks/`` lives (not installed).

@@ -13,11 +13,19 @@ import httpx
 from services.cli.plan import StackOptions, plan_stack
 from services.cli.state import read_state
 
-__all__ = ["ResetCommandError", "ResetResult", "ServiceOutcome", "control_url", "reset_cell"]
+__all__ = [
+    "ControlCommandError",
+    "ResetResult",
+    "ServiceOutcome",
+    "control_url",
+    "login_token",
+    "reset_cell",
+    "response_body",
+]
 
 
-class ResetCommandError(RuntimeError):
-    """The control instance refused the reset, or could not be reached."""
+class ControlCommandError(RuntimeError):
+    """The control instance refused a command (reset, clock), or could not be reached."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ def control_url(data_dir: Path, fallback: StackOptions) -> str:
     for service in services:
         if service.service == "control":
             return str(service.url)
-    raise ResetCommandError("the stack has no control instance")
+    raise ControlCommandError("the stack has no control instance")
 
 
 def reset_cell(
@@ -60,16 +68,13 @@ def reset_cell(
     """Log in (unless given a token) and reset the cell behind ``control``."""
     with httpx.Client(base_url=control.rstrip("/"), timeout=timeout, transport=transport) as http:
         try:
-            if token is None:
-                credentials = {"login": login, "password": password}
-                answer = http.post("/api/v1/auth/login", json=credentials)
-                token = str(_body(answer, "cannot log in to the control instance")["access_token"])
+            token = token or login_token(http, login, password)
             answer = http.post("/api/v1/reset", headers={"authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
-            raise ResetCommandError(
+            raise ControlCommandError(
                 f"cannot reach the control instance at {control}: {exc}"
             ) from None
-        body = _body(answer, "the reset was refused")
+        body = response_body(answer, "the reset was refused")
     services = [
         ServiceOutcome(
             service=str(item.get("service", "?")),
@@ -82,7 +87,14 @@ def reset_cell(
     return ResetResult(complete=bool(body.get("complete")), services=services)
 
 
-def _body(answer: httpx.Response, what: str) -> dict[str, Any]:
+def login_token(http: httpx.Client, login: str, password: str) -> str:
+    """Log in to the control instance behind ``http``; return the bearer token."""
+    answer = http.post("/api/v1/auth/login", json={"login": login, "password": password})
+    return str(response_body(answer, "cannot log in to the control instance")["access_token"])
+
+
+def response_body(answer: httpx.Response, what: str) -> dict[str, Any]:
+    """Return the JSON object of a successful answer, or raise ControlCommandError saying why."""
     try:
         body = answer.json()
     except ValueError:
@@ -93,4 +105,4 @@ def _body(answer: httpx.Response, what: str) -> dict[str, Any]:
         message = str(body["message"]) + (f" ({body['detail']})" if body.get("detail") else "")
     else:
         message = answer.text[:200]
-    raise ResetCommandError(f"{what}: HTTP {answer.status_code}: {message}")
+    raise ControlCommandError(f"{what}: HTTP {answer.status_code}: {message}")

@@ -13,6 +13,7 @@ from services.cli.display import status_table
 from services.cli.health import Health, check_health, health_client
 from services.cli.plan import StackOptions, plan_stack
 from services.cli.state import StackState, read_state, supervisor_alive
+from services.clock import describe_offset
 
 __all__ = ["StatusTarget", "collect_status", "run_status", "targets_for"]
 
@@ -58,6 +59,13 @@ def run_status(
         )
     results = asyncio.run(collect_status(targets_for(state, fallback), wait_s=timeout))
     console.print(status_table([(t.label, t.url, health) for t, health in results]))
+    offsets = {h.report.get("clock_offset_s") for _, h in results if h.up} - {None}
+    if len(offsets) > 1:
+        console.print(
+            "[yellow]the services' clocks disagree[/]: move them together with mcsim clock"
+        )
+    elif offsets and (offset := offsets.pop()):
+        console.print(f"[yellow]virtual clock[/]: {describe_offset(float(offset))}")
     down = [t.label for t, health in results if not health.up]
     if down:
         console.print(f"[red]{len(down)} service(s) down:[/] {', '.join(down)}")

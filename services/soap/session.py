@@ -13,13 +13,13 @@ import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from services.auth.security import Credentials, Logon, OperatorSecurity
+from services.clock import utc_now
 from services.errors import InvalidRequest
 from services.soap.envelope import Output, SoapCall, SoapReply, render_response
 from services.soap.persist import get_entity_if_more_recent
@@ -132,7 +132,7 @@ def get_server_time(
 ) -> SoapReply:
     """``xtk:session#GetServerTime()``: anonymous, but only from a security zone."""
     security.zone_of(address)
-    return _reply(call, Output.timestamp("ptmServerTime", datetime.now(UTC)))
+    return _reply(call, Output.timestamp("ptmServerTime", utc_now()))
 
 
 def get_user_info(call: SoapCall, *, login: str, server: ServerInfo) -> SoapReply:
@@ -154,7 +154,7 @@ def get_option(call: SoapCall, *, server: ServerInfo) -> SoapReply:
 
 def get_modified_entities(call: SoapCall) -> SoapReply:
     """``xtk:session#GetModifiedEntities(cacheEntities)``: mcsim's schemas never change."""
-    now = datetime.now(UTC)
+    now = utc_now()
     cache = etree.Element(
         "cache",
         buildNumber=BUILD_NUMBER,

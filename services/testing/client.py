@@ -1,5 +1,5 @@
 """A small typed client for tests against mcsim: push events, wait for messages and statuses,
-inject chaos, reset between tests.
+inject chaos, move the clock, reset between tests.
 
 Every wait happens on the server (long-polls, see the README's "Waiting on the server"), so a
 test never sleeps: ``wait_for_message`` answers as soon as the message is captured.
@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 from xml.sax.saxutils import escape, quoteattr
@@ -42,6 +42,11 @@ _SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 class McsimCallError(RuntimeError):
     """A service refused a call (SOAP fault, HTTP error), with what it said."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        #: The HTTP status of the refusal (None: no answer, or a SOAP fault).
+        self.status = status
 
 
 class WaitTimeout(AssertionError):
@@ -395,12 +400,7 @@ class McsimClient:
     def reset(self) -> None:
         """Forget every event, message, delivery log, quarantine, chaos and archived event of the
         stack; keep its configuration (templates, event types, operators…)."""
-        answer = self._call(
-            "POST",
-            self.urls.control + "/api/v1/reset",
-            headers={"authorization": f"Bearer {self._login()}"},
-        )
-        body = answer.json()
+        body = self._admin("POST", "/api/v1/reset")
         if not body.get("complete"):
             failed = [
                 f"{s['service']}: {s.get('error')}" for s in body["services"] if not s.get("ok")
@@ -408,7 +408,54 @@ class McsimClient:
             raise McsimCallError("the reset is incomplete: " + "; ".join(failed))
         self._types.clear()
 
+    # -- the virtual clock ----------------------------------------------------------------------
+    def now(self) -> datetime:
+        """Return the stack's current time (real time unless the clock was moved)."""
+        return self._clock(None)
+
+    def advance_clock(self, by: str | timedelta) -> datetime:
+        """Move every service's clock forward (``"2h"``, ``"1d 6h"`` or a timedelta): scheduled
+        events become due, retries, quarantines and sessions end, purges run. Return the new
+        time."""
+        spec = f"{by.total_seconds()}" if isinstance(by, timedelta) else by
+        return self._clock({"advance": spec})
+
+    def set_clock(self, to: datetime) -> datetime:
+        """Make ``to`` (aware, not before real time) the stack's current time."""
+        return self._clock({"to": to.isoformat()})
+
+    def reset_clock(self) -> datetime:
+        """Put every service back on real time (a reset does it too)."""
+        return self._clock({"reset": True})
+
+    def _clock(self, change: dict[str, Any] | None) -> datetime:
+        body = self._admin("GET" if change is None else "POST", "/api/v1/clock", json=change)
+        if not body.get("inStep"):
+            behind = [
+                f"{s['service']}: {s.get('error') or s.get('offsetSeconds')}"
+                for s in body["services"]
+                if not s.get("ok") or s.get("offsetSeconds") != body.get("offsetSeconds")
+            ]
+            raise McsimCallError("the services' clocks disagree: " + "; ".join(behind))
+        return datetime.fromisoformat(str(body["now"]))
+
     # -- plumbing -----------------------------------------------------------------------------
+    def _admin(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        """Call the control API as the admin; log in again once when the token expired (the
+        clock may have moved past it)."""
+        for attempt in (1, 2):
+            headers = {"authorization": f"Bearer {self._login()}"}
+            try:
+                answer = self._call(method, self.urls.control + path, headers=headers, **options)
+            except McsimCallError as exc:
+                if attempt == 1 and exc.status == 401:
+                    self._admin_token = None
+                    continue
+                raise
+            body: dict[str, Any] = answer.json()
+            return body
+        raise AssertionError("unreachable")
+
     def _login(self) -> str:
         if self._admin_token is None:
             login, password = self.admin
@@ -440,7 +487,9 @@ class McsimClient:
                 text += f" ({body['detail']})"
         except ValueError:
             text = answer.text[:300]
-        raise McsimCallError(f"{method} {url}: HTTP {answer.status_code}: {text}")
+        raise McsimCallError(
+            f"{method} {url}: HTTP {answer.status_code}: {text}", status=answer.status_code
+        )
 
 
 def _moment(value: datetime | str | None) -> str | None:

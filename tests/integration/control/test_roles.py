@@ -76,6 +76,8 @@ ROUTES = {
     ("POST", "/api/v1/ims/signing-keys"): "admin",
     ("DELETE", "/api/v1/ims/signing-keys/{kid}"): "admin",
     ("POST", "/api/v1/reset"): "admin",
+    ("GET", "/api/v1/clock"): "viewer",
+    ("POST", "/api/v1/clock"): "admin",
 }
 #: Routes any authenticated operator may call, and the anonymous ones.
 OPEN = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
 from services.auth.zones import SecurityZone
@@ -100,16 +98,6 @@ async def test_a_token_from_instance_one_is_refused_by_instance_two(
     assert "load balancer" in fault["detail"]
     assert "login/password" in fault["detail"]
     assert events == []
-
-
-async def test_sessions_expire_after_their_lifetime(make_instance: InstanceFactory) -> None:
-    async with make_instance(session_ttl_seconds=1) as client:
-        session, _ = await _logon(client)
-        ok = await soap(client, push_event_envelope(token=session), action=PUSH)
-        assert ok.status_code == 200, ok.text
-        await asyncio.sleep(1.2)
-        late = await soap(client, push_event_envelope(token=session), action=PUSH)
-    assert fault_of(late.content)["faultstring"].startswith("XSV-350008")
 
 
 async def test_logoff_ends_the_session(client: httpx.AsyncClient) -> None:

@@ -4,108 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from execution_instance.app import create_app
 from execution_instance.intake.channels import EventStatus
-from execution_instance.intake.service import split_pl_id
-from execution_instance.settings import ExecutionSettings
 from execution_instance.tables import Event
 from services.delivery_protocol import FailureType, LogStatus
-from services.dev_credentials import CONTROL_PLANE
-from tests.support.asgi import serve
+from tests.integration.execution.conftest import ADMIN, EMAIL
 from tests.support.fake_mid import FakeMid
-from tests.support.soap import event_xml, outputs_of, push_event_envelope
-
-ADMIN = CONTROL_PLANE
-EMAIL = {
-    "from_name": "Acme",
-    "from_address": "noreply@acme.test",
-    "reply_to": "help@acme.test",
-    "subject": "Reset your password, <%= rtEvent.ctx.firstName %>",
-    "html": "<p>Hello <%= rtEvent.ctx.firstName %></p>",
-    "text": "Hello <%= rtEvent.ctx.firstName %>",
-}
-
-
-class Instance:
-    """An execution instance with workers and a fake mid-sourcing server."""
-
-    def __init__(self, client: httpx.AsyncClient, mid: FakeMid, app: Any) -> None:
-        self.client, self.mid, self.app = client, mid, app
-
-    async def publish(self, name: str = "reset", **body: Any) -> httpx.Response:
-        payload = {"event_type": "PASSWORD_RESET", "channel": 0, "version": 1, "content": EMAIL}
-        payload.update(body)
-        answer = await self.client.put(f"/_mc/templates/{name}", json=payload, auth=ADMIN)
-        assert answer.status_code == 200, answer.text
-        return answer
-
-    async def push(self, event: str | None = None, service: str = "nms:rtEvent") -> int:
-        answer = await self.client.post(
-            "/nl/jsp/soaprouter.jsp",
-            content=push_event_envelope(event, service=service).encode(),
-            headers={"content-type": "text/xml"},
-        )
-        assert answer.status_code == 200, answer.text
-        return split_pl_id(int(outputs_of(answer.content, "plId")[0]))[1]
-
-    def event(self, pk: int) -> Event:
-        with self.app.state.db.transaction() as session:
-            row = session.get(Event, pk)
-        assert row is not None
-        return row
-
-    async def wait_for(
-        self, pk: int, predicate: Callable[[Event], bool], within: float = 10
-    ) -> Event:
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            row = self.event(pk)
-            if predicate(row):
-                return row
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(
-                    f"event {pk} stayed {EventStatus(row.status).name}: {row.error_text}"
-                )
-            await asyncio.sleep(0.02)
-
-    async def wait_status(self, pk: int, status: EventStatus, within: float = 10) -> Event:
-        return await self.wait_for(pk, lambda e: e.status == status, within)
-
-
-@pytest.fixture
-def make(tmp_path: Path) -> Callable[..., Any]:
-    """Return a factory of running instances (``async with make(**settings) as instance``)."""
-
-    @asynccontextmanager
-    async def factory(mid: FakeMid | None = None, **overrides: Any) -> AsyncIterator[Instance]:
-        mid = mid or FakeMid()
-        options: dict[str, Any] = {
-            "data_dir": tmp_path,
-            "event_types": ["PASSWORD_RESET", "ORDER_CONFIRMATION"],
-            "midsourcing_url": "http://mid",
-            "workers": 1,
-            "idle_poll_seconds": 0.05,
-            "status_sync_seconds": 0.05,
-            "handoff_retry_base_seconds": 0.05,
-            "handoff_retry_max_seconds": 0.2,
-        }
-        options.update(overrides)
-        http = httpx.AsyncClient(transport=mid.transport())
-        app = create_app(ExecutionSettings(**options), http_client=http)
-        async with serve(app) as client:
-            yield Instance(client, mid, app)
-        await http.aclose()
-
-    return factory
+from tests.support.soap import event_xml
 
 
 async def test_an_event_is_rendered_handed_over_and_marked_sent(make: Any) -> None:
