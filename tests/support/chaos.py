@@ -102,6 +102,7 @@ class Load:
         self.give_up_after = give_up_after
         self.request_timeout = request_timeout
         self.events: list[Logical] = []
+        self.started_at = 0.0
         self.finished_at: float | None = None
 
     def address(self, index: int, attempt: int = 1) -> str:
@@ -115,7 +116,7 @@ class Load:
         async with httpx.AsyncClient(
             base_url=self.lb_url, timeout=timeout, limits=limits, trust_env=False
         ) as client:
-            started = time.monotonic()
+            started = self.started_at = time.monotonic()
             deadline = started + self.seconds + self.give_up_after
             tasks: list[asyncio.Task[None]] = []
             index = 0
