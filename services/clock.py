@@ -42,6 +42,7 @@ __all__ = [
     "load_offset",
     "move_clock",
     "parse_duration",
+    "read_offset",
     "refuse_in_production",
     "store_offset",
     "unix_time",
@@ -227,6 +228,11 @@ def load_offset(db: Database, *, environment: Environment) -> bool:
     """
     if environment is Environment.PRODUCTION:
         return clock.apply(timedelta(0))
+    return clock.apply(read_offset(db))
+
+
+def read_offset(db: Database) -> timedelta:
+    """Return the offset stored in the service's database (zero when none is)."""
     meta = _service_meta()
     with db.transaction() as session:
         value = session.execute(
@@ -236,7 +242,7 @@ def load_offset(db: Database, *, environment: Environment) -> bool:
         milliseconds = max(0, int(value)) if value is not None else 0
     except ValueError:
         milliseconds = 0
-    return clock.apply(timedelta(milliseconds=milliseconds))
+    return timedelta(milliseconds=milliseconds)
 
 
 def store_offset(db: Database, offset: timedelta) -> None:

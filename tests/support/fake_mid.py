@@ -7,8 +7,9 @@ mid-sourcing server instead.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -36,6 +37,7 @@ class FakeMid:
         self.fatal: str | None = None
         self.logs: list[DeliveryLog] = []
         self.auto_sent = False
+        self.clock_offset = 0.0  # the virtual clock the control instance set (seconds)
 
     def transport(self) -> httpx.MockTransport:
         """Return the transport to give the execution instance's HTTP client."""
@@ -65,11 +67,32 @@ class FakeMid:
             )
         )
 
+    def _clock(self) -> dict[str, object]:
+        real = datetime.now(UTC)
+        return {
+            "now": (real + timedelta(seconds=self.clock_offset)).isoformat(),
+            "realNow": real.isoformat(),
+            "offsetSeconds": self.clock_offset,
+            "moved": self.clock_offset > 0,
+        }
+
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one SOAP call."""
+        """Answer one SOAP call (or the mailbox's search, which finds nothing)."""
         self.calls += 1
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if request.method == "GET" and request.url.path == "/api/v1/messages":
+            # The console's event page asks the mailbox what it captured: nothing, here.
+            return httpx.Response(200, json={"total": 0, "offset": 0, "limit": 20, "messages": []})
+        if request.method == "POST" and request.url.path == "/api/v1/reset":
+            forgotten = len(self.messages)
+            self.messages.clear()
+            self.logs.clear()
+            return httpx.Response(200, json={"messages": forgotten, "deliveryLogs": 0})
+        if request.url.path == "/api/v1/clock":
+            if request.method == "POST":
+                self.clock_offset = float(json.loads(request.content)["offsetSeconds"])
+            return httpx.Response(200, json=self._clock())
         call = read_call(request.content, soap_action=request.headers.get("soapaction"))
         if call.method == "AppendDeliveryPart":
             if self.fatal is not None:
