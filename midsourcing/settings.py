@@ -109,6 +109,11 @@ class MidSettings(ServiceSettings):
     message_id_domain: str = Field(
         "mcsim.local", description="Domain part of the Message-ID headers mcsim writes."
     )
+    console_url: str | None = Field(
+        None,
+        description="URL of the control console, for the mailbox's links from a message to its "
+        "event (mcsim up sets it). Unset: no such link.",
+    )
 
     # -- SMS and push ----------------------------------------------------------------------------
     sms_webhook_url: str | None = Field(

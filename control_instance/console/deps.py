@@ -62,7 +62,9 @@ async def provide_user(request: Request, state: StateDep) -> User:
         await run_in_threadpool(
             lambda: auth.check_csrf(db=state.db, principal=principal, csrf_token=sent)
         )
-    return User(principal=principal, csrf_token=request.cookies.get(CSRF_COOKIE, ""))
+    user = User(principal=principal, csrf_token=request.cookies.get(CSRF_COOKIE, ""))
+    request.state.console_user = user  # for an error page of this request (rendering.html_errors)
+    return user
 
 
 ConsoleUser = Annotated[User, Depends(provide_user)]

@@ -9,7 +9,9 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from control_instance.auth import service as auth
 from control_instance.console.deps import LoginRequired, User
+from control_instance.deps import CSRF_COOKIE, SESSION_COOKIE
 from control_instance.state import ControlState
 from services.errors import McsimError
 from services.ui import Pages, is_htmx
@@ -41,7 +43,9 @@ ADMIN_ONLY = frozenset({"/operators", "/technical-accounts"})
 def _common(request: Request, user: User | None) -> dict[str, Any]:
     state: ControlState | None = getattr(request.app.state, "control", None)
     environment = state.settings.environment.value if state else "development"
+    mailbox = state.settings.midsourcing_url.rstrip("/") if state else ""
     return {
+        "mailbox_url": mailbox,
         "nav": [(href, label) for href, label in NAV if href not in ADMIN_ONLY or user.can("admin")]
         if user
         else [],
@@ -93,4 +97,20 @@ def html_errors(request: Request, exc: McsimError) -> Response:
         if is_htmx(request):
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
-    return PAGES.error(request, exc, **_common(request, None))
+    # The operator, when the request got as far as knowing them: the error page then keeps the
+    # navigation and the account (deps.provide_user leaves them on the request).
+    user: User | None = getattr(request.state, "console_user", None)
+    return PAGES.error(request, exc, **_common(request, user or _session_user(request)))
+
+
+def _session_user(request: Request) -> User | None:
+    """Return the operator of the session cookie, if valid (an unknown page was asked for)."""
+    state: ControlState | None = getattr(request.app.state, "control", None)
+    token = request.cookies.get(SESSION_COOKIE)
+    if state is None or not token:
+        return None
+    try:  # one primary-key read, in the error handler's own (synchronous) turn
+        principal = auth.authenticate(db=state.db, token=token, kind="session")
+    except McsimError:
+        return None
+    return User(principal=principal, csrf_token=request.cookies.get(CSRF_COOKIE, ""))

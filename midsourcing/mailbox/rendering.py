@@ -33,6 +33,13 @@ def _when(moment: datetime | None) -> str:
 PAGES.env.filters["when"] = _when
 
 
+def _console_url(request: Request) -> str:
+    """Return the control console's URL ("" when the mailbox was not told it)."""
+    state = getattr(request.app.state, "mid", None)
+    url = state.settings.console_url if state is not None else None
+    return (url or "").rstrip("/")
+
+
 def page(
     request: Request,
     name: str,
@@ -50,6 +57,7 @@ def page(
         nav=NAV,
         active=active,
         csrf_token=token,
+        console_url=_console_url(request),
         **context,
     )
     if fresh:
@@ -70,7 +78,9 @@ def redirect(url: str) -> Response:
 def html_errors(request: Request, exc: McsimError) -> Response:
     """Answer an error to a browser: a flash for htmx, else an error page with the navigation."""
     token, fresh = csrf.token_for(request)
-    response = PAGES.error(request, exc, nav=NAV, active=None, csrf_token=token)
+    response = PAGES.error(
+        request, exc, nav=NAV, active=None, csrf_token=token, console_url=_console_url(request)
+    )
     if fresh:
         csrf.set_cookie(response, request, token)
     return response

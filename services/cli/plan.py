@@ -299,7 +299,7 @@ def plan_stack(options: StackOptions) -> StackPlan:
             url=mid_url,
             public_url=mid_url,
             schema="mid",
-            extra={},
+            extra={"CONSOLE_URL": control_url},  # the mailbox links a message to its event
         )
     )
     return StackPlan(

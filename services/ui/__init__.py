@@ -148,8 +148,15 @@ class Pages:
     def error(self, request: Request, exc: McsimError, **context: Any) -> Response:
         """Answer ``exc`` for a browser: a flash fragment for htmx, else a whole error page."""
         if is_htmx(request):
-            html = self.render("_flash.html", kind="error", message=exc.message, detail=exc.detail)
-            # htmx swaps error answers (see the htmx-config meta tag) into the flash region.
+            html = self.render(
+                "_flash.html",
+                kind="error",
+                message=exc.message,
+                detail=exc.detail,
+                field=exc.field,
+            )
+            # htmx swaps error answers (see the htmx-config meta tag) into the flash region;
+            # mcsim.js shows one that names a field next to that field of the form sent.
             return HTMLResponse(
                 html,
                 status_code=exc.status_code,

@@ -38,18 +38,24 @@ def blank(value: str | None) -> str | None:
 
 
 def optional_int(
-    value: str | None, field: str, *, low: int = 0, high: int = 2**63 - 1
+    value: str | None,
+    field: str,
+    *,
+    low: int = 0,
+    high: int = 2**63 - 1,
+    words: str | None = None,
 ) -> int | None:
-    """Return a form's number, None when empty; refuse what is not a number in range."""
+    """Return a form's number, None when empty; refuse what is not a number in range, in plain
+    words (``words`` when given) for the field."""
     text = blank(value)
     if text is None:
         return None
     try:
         number = int(text)
     except ValueError:
-        raise InvalidRequest(f"{field} must be a whole number, not {text!r}", field=field) from None
+        raise InvalidRequest(words or "Enter a whole number.", field=field) from None
     if not low <= number <= high:
-        raise InvalidRequest(f"{field} must be between {low} and {high}", field=field)
+        raise InvalidRequest(words or f"Enter a number from {low} to {high}.", field=field)
     return number
 
 
@@ -62,7 +68,7 @@ def optional_time(value: str | None, field: str) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidRequest(
-            f"{field} must be a date and time like 2026-11-28T10:00, not {text!r}", field=field
+            "Enter a date and time, such as 2026-11-28T10:00 (UTC).", field=field
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 

@@ -23,6 +23,7 @@ from control_instance.archive.schemas import ArchivedEventDetail
 from control_instance.archive.service import archive_all
 from control_instance.console.deps import AdminUser, ViewerUser
 from control_instance.console.rendering import page
+from control_instance.console.views._mailbox import find_messages
 from control_instance.console.views._ops_forms import (
     answer_change,
     blank,
@@ -64,12 +65,21 @@ class _Search:
     page: PageParams
 
 
+def _values(params: dict[str, str]) -> dict[str, str]:
+    return {name: (params.get(name) or "").strip() for name in (*_FIELDS, *_TIMES)}
+
+
 def _search(params: dict[str, str]) -> _Search:
-    values = {name: (params.get(name) or "").strip() for name in (*_FIELDS, *_TIMES)}
+    values = _values(params)
     where = history.EventFilter(
         email=blank(values["email"]),
         external_id=blank(values["external_id"]),
-        pl_id=optional_int(values["plId"], "plId", low=-(2**63)),
+        pl_id=optional_int(
+            values["plId"],
+            "plId",
+            low=-(2**63),
+            words="Enter the event id in digits, such as 72057594037927937.",
+        ),
         event_type=blank(values["type"]),
         status=history.parse_status(blank(values["status"])),
         channel=optional_int(values["channel"], "channel", high=255),
@@ -83,14 +93,15 @@ def _search(params: dict[str, str]) -> _Search:
 
 
 def _context(
-    search: _Search | None, found: Page[Any] | None, error: McsimError | None
+    values: dict[str, str], found: Page[Any] | None, error: McsimError | None
 ) -> dict[str, Any]:
-    values = search.values if search else {name: "" for name in (*_FIELDS, *_TIMES)}
     query = urlencode({k: v for k, v in values.items() if v})
     return {
         "values": values,
         "found": found,
         "search_error": error,
+        # Shown next to the field it is about (what was typed stays in the form).
+        "errors": {error.field or "": error.message} if error else {},
         "pager_base": "/events?" + (query + "&" if query else ""),
         "status_labels": STATUS_LABELS,
         "channels": CHANNELS,
@@ -105,11 +116,11 @@ async def _results(request: Request, state: StateDep) -> dict[str, Any]:
     try:
         search = _search(params)
     except McsimError as exc:
-        return _context(None, None, exc)
+        return _context(_values(params), None, exc)
     found = await run_in_threadpool(
         lambda: history.list_events(db=state.db, where=search.where, page=search.page)
     )
-    return _context(search, found, None)
+    return _context(search.values, found, None)
 
 
 @router.get("/events", response_class=HTMLResponse)
@@ -185,7 +196,7 @@ async def event_page(
     if not -(2**63) <= pl_id < 2**63:  # a plId is a signed 64-bit number (services/plid.py)
         raise NotFound(f"no archived event {pl_id}")
     event = await run_in_threadpool(lambda: history.get_event(db=state.db, pl_id=pl_id))
-    mailbox = state.settings.midsourcing_url.rstrip("/") + "/?" + urlencode({"q": str(pl_id)})
+    mailbox = await find_messages(state=state, pl_id=pl_id)
     return page(
         request,
         "event.html",
@@ -197,5 +208,7 @@ async def event_page(
         ctx=_ctx(event.document),
         document=_pretty(event.document),
         timeline=_timeline(event),
-        mailbox_url=mailbox,
+        mailbox=mailbox,
+        # The message that the outcome is about: the newest one (an event has one message).
+        message=mailbox.messages[0] if mailbox.messages else None,
     )

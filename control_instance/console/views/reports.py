@@ -125,20 +125,22 @@ def _periods(where: ReportFilter, found: Sequence[str]) -> list[str]:
     return keys
 
 
-def _filter(params: dict[str, str]) -> tuple[ReportFilter, dict[str, str]]:
-    values = {name: (params.get(name) or "").strip() for name in _NAMES}
+def _filter(values: dict[str, str]) -> ReportFilter:
     try:
         interval = Interval(values["interval"] or Interval.DAY.value)
     except ValueError:
-        raise InvalidRequest("interval must be hour, day or month", field="interval") from None
-    where = provide_filter(
-        since=optional_time(values["since"], "since"),
-        until=optional_time(values["until"], "until"),
+        raise InvalidRequest("Choose hour, day or month.", field="interval") from None
+    since = optional_time(values["since"], "since")
+    until = optional_time(values["until"], "until")
+    if since is not None and until is not None and since >= until:
+        raise InvalidRequest("Choose a start before the end (Before).", field="since")
+    return provide_filter(
+        since=since,
+        until=until,
         interval=interval,
         channel=optional_int(values["channel"], "channel", high=255),
         instance=optional_int(values["instance"], "instance", low=1, high=255),
     )
-    return where, values
 
 
 _NAMES = ("since", "until", "interval", "channel", "instance")
@@ -219,12 +221,14 @@ def _reports(state: ControlState, where: ReportFilter) -> dict[str, Any]:
 @router.get("/reports", response_class=HTMLResponse)
 async def reports_page(request: Request, state: StateDep, user: ViewerUser) -> HTMLResponse:
     """Show event history by type x period, service level and processing time, with charts."""
-    params = dict(request.query_params)
-    context: dict[str, Any] = {"report_error": None, "values": {name: "" for name in _NAMES}}
+    values = {name: (request.query_params.get(name) or "").strip() for name in _NAMES}
+    # What was typed stays in the form, and an error is shown next to its field.
+    context: dict[str, Any] = {"report_error": None, "values": values, "errors": {}}
     try:
-        where, context["values"] = _filter(params)
+        where = _filter(values)
     except McsimError as exc:
         context["report_error"] = exc
+        context["errors"] = {exc.field or "": exc.message}
     else:
         context.update(await run_in_threadpool(_reports, state, where))
         context["where"] = where

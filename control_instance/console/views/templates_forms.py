@@ -17,27 +17,36 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from services.errors import InvalidRequest
+from control_instance.accounts.schemas import NAME_PATTERN as ACCOUNT_NAME_PATTERN
+from control_instance.accounts.schemas import URL_PATTERN
+from control_instance.auth.schemas import LOGIN_PATTERN
+from control_instance.event_types.schemas import EVENT_TYPE_PATTERN
+from control_instance.templates.schemas import NAME_PATTERN as TEMPLATE_NAME_PATTERN
+from services.ui.forms import invalid_form
 
-__all__ = ["PreviewCache", "parse_form", "text_fields"]
+__all__ = ["PATTERN_HINTS", "PreviewCache", "parse_form", "text_fields"]
+
+#: What each pattern of the API's models asks for, in the words of a form's field.
+PATTERN_HINTS = {
+    # Event type and account names share one pattern (and so one hint).
+    EVENT_TYPE_PATTERN: "Start with a letter, then letters, digits or _ (64 at most).",
+    TEMPLATE_NAME_PATTERN: "Start with a letter, then letters, digits, _ . or - (64 at most).",
+    ACCOUNT_NAME_PATTERN: "Start with a letter, then letters, digits or _ (64 at most).",
+    URL_PATTERN: "Enter a web address starting with http:// or https://, "
+    "such as http://127.0.0.1:8083.",
+    LOGIN_PATTERN: "Use letters, digits and _ . @ - only (64 at most).",
+}
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def parse_form(model: type[M], **data: Any) -> M:
-    """Return ``model`` built from form values; a refusal is an InvalidRequest naming the field."""
+    """Return ``model`` built from form values; a refusal is an InvalidRequest naming the field,
+    in plain words (shown next to it)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        first: str | None = None
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ()))
-            first = first or where or None
-            problems.append(f"{where or 'form'}: {error.get('msg', 'invalid')}")
-        raise InvalidRequest(
-            f"the {first or 'form'} field is invalid", detail="; ".join(problems), field=first
-        ) from None
+        raise invalid_form(exc, PATTERN_HINTS) from None
 
 
 def text_fields(form: FormData, names: Iterable[str]) -> dict[str, str]:

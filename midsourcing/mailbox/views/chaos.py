@@ -15,10 +15,17 @@ from midsourcing.mailbox.csrf import CsrfChecked
 from midsourcing.mailbox.rendering import page, redirect
 from midsourcing.routes import chaos as chaos_api  # its handlers are the chaos use cases
 from services.errors import InvalidRequest
+from services.ui.forms import field_errors
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+#: What the chaos form's numbers must be, in plain words (shown next to a refused field).
+_WORDS = {
+    "probability": "Enter a share from 0 to 1, such as 0.25 for one message in four.",
+    "latency_ms": "Enter a whole number of milliseconds from 0 to 600000.",
+}
 
 
 def _injectable() -> list[FailureReason]:
@@ -39,15 +46,6 @@ def _channel(channel: str) -> chaos_api.ChannelName:
     return cast(chaos_api.ChannelName, channel)
 
 
-def _problems(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error.get("loc", ()))
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
-
-
 def _chaos_page(
     request: Request, state: StateDep, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -61,7 +59,7 @@ def _chaos_page(
         config=config,
         defaults=ChannelChaos(),
         reasons=_injectable(),
-        **context,
+        **{"typed": {}, "errors": {}, **context},
     )
 
 
@@ -99,26 +97,41 @@ async def save_channel(
 ) -> Response:
     """Set the chaos of one channel; a wrong value changes nothing and is explained."""
     name = _channel(channel)
+    typed = {
+        "probability": probability.strip(),
+        "failure_reason": failure_reason.strip(),
+        "failure_type": failure_type,
+        "latency_ms": latency_ms.strip(),
+    }
     try:
         settings = ChannelChaos.model_validate(
             {
-                "probability": probability.strip() or "0",
-                "failure_reason": failure_reason.strip() or int(FailureReason.UNREACHABLE),
+                "probability": typed["probability"] or "0",
+                "failure_reason": typed["failure_reason"] or int(FailureReason.UNREACHABLE),
                 "failure_type": failure_type or None,
-                "latency_ms": latency_ms.strip() or "0",
+                "latency_ms": typed["latency_ms"] or "0",
             }
         )
     except ValidationError as exc:
+        # The page again, with what was typed and each error next to its field.
         return _chaos_page(
             request,
             state,
             status_code=400,
             saved="",
             stopped="",
-            error=f"The {name} chaos was not changed: {_problems(exc)}",
+            error=f"The {name} chaos was not changed: correct the field marked below.",
+            typed={name: typed},
+            errors={name: {k: _WORDS.get(k, v) for k, v in field_errors(exc).items()}},
         )
     await chaos_api.put_channel_chaos(state, name, settings)
     return redirect(f"/chaos?saved={name}")
+
+
+@router.get("/chaos/{channel}", response_model=None)
+async def channel_page(channel: str) -> Response:
+    """Send a browser that asks for one channel's form (a reload after posting it) to the page."""
+    return redirect(f"/chaos#chaos-{_channel(channel)}")
 
 
 @router.post("/chaos/{channel}/reset", response_model=None)

@@ -18,6 +18,52 @@
     var stale = selector && document.querySelector(selector);
     if (stale) { stale.innerHTML = ""; }
   });
+  // An error that names a field (<div class="alert error" data-field="name">, see _flash.html)
+  // is shown next to that field of the form that was sent, in place of the flash: the field is
+  // marked invalid, described by the message and focused; what was typed stays. The next
+  // request of the form takes the marks away.
+  function clearFieldErrors(form) {
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error[data-from-flash]"), function (old) { old.remove(); });
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid][data-from-flash]"), function (control) {
+      control.removeAttribute("aria-invalid");
+      control.removeAttribute("aria-describedby");
+      control.removeAttribute("data-from-flash");
+    });
+  }
+  function fieldOf(form, name) {
+    var names = [name, name.split(".").pop()];
+    for (var i = 0; i < names.length; i++) {
+      var found = form.querySelector('[name="' + names[i].replace(/["\\]/g, "") + '"]');
+      if (found && found.type !== "hidden") { return found; }
+    }
+    return null;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form");
+    if (form) { clearFieldErrors(form); }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form");
+    var xhr = event.detail.xhr;
+    if (!event.detail.failed || !form || !xhr || !xhr.responseText) { return; }
+    var answer = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    var alert = answer.querySelector(".alert.error[data-field]");
+    var control = alert && fieldOf(form, alert.getAttribute("data-field"));
+    if (!control) { return; }
+    var note = document.createElement("small");
+    note.className = "field-error";
+    note.id = (control.id || control.name) + "-error";
+    note.setAttribute("data-from-flash", "");
+    var text = alert.querySelector("strong");
+    note.textContent = (text || alert).textContent.trim();
+    (control.closest(".field") || control.parentNode).appendChild(note);
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", note.id);
+    control.setAttribute("data-from-flash", "");
+    var flash = document.getElementById("flash");
+    if (flash) { flash.innerHTML = ""; }
+    control.focus();
+  });
   // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;

@@ -63,9 +63,10 @@ async def test_a_wrong_filter_is_explained_and_the_page_still_renders(browser: B
     assert answer.status_code == 200
     assert "status &#39;nope&#39; is not known" in answer.text
     bad_number = await browser.get("/events?plId=abc")
-    assert "plId must be a whole number" in bad_number.text
+    assert "Enter the event id in digits" in bad_number.text  # next to the field (issue 18)
+    assert 'value="abc"' in bad_number.text  # what was typed stays
     bad_time = await browser.get("/events?since=yesterday")
-    assert "since must be a date and time" in bad_time.text
+    assert "Enter a date and time" in bad_time.text
 
 
 async def test_the_history_pages(browser: Browser) -> None:

@@ -69,9 +69,10 @@ async def test_filters_narrow_the_reports_and_the_csv_links_follow(browser: Brow
 
 async def test_a_wrong_filter_is_explained(browser: Browser) -> None:
     answer = await browser.get("/reports?interval=week")
-    assert answer.status_code == 200 and "interval must be hour, day or month" in answer.text
+    assert answer.status_code == 200 and "Choose hour, day or month" in answer.text
     reversed_period = await browser.get("/reports?since=2026-02-01T00:00&until=2026-01-01T00:00")
-    assert "since must be before until" in reversed_period.text
+    assert "Choose a start before the end" in reversed_period.text
+    assert 'value="2026-02-01T00:00"' in reversed_period.text  # what was typed stays
 
 
 async def test_an_empty_period_says_so(browser: Browser) -> None:

@@ -338,10 +338,11 @@ async def test_wrong_chaos_values_are_explained_and_change_nothing(mailbox: Mail
     await mailbox.client.put("/api/v1/chaos/email", json={"probability": 0.5})
     before = (await mailbox.client.get("/api/v1/chaos")).json()
     for form, words in [
-        ({"probability": "2"}, "probability: Input should be less than or equal to 1"),
-        ({"probability": "lots"}, "probability: Input should be a valid number"),
-        ({"failure_reason": "9"}, "failure reason 9 cannot be injected"),
-        ({"latency_ms": "-1"}, "latency_ms: Input should be greater than or equal to 0"),
+        # in plain words, next to the field (issue 18)
+        ({"probability": "2"}, "Enter a share from 0 to 1"),
+        ({"probability": "lots"}, "Enter a share from 0 to 1"),
+        ({"failure_reason": "9"}, "Failure reason 9 cannot be injected"),
+        ({"latency_ms": "-1"}, "Enter a whole number of milliseconds"),
     ]:
         answer = await mailbox.post("/chaos/email", form)
         assert answer.status_code == 400, form

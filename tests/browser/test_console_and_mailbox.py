@@ -1,0 +1,221 @@
+"""The console and the mailbox as a new user meets them (issue 18), on the real stack with the
+demo workspace and some traffic: an email, an SMS, a proof and a message that failed after
+every try.
+
+Each test names the defect of issue 18 it guards.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.stack import StackRunner, running_stack
+
+pytestmark = [pytest.mark.browser, pytest.mark.system]
+
+TOKEN = {"authorization": "Bearer mcsim-dev-token"}
+RESET = "/acme/campaign/mcacme/EVTPASSWORD_RESET"
+CTX = {"firstName": "Ann", "resetUrl": "https://shop.acme.test/reset?token=t-1"}
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The events pushed once for the module, by what they show."""
+
+    sent: int
+    failed: int
+    sms: int
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRunner]:
+    """The whole stack with the demo workspace; retries of a soft bounce come quickly."""
+    data = tmp_path_factory.mktemp("issue18") / "data"
+    env = {
+        "MCSIM_CONTROL_ARCHIVE_INTERVAL_SECONDS": "0.5",
+        "MCSIM_MID_RETRY_SECONDS": "0.05",
+        "MCSIM_MID_RETRY_MAX_SECONDS": "0.2",
+    }
+    with running_stack(data, instances=1, env=env) as running:
+        yield running
+
+
+def _pl_id(api: httpx.Client, body: dict[str, object]) -> int:
+    answer = api.post(RESET, json={"ctx": CTX, **body}, headers=TOKEN)
+    assert answer.status_code == 201, answer.text
+    pkey = answer.json()["PKey"]
+    status = api.get(f"{RESET}/{pkey}", params={"wait": 20, "until": "processed"}, headers=TOKEN)
+    assert status.status_code == 200, status.text
+    return int(pkey)
+
+
+@pytest.fixture(scope="module")
+def traffic(stack: StackRunner) -> Traffic:
+    """An email sent, an email failed after 5 tries (mailbox full), an SMS; and a proof."""
+    with httpx.Client(base_url=stack.lb_url, timeout=30) as api:
+        sent = _pl_id(api, {"email": "ann@example.com"})
+        failed = _pl_id(api, {"email": "bob+soft@example.com"})
+        sms = _pl_id(api, {"mobilePhone": "+447700900123"})
+    with httpx.Client(base_url=stack.control_url, timeout=30) as control:
+        token = control.post("/api/v1/auth/login", json={"login": "admin", "password": "admin"})
+        control.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+        templates = control.get("/api/v1/templates", params={"limit": 50}).json()["items"]
+        email = next(t for t in templates if t["name"] == "PASSWORD_RESET_email")
+        proof = control.post(f"/api/v1/templates/{email['id']}/proof", json={})
+        assert proof.status_code == 200, proof.text
+    return Traffic(sent=sent, failed=failed, sms=sms)
+
+
+def _log_in(page: Page, stack: StackRunner, path: str = "/") -> None:
+    page.goto(stack.control_url + "/login?next=" + path)
+    page.get_by_label("Login").fill("admin")
+    page.get_by_label("Password").fill("admin")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(stack.control_url + path)
+
+
+def _event_page(page: Page, stack: StackRunner, pl_id: int, status: str) -> None:
+    """Open the event's page once it is archived with its final status."""
+    deadline = time.monotonic() + 45
+    while True:
+        page.goto(f"{stack.control_url}/events/{pl_id}")
+        badge = page.locator("#event-status")
+        if badge.count() and badge.inner_text().strip() == status:
+            return
+        assert time.monotonic() < deadline, f"event {pl_id} never showed as {status}"
+        time.sleep(0.5)
+
+
+def test_a_failed_event_shows_its_tries_and_its_reason_in_words(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18: the event page of a message that failed after 5 tries said "Errors 0" and gave
+    the reason as a bare code ("5 452 4.2.2…")."""
+    _log_in(page, stack)
+    _event_page(page, stack, traffic.failed, "Delivery failed")
+    expect(page.locator("#event-tries")).to_contain_text("5 tries")
+    expect(page.locator("#event-failure-label")).to_have_text("Mailbox full")
+    expect(page.locator("#event-failure")).to_contain_text("reason 5")
+    expect(page.get_by_role("row", name=re.compile(r"^Errors"))).to_have_count(0)
+    assert not page.console_errors  # type: ignore[attr-defined]
+
+
+def test_an_event_and_its_message_link_to_each_other(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18: the event page's mailbox button opened a search, not the message, and the
+    message page did not link back to the event; nor did the two apps link to each other."""
+    _log_in(page, stack)
+    _event_page(page, stack, traffic.sent, "Sent")
+    page.locator("#event-message-link").click()
+    expect(page).to_have_url(re.compile(re.escape(stack.mid_url) + r"/messages/\d+$"))
+    expect(page.locator("#message-to")).to_contain_text("ann@example.com")
+    page.locator("#message-event-link").click()
+    expect(page).to_have_url(f"{stack.control_url}/events/{traffic.sent}")
+    expect(page.locator("#event-status")).to_have_text("Sent")
+    page.locator("#to-mailbox").click()
+    expect(page).to_have_url(stack.mid_url + "/")
+    page.locator("#to-console").click()
+    expect(page).to_have_url(stack.control_url + "/")
+    assert not page.console_errors  # type: ignore[attr-defined]
+
+
+def test_an_sms_is_titled_by_its_recipient_and_a_proof_has_no_event_id(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18: an SMS was titled "(no subject)"; a proof showed event id 0."""
+    page.goto(f"{stack.mid_url}/?q={traffic.sms}")
+    page.locator("a.message-link").first.click()
+    expect(page.locator("#message-subject")).to_have_text("SMS to +447700900123")
+    assert "(no subject)" not in page.title()
+
+    page.goto(f"{stack.mid_url}/?proof=yes")
+    expect(page.locator("#messages")).not_to_contain_text(re.compile(r"^0$"))
+    page.locator("a.message-link").first.click()
+    expect(page.locator("#message-event-id")).to_contain_text("a proof")
+    expect(page.locator("#message-event-id")).not_to_have_text("0")
+
+
+def _marked(page: Page, selector: str, words: str) -> None:
+    """Assert that the field is marked invalid and described by ``words`` next to it."""
+    control = page.locator(selector)
+    expect(control).to_have_attribute("aria-invalid", "true")
+    described = control.get_attribute("aria-describedby")
+    assert described, selector
+    note = page.locator(f"#{described}")
+    expect(note).to_contain_text(words)
+    # next to the field: in the same labelled field as the control
+    same = "(n, c) => n.closest('.field') === c.closest('.field')"
+    assert note.evaluate(same, control.element_handle())
+
+
+def test_a_wrong_search_keeps_what_was_typed_and_says_why_next_to_the_field(
+    page: Page, stack: StackRunner
+) -> None:
+    """Issue 18: the event search by plId and the report dates emptied the field on error,
+    and said why in validator words at the top of the page."""
+    _log_in(page, stack, "/events")
+    page.locator("#filter-plid").fill("7205x")
+    page.locator("#events-search").click()
+    expect(page.locator("#filter-plid")).to_have_value("7205x")
+    _marked(page, "#filter-plid", "Enter the event id in digits")
+
+    page.goto(stack.control_url + "/reports")
+    page.locator("#report-since").fill("2026-03-01T10:00")
+    page.locator("#report-until").fill("2026-02-01T10:00")
+    page.locator("#reports-apply").click()
+    expect(page.locator("#report-since")).to_have_value("2026-03-01T10:00")
+    expect(page.locator("#report-until")).to_have_value("2026-02-01T10:00")
+    _marked(page, "#report-since", "Choose a start before the end")
+
+
+def test_a_refused_form_explains_the_field_in_plain_words(page: Page, stack: StackRunner) -> None:
+    """Issue 18: errors were raw validator text ("String should match pattern …") at the top."""
+    _log_in(page, stack, "/instances")
+    page.locator("#instance-name").fill("exec9")
+    page.locator("#instance-url").fill("ftp://exec9.example")
+    page.locator("#instance-password").fill("secret")
+    page.locator("#instance-create").click()
+    _marked(page, "#instance-url", "starting with http:// or https://")
+    expect(page.locator("#instance-url")).to_have_value("ftp://exec9.example")
+    expect(page.locator("#instance-url")).to_be_focused()
+    expect(page.locator("body")).not_to_contain_text("should match pattern")
+    # corrected, it goes through and the marks go
+    page.locator("#instance-url").fill("http://127.0.0.1:9")
+    page.locator("#instance-create").click()
+    expect(page.locator("#instances-table")).to_contain_text("exec9")
+    expect(page.locator(".field-error")).to_have_count(0)
+
+
+def test_a_wrong_chaos_value_keeps_the_form_and_the_page(page: Page, stack: StackRunner) -> None:
+    """Issue 18: the chaos form emptied the probability on error, and left the browser on a
+    page (POST /chaos/email) that answered 405 when opened again."""
+    page.goto(stack.mid_url + "/chaos")
+    form = page.locator("#chaos-email form").first
+    form.evaluate("f => { f.noValidate = true; }")  # as a browser without constraint checks
+    page.locator("#chaos-email-probability").fill("2")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#chaos-email-probability")).to_have_value("2")
+    _marked(page, "#chaos-email-probability", "Enter a share from 0 to 1")
+    page.goto(page.url)  # the address bar's page, opened again
+    expect(page).to_have_url(re.compile(re.escape(stack.mid_url) + r"/chaos(#chaos-email)?$"))
+    expect(page.locator("main h1")).to_have_text("Chaos")
+    with httpx.Client(base_url=stack.mid_url) as mid:
+        assert mid.get("/api/v1/chaos").json()["channels"] == {}
+
+
+def test_the_console_error_page_keeps_the_navigation(page: Page, stack: StackRunner) -> None:
+    """Issue 18: the console's error page dropped the navigation."""
+    _log_in(page, stack)
+    for path in ("/events/12345", "/no-such-page"):
+        answer = page.goto(stack.control_url + path)
+        assert answer is not None and answer.status == 404
+        expect(page.locator("nav.side a[href='/events']")).to_be_visible()
+        expect(page.locator("header .account")).to_contain_text("admin")
