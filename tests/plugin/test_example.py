@@ -5,7 +5,11 @@ templates for the test session (or attaches to yours: --mcsim-url), resets it be
 and hands you a client. Nothing sleeps: every wait happens on the server.
 """
 
-from services.testing import McsimClient
+from datetime import timedelta
+
+import pytest
+
+from services.testing import McsimClient, WaitTimeout
 
 
 def test_the_reset_email_reaches_ann_with_her_link(mcsim: McsimClient) -> None:
@@ -39,3 +43,20 @@ def test_when_the_mail_server_refuses_everything(mcsim: McsimClient) -> None:
         assert mcsim.wait_for_status(pl_id).status == "deliveryFailed"
     pl_id = mcsim.push_event("PASSWORD_RESET", email="dan@example.com", ctx={})
     assert mcsim.wait_for_status(pl_id).status == "processed"  # the chaos is over
+
+
+def test_a_reset_scheduled_two_hours_ahead_goes_out_when_the_clock_gets_there(
+    mcsim: McsimClient,
+) -> None:
+    pl_id = mcsim.push_event(
+        "PASSWORD_RESET",
+        email="eve@example.com",
+        ctx={"firstName": "Eve"},
+        scheduled=mcsim.now() + timedelta(hours=2),
+    )
+    with pytest.raises(WaitTimeout):  # not before its date
+        mcsim.wait_for_message(to="eve@example.com", timeout=1)
+    mcsim.advance_clock("2h")  # every service of the stack, at once
+    message = mcsim.wait_for_message(to="eve@example.com")
+    assert message.subject == "Reset your password, Eve"
+    assert mcsim.wait_for_status(pl_id, "processed").status == "processed"

@@ -45,7 +45,7 @@ def test_another_suite_runs_the_example_on_a_stack_the_plugin_starts(tmp_path: P
     folder = _project(tmp_path)
     done = _pytest(folder)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    assert "4 passed" in done.stdout
     started = list((folder / "tmp").glob("mcsim*/stack.json"))
     assert started == []  # stopped at the end of the session (the supervisor removes it)
     assert list((folder / "tmp").glob("mcsim*/mcsim-up.log"))
@@ -61,7 +61,7 @@ def test_the_example_runs_against_a_running_stack(tmp_path: Path) -> None:
             f"--mcsim-control-url={stack.control_url}",
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "3 passed" in done.stdout
+        assert "4 passed" in done.stdout
         assert not list((folder / "tmp").glob("mcsim*"))  # no stack of its own
 
         by_data_dir = _pytest(folder, f"--mcsim-data-dir={stack.data_dir}", "-k", "bounce")
