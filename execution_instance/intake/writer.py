@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Column, insert
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from execution_instance.tables import Event
-from services.db import BindConverter, Database
+from services.db import BindConverter, Database, DatabaseError
 from services.errors import McsimError
 
-__all__ = ["EventWriter", "WriterStopped"]
+__all__ = ["EventWriter", "WriterStopped", "storage_refused"]
 
 log = logging.getLogger("mcsim.intake")
 
@@ -64,6 +65,27 @@ class WriterStopped(McsimError):
 
     status_code = 503
     error = "shutting_down"
+
+
+def storage_refused(exc: SQLAlchemyError) -> DatabaseError:
+    """Return the error (503, a SOAP Server fault) for events the database would not store.
+
+    A full disk, a database that cannot be reached: the caller may retry later, here or on
+    another instance. Only a connection lost in the middle leaves the outcome unknown.
+    """
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        message = (
+            "The execution instance lost its database connection while storing the event: "
+            "it may not have been stored. Retry later (with the same Idempotency-Key on REST)."
+        )
+    else:
+        message = (
+            "The event was not stored: the execution instance's database refused the write. "
+            "Retry later."
+        )
+    return DatabaseError(message, detail=reason)
 
 
 @dataclass
@@ -123,7 +145,10 @@ class EventWriter:
             self._handing = []
             asyncio.get_running_loop().call_soon(self._hand_over)
         self._handing.append(request)
-        return await request.done
+        try:
+            return await request.done
+        except SQLAlchemyError as exc:  # nothing of this request was committed
+            raise storage_refused(exc) from exc
 
     def _hand_over(self) -> None:
         # Once per turn of the event loop: the requests of one turn go to the thread together.

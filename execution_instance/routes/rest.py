@@ -8,11 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from execution_instance.deps import StateDep, client_address
+from execution_instance.intake.writer import storage_refused
 from execution_instance.rest import service
 from execution_instance.security.service import Credentials
 from services.bodies import read_body
+from services.db import DatabaseError
 from services.errors import AuthenticationFailed, InvalidRequest
 from services.safe_input import XmlText
 from services.waiting import MAX_WAIT_SECONDS
@@ -108,11 +111,14 @@ async def post_event(
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
-    stored = await service.submit_event(
-        state,
-        service.EventRequest(org, api, event_id, body, idempotency_key),
-        credentials,
-    )
+    try:
+        stored = await service.submit_event(
+            state,
+            service.EventRequest(org, api, event_id, body, idempotency_key),
+            credentials,
+        )
+    except SQLAlchemyError as exc:  # the key's look-up: the database cannot be reached
+        raise storage_refused(exc) from exc
     headers = {"idempotent-replayed": "true"} if stored.replayed else {}
     resource = service.event_resource(state, stored)
     return JSONResponse(resource, status_code=201, headers=headers)
@@ -143,14 +149,20 @@ async def get_event(
     """Return an event and its current status (follow the ``href`` of the POST)."""
     target = service.parse_status(until) if until is not None else None
     credentials = await _credentials(request, state)
-    stored = await service.wait_for_event(
-        state,
-        org=org,
-        api=api,
-        event_id=event_id,
-        pkey=pkey,
-        credentials=credentials,
-        wait=wait,
-        until=target,
-    )
+    try:
+        stored = await service.wait_for_event(
+            state,
+            org=org,
+            api=api,
+            event_id=event_id,
+            pkey=pkey,
+            credentials=credentials,
+            wait=wait,
+            until=target,
+        )
+    except SQLAlchemyError as exc:
+        raise DatabaseError(
+            "The execution instance's database is unavailable. Retry later.",
+            detail=type(exc).__name__,
+        ) from exc
     return service.event_resource(state, stored)

@@ -39,6 +39,8 @@ async def soap_router(request: Request) -> Response:
         max_bytes=state.settings.max_body_bytes,
         max_depth=state.settings.max_xml_depth,
         log=log,
+        database_unavailable="The execution instance's database is unavailable; nothing was "
+        "done. Retry later.",
     )
 
 
