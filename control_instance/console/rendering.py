@@ -13,6 +13,7 @@ from control_instance.auth import service as auth
 from control_instance.console.deps import LoginRequired, User
 from control_instance.deps import CSRF_COOKIE, SESSION_COOKIE
 from control_instance.state import ControlState
+from services.clock import clock, describe_offset
 from services.errors import McsimError
 from services.ui import Pages, is_htmx
 
@@ -52,6 +53,8 @@ def _common(request: Request, user: User | None) -> dict[str, Any]:
         "user": user,
         "csrf_token": user.csrf_token if user else "",
         "environment": environment,
+        # The virtual clock, when a test stack moved it ahead of real time (issue 16).
+        "clock": describe_offset(clock.offset.total_seconds()) if clock.offset else None,
     }
 
 

@@ -56,3 +56,13 @@ async def test_the_cell_moves_together_and_a_service_that_was_down_is_put_back_i
     assert reset.json()["clock"]["offsetSeconds"] == 0
     assert _stored(cell, one) == _stored(cell, two) == 0
     assert read_offset(cell.control_app.state.db) == timedelta(0)
+
+
+async def test_the_console_banner_shows_a_moved_clock(cell: Cell) -> None:
+    admin = await cell.login()
+    html = {"accept": "text/html"}
+    page = await cell.control.get("/login", headers=html)
+    assert 'id="virtual-clock"' not in page.text
+    await cell.control.post("/api/v1/clock", json={"advance": "1d 2h"}, headers=admin)
+    page = await cell.control.get("/login", headers=html)
+    assert 'id="virtual-clock"' in page.text and "clock +1d 2h" in page.text
