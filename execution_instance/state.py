@@ -12,6 +12,7 @@ from execution_instance.intake.documents import EventLimits
 from execution_instance.intake.service import IntakeService
 from execution_instance.intake.writer import EventWriter
 from execution_instance.processes import SharedMemory
+from execution_instance.processing import claims
 from execution_instance.processing.service import Processor, ProcessorSettings, load_epoch
 from execution_instance.reset.service import ResetOutcome, read_epoch, reset_events
 from execution_instance.security.control_plane import ControlPlaneAuth
@@ -20,7 +21,7 @@ from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
 from execution_instance.templates.service import TemplateService
 from services.auth.zones import ZoneTable
-from services.clock import ClockChange, load_offset, move_clock
+from services.clock import ClockChange, load_offset, move_clock, real_now
 from services.db import Database
 from services.delivery_client import DeliveryClient
 from services.forwarding import TrustedProxies
@@ -83,7 +84,11 @@ class ExecutionState:
     def move_clock(self, change: ClockChange) -> None:
         """Move the instance's clock (tests; refused in production), then have every process
         follow it and the workers look for events that became due."""
-        move_clock(self.db, change, environment=self.settings.environment)
+        moved = move_clock(self.db, change, environment=self.settings.environment)
+        with self.db.transaction(write=True) as session:
+            claims.shift_leases(
+                session, by=moved.after - moved.before, held_after=real_now() + moved.before
+            )
         self.security.forget_sessions()
         self.configuration_changed()
         self.wake_processing()

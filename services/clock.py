@@ -43,6 +43,7 @@ __all__ = [
     "move_clock",
     "parse_duration",
     "read_offset",
+    "real_now",
     "refuse_in_production",
     "store_offset",
     "unix_time",
@@ -91,6 +92,11 @@ clock = VirtualClock()
 def utc_now() -> datetime:
     """Return the stack's current time (aware, UTC): real time plus the virtual offset."""
     return clock.now()
+
+
+def real_now() -> datetime:
+    """Return the real time (aware, UTC), whatever the virtual clock says."""
+    return datetime.now(UTC)
 
 
 def unix_time() -> float:

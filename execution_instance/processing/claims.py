@@ -30,6 +30,7 @@ __all__ = [
     "mark_handed_over",
     "record_finished",
     "reschedule",
+    "shift_leases",
 ]
 
 
@@ -115,6 +116,25 @@ def claim_due(
     claimed = [ClaimedEvent(*row) for row in session.execute(statement)]
     claimed.sort(key=lambda event: (event.queue, event.id))  # RETURNING keeps no order
     return claimed
+
+
+def shift_leases(session: Session, *, by: timedelta, held_after: datetime) -> int:
+    """Move every lease still held at ``held_after`` by ``by``; return how many.
+
+    Called when the virtual clock moves by ``by``: a lease measures how long a worker may hold
+    its events, and must not end (and its events be taken by another worker while the first
+    still hands them over) because the clock jumped.
+    """
+    held = session.execute(
+        select(_EVENTS.c.id, _EVENTS.c.claimed_until).where(_EVENTS.c.claimed_until > held_after)
+    ).all()
+    for pk, until in held:
+        session.execute(
+            update(_EVENTS)
+            .where(_EVENTS.c.id == pk, _EVENTS.c.claimed_until == until)
+            .values(claimed_until=until + by)
+        )
+    return len(held)
 
 
 def record_finished(session: Executor, finished: Sequence[Finished], *, worker: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, Row, bindparam, insert, or_, select, text, update
@@ -141,6 +141,24 @@ def _due(
             or_(_OUTGOING.claimed_by.is_(None), _OUTGOING.claimed_by != worker)
         )
     return list(session.execute(statement))
+
+
+def shift_leases(session: Session, *, by: timedelta, held_after: datetime) -> int:
+    """Move the lease of every message being sent at ``held_after`` by ``by`` (the virtual
+    clock moved by ``by``: a lease must not end, and its message be sent a second time by
+    another server, because the clock jumped); return how many."""
+    held = session.execute(
+        select(_OUTGOING.id, _OUTGOING.next_attempt_at).where(
+            _OUTGOING.status == "sending", _OUTGOING.next_attempt_at > held_after
+        )
+    ).all()
+    for pk, until in held:
+        session.execute(
+            update(messages_table)
+            .where(_OUTGOING.id == pk, _OUTGOING.next_attempt_at == until)
+            .values(next_attempt_at=until + by)
+        )
+    return len(held)
 
 
 def extend_leases(session: Session, *, worker: str, lease_until: datetime) -> int:

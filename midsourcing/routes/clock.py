@@ -9,15 +9,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from midsourcing.delivery.repository import shift_leases
 from midsourcing.deps import StateDep
 from midsourcing.housekeeping import Retention, run_housekeeping
 from midsourcing.mailbox.csrf import from_another_site
-from services.clock import ClockChange, ClockReport, move_clock, utc_now
+from midsourcing.state import MidState
+from services.clock import ClockChange, ClockReport, move_clock, real_now, utc_now
 from services.errors import Forbidden
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["clock"])
+
+
+def _move(state: MidState, change: ClockChange) -> None:
+    moved = move_clock(state.db, change, environment=state.settings.environment)
+    with state.db.transaction(write=True) as session:
+        shift_leases(session, by=moved.after - moved.before, held_after=real_now() + moved.before)
 
 
 @router.get("/clock", response_model=ClockReport, response_model_by_alias=True)
@@ -34,7 +42,7 @@ async def set_clock(change: ClockChange, request: Request, state: StateDep) -> C
     if from_another_site(request):
         raise Forbidden("a clock change sent from another site was refused")
     settings = state.settings
-    await run_in_threadpool(move_clock, state.db, change, environment=settings.environment)
+    await run_in_threadpool(_move, state, change)
     await run_in_threadpool(
         run_housekeeping,
         db=state.db,

@@ -12,11 +12,13 @@ import httpx
 
 from execution_instance.app import create_app
 from execution_instance.intake.channels import EventStatus
+from execution_instance.processing.claims import claim_due
 from execution_instance.settings import ExecutionSettings
-from services.clock import clock
+from execution_instance.tables import Event
+from services.clock import clock, utc_now
 from services.dev_credentials import CONTROL_PLANE
 from services.xtk import format_xtk
-from tests.integration.execution.conftest import InstanceFactory, soap
+from tests.integration.execution.conftest import InstanceFactory, add_event, soap
 from tests.support.asgi import serve
 from tests.support.soap import event_xml, fault_of, logon_envelope, outputs_of, push_event_envelope
 
@@ -126,3 +128,24 @@ async def test_production_refuses_to_move_the_clock(make_instance: InstanceFacto
         )
     assert answer.status_code == 403, answer.text
     assert "refused in production" in answer.json()["message"]
+
+
+async def test_a_worker_keeps_its_lease_when_the_clock_jumps(
+    make_instance: InstanceFactory,
+) -> None:
+    """A lease measures how long a worker may hold its events: were it to end because the
+    clock moved, another process would take the events the first is still handing over."""
+    async with make_instance() as client:
+        db = client._transport.app.state.db  # type: ignore[attr-defined]
+        lease_end = datetime.now(UTC) + timedelta(seconds=60)
+        held = add_event(db, claimed_by="w1", claimed_until=lease_end)
+        free = add_event(db)
+        assert (await _move(client, advance="2h")).status_code == 200
+        with db.transaction(write=True) as session:
+            taken = claim_due(
+                session, worker="w2", now=utc_now(), limit=10, lease=30, postgres=False
+            )
+            row = session.get(Event, held)
+            assert row is not None
+            assert row.claimed_until == lease_end + timedelta(hours=2)
+        assert [event.id for event in taken] == [free]

@@ -4,11 +4,23 @@ other sites' requests and production."""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
+from sqlalchemy import select
+
+from midsourcing.app import create_app
+from midsourcing.delivery import repository
+from midsourcing.parts.service import append_delivery_part
+from midsourcing.tables import Message
+from services.clock import utc_now
+from services.db import Database
 from services.delivery_protocol import LogStatus
-from tests.integration.midsourcing.conftest import MidFactory
+from tests.integration.midsourcing.conftest import MidFactory, mid_settings
 from tests.integration.midsourcing.support import append, email, final_logs, part, settle
+from tests.support.asgi import serve
 from tests.support.smtp import SmtpSink
 
 
@@ -80,3 +92,31 @@ async def test_another_site_and_production_cannot_move_the_clock(make_mid: MidFa
         answer = await mid.post("/api/v1/clock", json={"advance": "1h"})
         assert answer.status_code == 403
         assert "refused in production" in answer.json()["message"]
+
+
+async def test_a_message_being_sent_keeps_its_lease_when_the_clock_jumps(tmp_path: Path) -> None:
+    """Another server sharing the queue must not take (and send again) a message that a
+    worker is still sending because the clock jumped past the end of its lease."""
+    settings = mid_settings(tmp_path)
+    db = Database(settings.resolved_database_url())
+    now = datetime.now(UTC)
+    lease_end = now + timedelta(seconds=60)
+    try:
+        await asyncio.to_thread(db.upgrade, "midsourcing:migrations")
+        await asyncio.to_thread(
+            append_delivery_part, db=db, part=part(email("ann@example.com")), now=now
+        )
+        with db.transaction(write=True) as session:  # another server's worker is sending it
+            repository.claim(session, worker="other", now=now, lease_until=lease_end, limit=1)
+        async with serve(create_app(settings)) as mid:
+            await _advance(mid, "1h")
+            with db.transaction(write=True) as session:
+                row = session.execute(select(Message)).scalar_one()
+                assert row.status == "sending"
+                assert row.next_attempt_at == lease_end + timedelta(hours=1)
+                taken = repository.claim(
+                    session, worker="w2", now=utc_now(), lease_until=utc_now(), limit=1
+                )
+            assert taken == []
+    finally:
+        db.dispose()
