@@ -3,7 +3,8 @@
 Everything in mcsim that depends on the time of day reads it here (:func:`utc_now`,
 :func:`unix_time`): scheduled events becoming due, expirations and validity, soft-bounce
 retries, quarantine, sessions and tokens, purges. Durations measured for their own sake (timeouts,
-leases' heartbeats, caches, throttles, latency) keep using ``time.monotonic``.
+caches, throttles, latency) keep using ``time.monotonic``; leases are stored as dates, and the
+services move the live ones with the clock so that they keep their real length.
 
 The offset is only ever ahead of real time (``>= 0``): a virtual clock that runs backwards would
 make leases and retries taken in its future hold for real hours. Each service stores its offset
