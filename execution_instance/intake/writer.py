@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Column, insert
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from execution_instance.tables import Event
 from services.db import BindConverter, Database, DatabaseError
 from services.errors import McsimError
 
-__all__ = ["EventWriter", "WriterStopped", "storage_refused"]
+__all__ = ["UNAVAILABLE", "EventWriter", "WriterStopped", "storage_refused"]
 
 log = logging.getLogger("mcsim.intake")
 
@@ -65,6 +65,11 @@ class WriterStopped(McsimError):
 
     status_code = 503
     error = "shutting_down"
+
+
+#: A database that cannot take writes now (full disk, unreachable, locked); not a refused value
+#: (an IntegrityError is the REST layer's duplicate Idempotency-Key, and stays one).
+UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def storage_refused(exc: SQLAlchemyError) -> DatabaseError:
@@ -147,7 +152,7 @@ class EventWriter:
         self._handing.append(request)
         try:
             return await request.done
-        except SQLAlchemyError as exc:  # nothing of this request was committed
+        except UNAVAILABLE as exc:  # nothing of this request was committed
             raise storage_refused(exc) from exc
 
     def _hand_over(self) -> None:

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import SQLAlchemyError
 
 from execution_instance.deps import StateDep, client_address
-from execution_instance.intake.writer import storage_refused
+from execution_instance.intake.writer import UNAVAILABLE, storage_refused
 from execution_instance.rest import service
 from execution_instance.security.service import Credentials
 from services.bodies import read_body
@@ -117,7 +116,7 @@ async def post_event(
             service.EventRequest(org, api, event_id, body, idempotency_key),
             credentials,
         )
-    except SQLAlchemyError as exc:  # the key's look-up: the database cannot be reached
+    except UNAVAILABLE as exc:  # the key's look-up: the database cannot be reached
         raise storage_refused(exc) from exc
     headers = {"idempotent-replayed": "true"} if stored.replayed else {}
     resource = service.event_resource(state, stored)
@@ -160,7 +159,7 @@ async def get_event(
             wait=wait,
             until=target,
         )
-    except SQLAlchemyError as exc:
+    except UNAVAILABLE as exc:
         raise DatabaseError(
             "The execution instance's database is unavailable. Retry later.",
             detail=type(exc).__name__,
