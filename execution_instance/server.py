@@ -37,6 +37,7 @@ from execution_instance.processes import (
 )
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState, prepare_instance
+from services.database_wait import open_when_reachable
 from services.db import Database
 from services.errors import McsimError
 from services.http import create_http_client
@@ -122,9 +123,22 @@ class _Master:
         settings = self.settings
         try:
             db = Database(settings.resolved_database_url(), schema=settings.database_schema)
-            try:
+
+            def prepare() -> str:
                 revision = db.upgrade(MIGRATIONS)
                 prepare_instance(settings, db)
+                return revision
+
+            try:
+                # PostgreSQL down at start-up: wait for it, answering 503 meanwhile.
+                revision = open_when_reachable(
+                    db,
+                    prepare,
+                    host=settings.host,
+                    port=settings.port,
+                    service=settings.service_name,
+                    instance_id=settings.instance_id,
+                )
             finally:
                 db.dispose()  # no connection crosses the fork
         except McsimError as exc:

@@ -8,6 +8,7 @@ all of it on shutdown.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -62,12 +63,23 @@ def new_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db: Database | None = None
         if migrations is not None:
+            from services.database_wait import open_when_reachable, stop_on_signals
             from services.db import Database
 
             db = Database(settings.resolved_database_url(), schema=settings.database_schema)
             if upgrade:
                 try:
-                    revision = await run_in_threadpool(db.upgrade, migrations)
+                    # PostgreSQL down at start-up: wait for it, answering 503 meanwhile.
+                    with stop_on_signals() as stop:
+                        revision = await run_in_threadpool(
+                            open_when_reachable,
+                            db,
+                            functools.partial(db.upgrade, migrations),
+                            host=settings.host,
+                            port=settings.port,
+                            service=settings.service_name,
+                            stop=stop,
+                        )
                 except BaseException:
                     db.dispose()
                     raise

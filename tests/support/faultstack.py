@@ -181,6 +181,18 @@ class FaultStack:
         for service in state.services:
             self.wait_healthy(service.name, timeout)
 
+    def restarts(self) -> list[str]:
+        """Return the children the supervisor saw exit unexpectedly, in order."""
+        log = self.runner.data_dir / "logs" / "supervisor.log"
+        exited: list[str] = []
+        if log.exists():
+            for line in log.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(line)
+                    if entry.get("event") == "child_exited":
+                        exited.append(str(entry["child"]))
+        return exited
+
     def kill_times(self, name: str) -> list[float]:
         """Return the wall-clock times at which service ``name`` was SIGKILLed (whole)."""
         return [when for when, who, what in self.injected if who == name and what == "SIGKILL"]
@@ -203,8 +215,10 @@ def start_fault_stack(
     database_port: int | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Mapping[str, str]] | None = None,
+    ready: bool = True,
 ) -> Iterator[FaultStack]:
-    """Run the demo stack with a fault proxy on each link; yield it once every service is up.
+    """Run the demo stack with a fault proxy on each link; yield it once every service is up
+    (at once with ``ready=False``: the test then waits with ``stack.runner.wait_ready()``).
 
     ``database_url`` (PostgreSQL) is used through a proxy to ``127.0.0.1:database_port``:
     the URL must name that port, it is rewritten to the proxy's.
@@ -239,7 +253,8 @@ def start_fault_stack(
         proxies.stop()
         raise
     try:
-        runner.wait_ready(timeout=120)
+        if ready:
+            runner.wait_ready(timeout=120)
         yield stack
     finally:
         stack.stop()
