@@ -64,6 +64,23 @@
     if (flash) { flash.innerHTML = ""; }
     control.focus();
   });
+  // A frame that scrolls (a wide table on a phone, a long ctx) must be reachable from the
+  // keyboard, or what it hides cannot be scrolled to: it joins the tab order while it scrolls.
+  function focusableScrollers() {
+    Array.prototype.forEach.call(document.querySelectorAll(".table-wrap, pre"), function (frame) {
+      var scrolls = frame.scrollWidth > frame.clientWidth + 1 || frame.scrollHeight > frame.clientHeight + 1;
+      if (scrolls && !frame.hasAttribute("tabindex")) {
+        frame.setAttribute("tabindex", "0");
+        frame.setAttribute("data-scroller", "");
+      } else if (!scrolls && frame.hasAttribute("data-scroller")) {
+        frame.removeAttribute("tabindex");
+        frame.removeAttribute("data-scroller");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", focusableScrollers);
+  document.addEventListener("htmx:afterSettle", focusableScrollers);
+  window.addEventListener("resize", focusableScrollers);
   // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
