@@ -362,6 +362,8 @@ def _register(state: ControlState, urls: list[str]) -> list[int]:
         accounts = list(session.execute(select(Account)).scalars())
         known = {row.url: row for row in accounts}
         names = {row.name for row in accounts}
+        by_name = {row.name: row for row in accounts}
+        configured = {url.rstrip("/") for url in urls}
         now = utc_now()
         for number, url in enumerate(urls, start=1):
             url = url.rstrip("/")
@@ -369,6 +371,20 @@ def _register(state: ControlState, urls: list[str]) -> list[int]:
                 _follow_settings(state, known[url], now)
                 continue
             name = f"exec{number}"
+            moved = by_name.get(name)
+            if moved is not None and moved.url not in configured:
+                # The settings made this account for their instance NUMBER, which now answers
+                # at another URL (mcsim up on the same data directory with other ports): the
+                # same instance, its history and cursor go on.
+                log.info(
+                    "execution instance account moved",
+                    extra={"account": name, "from": moved.url, "to": url},
+                )
+                moved.url = url
+                _follow_settings(state, moved, now)
+                moved.updated_at = now
+                pending.append(moved.id)
+                continue
             while name in names:
                 name += "_"
             names.add(name)

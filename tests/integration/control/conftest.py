@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +112,7 @@ async def control_cell(
     instances: int = 2,
     demo: bool = False,
     instance_ids: list[int] | None = None,
+    url_of: Callable[[int], str] = exec_url,
     **settings: Any,
 ) -> AsyncIterator[Cell]:
     """Run ``instances`` execution instances (no workers) and a control instance in-process.
@@ -123,7 +124,7 @@ async def control_cell(
     ids = instance_ids or list(range(1, instances + 1))
     async with AsyncExitStack() as stack:
         apps = {
-            exec_url(k): create_execution(
+            url_of(k): create_execution(
                 ExecutionSettings(
                     instance_id=ids[k - 1],
                     data_dir=data / f"exec-{k}" if instance_ids else data,

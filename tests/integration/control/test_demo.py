@@ -85,6 +85,28 @@ async def test_the_demo_is_idempotent_across_restarts(tmp_path: Path) -> None:
         assert types["total"] == 2
 
 
+async def test_the_demo_follows_its_instances_to_other_ports(tmp_path: Path) -> None:
+    """``mcsim up --demo`` again on the same data directory with other ports: the accounts the
+    settings made move to the new URLs (no second account, no id conflict) and the demo
+    publishes to the instances where they now answer."""
+    async with control_cell(tmp_path, demo=True) as cell:
+        admin = await cell.login()
+        first = (await cell.control.get("/api/v1/execution-instances", headers=admin)).json()
+
+    def elsewhere(number: int) -> str:
+        return f"http://exec-{number}.other.test"
+
+    async with control_cell(tmp_path, demo=True, url_of=elsewhere) as cell:
+        admin = await cell.login()
+        accounts = (await cell.control.get("/api/v1/execution-instances", headers=admin)).json()
+        moved = {a["name"]: (a["url"], a["instance_id"]) for a in accounts["items"]}
+        assert moved == {"exec1": (elsewhere(1), 1), "exec2": (elsewhere(2), 2)}
+        assert [a["id"] for a in accounts["items"]] == [a["id"] for a in first["items"]]
+        for number in (1, 2):
+            served = (await cell.mc(elsewhere(number), "GET", "/templates")).json()
+            assert {t["name"] for t in served} == set(NAMES)
+
+
 async def test_a_wrong_execution_password_stops_the_control_instance_clearly(
     tmp_path: Path,
 ) -> None:
