@@ -182,6 +182,7 @@ def test_a_wrong_search_keeps_what_was_typed_and_says_why_next_to_the_field(
     page.locator("#events-search").click()
     expect(page.locator("#filter-plid")).to_have_value("7205x")
     _marked(page, "#filter-plid", "Enter the event id in digits")
+    assert _axe(page) == []
 
     page.goto(stack.control_url + "/reports")
     page.locator("#report-since").fill("2026-03-01T10:00")
@@ -190,6 +191,7 @@ def test_a_wrong_search_keeps_what_was_typed_and_says_why_next_to_the_field(
     expect(page.locator("#report-since")).to_have_value("2026-03-01T10:00")
     expect(page.locator("#report-until")).to_have_value("2026-02-01T10:00")
     _marked(page, "#report-since", "Choose a start before the end")
+    assert _axe(page) == []
 
 
 def test_a_refused_form_explains_the_field_in_plain_words(page: Page, stack: StackRunner) -> None:
@@ -203,6 +205,7 @@ def test_a_refused_form_explains_the_field_in_plain_words(page: Page, stack: Sta
     expect(page.locator("#instance-url")).to_have_value("ftp://exec9.example")
     expect(page.locator("#instance-url")).to_be_focused()
     expect(page.locator("body")).not_to_contain_text("should match pattern")
+    assert _axe(page) == []
     # corrected, it goes through and the marks go
     page.locator("#instance-url").fill("http://127.0.0.1:9")
     page.locator("#instance-create").click()
@@ -220,6 +223,7 @@ def test_a_wrong_chaos_value_keeps_the_form_and_the_page(page: Page, stack: Stac
     form.locator("button[type=submit]").click()
     expect(page.locator("#chaos-email-probability")).to_have_value("2")
     _marked(page, "#chaos-email-probability", "Enter a share from 0 to 1")
+    assert _axe(page) == []
     page.goto(page.url)  # the address bar's page, opened again
     expect(page).to_have_url(re.compile(re.escape(stack.mid_url) + r"/chaos(#chaos-email)?$"))
     expect(page.locator("main h1")).to_have_text("Chaos")
@@ -274,7 +278,8 @@ def _mailbox_pages(stack: StackRunner) -> list[str]:
     for message in messages:
         seen.setdefault((message["channel"], message["proof"], message["status"]), message["id"])
     tabs = {"email": ("html", "text", "headers", "raw"), "sms": ("sms", "raw")}
-    pages = ["/", "/?proof=yes", "/?q=nothing-matches-this", "/quarantine", "/chaos"]
+    pages = ["/", "/?proof=yes", "/?status=failed&channel=email", "/?q=nothing-matches-this"]
+    pages += ["/quarantine", "/chaos"]
     for (channel, _, _), pk in seen.items():
         for tab in tabs.get(channel, ("push", "raw")):
             pages.append(f"/messages/{pk}?tab={tab}")
@@ -349,10 +354,11 @@ def test_every_page_fits_the_screen_and_passes_axe_without_errors(
     assert len([e for e in errors if "status of 404" in e]) <= len(missing)
 
 
-def test_the_mailbox_list_keeps_recipient_status_and_time_on_a_phone(
+def test_the_mailbox_keeps_what_matters_on_a_phone(
     page: Page, stack: StackRunner, traffic: Traffic
 ) -> None:
-    """Issue 18: on a 390 px phone the mailbox showed only the subject."""
+    """Issue 18: on a 390 px phone the mailbox showed only the subject, and a message its
+    envelope (a whole screen of it) before its body."""
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(stack.mid_url + "/")
     row = page.locator("#messages .message-row").first
@@ -361,6 +367,14 @@ def test_the_mailbox_list_keeps_recipient_status_and_time_on_a_phone(
         expect(cell).to_be_visible()
         box = cell.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, part
+    # a message: its body first, who it went to and its status above it, the facts after it
+    page.goto(f"{stack.mid_url}/?q={traffic.sent}")
+    page.locator("a.message-link").first.click()
+    expect(page.locator("#message-summary")).to_contain_text("To ann@example.com")
+    body = page.locator("#message-html").bounding_box()
+    facts = page.locator("#message-from").bounding_box()
+    assert body is not None and facts is not None and body["y"] < facts["y"]
+    assert body["y"] < 844, "the body starts on the first screen"
 
 
 #: WCAG's contrast ratio of two CSS colours (rgb or rgba, as getComputedStyle writes them).
