@@ -563,6 +563,17 @@ def schedule(
             lambda: stack.smtp_link.set(Fault.PASS),
             hold,
         ),
+        # Requests held past the clients' timeout are stored once the link flows again: a SOAP
+        # client that retried them shows up as "not acknowledged but sent" (its answer was
+        # lost), a REST client gets its first event back for its key.
+        Step(
+            0,
+            "hung link load balancer / execution instance 2 (accepted, never answered)",
+            lambda: stack.lb_links[2].set(Fault.HANG),
+            lambda: stack.lb_links[2].set(Fault.PASS),
+            3 * hold,  # past the clients' request timeout
+            recovered=lambda: _wait(lambda: _backend_up(stack, 2), 60, "backend 2"),
+        ),
         # Refused, not hung: a relay that took DATA and whose 250 is lost gets the message again
         # on the retry (SMTP's own at-least-once, RFC 1047), which this audit would count.
         Step(

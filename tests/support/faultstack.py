@@ -11,7 +11,8 @@ proxies living in the test process:
 - every service → PostgreSQL when a database URL is given (``stack.db_link``).
 
 The supervisor restarts a child that dies (backoff 0.5 s, at most 2 s here); an execution
-instance's master restarts its own web and processing processes. Process helpers::
+instance's master restarts its own web and processing processes. The process helpers are those
+of :class:`tests.support.processes.StackProcesses`::
 
     stack.kill("execution-1")                    # SIGKILL its whole process group
     stack.kill_process("execution-2", "processing")  # one process of an instance
@@ -32,18 +33,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from services.cli.plan import StackOptions, StackPlan, plan_stack
 from services.testing.faultproxy import ProxyControl, ProxyThread
+from tests.support.processes import StackProcesses
 from tests.support.smtp import SmtpSink
-from tests.support.stack import HOST, StackPorts, StackRunner, free_ports, pid_alive, wait_until
+from tests.support.stack import HOST, StackPorts, StackRunner, free_ports
 
 __all__ = ["FaultStack", "start_fault_stack"]
 
@@ -57,145 +56,16 @@ SUPERVISOR = {
 }
 
 
-def _url_port(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/")[0])
-
-
-@dataclass
-class FaultStack:
+@dataclass(kw_only=True)
+class FaultStack(StackProcesses):
     """A running stack whose links go through fault proxies."""
 
-    runner: StackRunner
     proxies: ProxyThread
     relay: SmtpSink
     lb_links: dict[int, ProxyControl]
     mid_links: dict[int, ProxyControl]
     smtp_link: ProxyControl
     db_link: ProxyControl | None
-    #: (wall-clock time, service name, what) of every process fault injected.
-    injected: list[tuple[float, str, str]] = field(default_factory=list)
-
-    # -- where things are ----------------------------------------------------------------
-
-    @property
-    def lb_url(self) -> str:
-        """Return the load balancer's URL."""
-        return self.runner.lb_url
-
-    @property
-    def mid_url(self) -> str:
-        """Return the mid-sourcing server's URL."""
-        return self.runner.mid_url
-
-    def exec_url(self, instance_id: int) -> str:
-        """Return execution instance ``instance_id``'s own URL (not through a proxy)."""
-        return self.runner.exec_url(instance_id)
-
-    def service_url(self, name: str) -> str:
-        """Return the URL of the service called ``name`` (``execution-1``, ``control``, ...)."""
-        state = self.runner.state()
-        assert state is not None, "the stack is not running"
-        return next(s.url for s in state.services if s.name == name)
-
-    def pid(self, name: str) -> int:
-        """Return the current pid of service ``name`` (its master for an execution instance)."""
-        pid = self.runner.pids().get(name)
-        assert pid is not None, f"{name} has no running process"
-        return pid
-
-    def processes(self, name: str) -> list[tuple[str, int]]:
-        """Return (role, pid) of an execution instance's processes, from its ``/health``.
-
-        Empty while the instance does not answer.
-        """
-        try:
-            answer = httpx.get(self.service_url(name) + "/health", timeout=5, trust_env=False)
-        except httpx.HTTPError:
-            return []
-        return [(p["role"], int(p["pid"])) for p in answer.json().get("processes") or []]
-
-    # -- process faults ------------------------------------------------------------------
-
-    def _note(self, name: str, what: str) -> None:
-        self.injected.append((time.time(), name, what))
-
-    def kill(self, name: str) -> int:
-        """SIGKILL service ``name`` and everything it started; return the pid killed."""
-        pid = self.pid(name)
-        self._note(name, "SIGKILL")
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        return pid
-
-    def kill_process(self, name: str, role_prefix: str) -> int:
-        """SIGKILL one process of an execution instance whose role starts with ``role_prefix``."""
-        role, pid = next((r, p) for r, p in self.processes(name) if r.startswith(role_prefix))
-        # The master restarts it; the supervisor is not involved.
-        self._note(name, f"SIGKILL {role}")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        return pid
-
-    def pause(self, name: str) -> None:
-        """SIGSTOP service ``name``'s process group (it stops answering, sockets stay open)."""
-        self._note(name, "SIGSTOP")
-        os.killpg(self.pid(name), signal.SIGSTOP)
-
-    def resume(self, name: str) -> None:
-        """SIGCONT service ``name``'s process group."""
-        self._note(name, "SIGCONT")
-        os.killpg(self.pid(name), signal.SIGCONT)
-
-    def restart(self, name: str) -> None:
-        """Stop service ``name`` with SIGTERM (the supervisor starts it again)."""
-        pid = self.pid(name)
-        self._note(name, "SIGTERM (restart)")
-        os.killpg(pid, signal.SIGTERM)
-        wait_until(lambda: not pid_alive(pid), timeout=15)
-
-    def healthy(self, name: str) -> bool:
-        """Return whether service ``name`` runs a new process that answers ``/health``."""
-        state = self.runner.state()
-        if state is None:
-            return False
-        service = next(s for s in state.services if s.name == name)
-        if service.pid is None or not pid_alive(service.pid):
-            return False
-        try:
-            answer = httpx.get(service.url + "/health", timeout=2, trust_env=False)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 200
-
-    def wait_healthy(self, name: str, timeout: float = 60.0) -> float:
-        """Wait until service ``name`` answers its health check; return the seconds it took."""
-        started = time.monotonic()
-        if not wait_until(lambda: self.healthy(name), timeout=timeout, interval=0.2):
-            raise AssertionError(f"{name} not healthy within {timeout} s:\n{self.runner.output()}")
-        return time.monotonic() - started
-
-    def wait_all_healthy(self, timeout: float = 90.0) -> None:
-        """Wait until every service answers its health check."""
-        state = self.runner.state()
-        assert state is not None
-        for service in state.services:
-            self.wait_healthy(service.name, timeout)
-
-    def restarts(self) -> list[str]:
-        """Return the children the supervisor saw exit unexpectedly, in order."""
-        log = self.runner.data_dir / "logs" / "supervisor.log"
-        exited: list[str] = []
-        if log.exists():
-            for line in log.read_text(encoding="utf-8").splitlines():
-                with contextlib.suppress(ValueError):
-                    entry = json.loads(line)
-                    if entry.get("event") == "child_exited":
-                        exited.append(str(entry["child"]))
-        return exited
-
-    def kill_times(self, name: str) -> list[float]:
-        """Return the wall-clock times at which service ``name`` was SIGKILLed (whole)."""
-        return [when for when, who, what in self.injected if who == name and what == "SIGKILL"]
 
     def stop(self) -> None:
         """Stop the stack, the proxies and the relay."""
@@ -248,7 +118,15 @@ def start_fault_stack(
         for name, more in (overrides or {}).items():
             changes.setdefault(name, {}).update(more)
         runner = _launch(data_dir, ports, database_url, changes, env or {})
-        stack = FaultStack(runner, proxies, relay, lb_links, mid_links, smtp_link, db_link)
+        stack = FaultStack(
+            runner=runner,
+            proxies=proxies,
+            relay=relay,
+            lb_links=lb_links,
+            mid_links=mid_links,
+            smtp_link=smtp_link,
+            db_link=db_link,
+        )
     except BaseException:
         proxies.stop()
         raise
