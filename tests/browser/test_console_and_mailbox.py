@@ -133,6 +133,8 @@ def test_an_event_and_its_message_link_to_each_other(
     page.locator("#event-message-link").click()
     expect(page).to_have_url(re.compile(re.escape(stack.mid_url) + r"/messages/\d+$"))
     expect(page.locator("#message-to")).to_contain_text("ann@example.com")
+    template = page.locator("#message-template-link").get_attribute("href")
+    assert template == f"{stack.control_url}/templates?event_type=PASSWORD_RESET&channel=email"
     page.locator("#message-event-link").click()
     expect(page).to_have_url(f"{stack.control_url}/events/{traffic.sent}")
     expect(page.locator("#event-status")).to_have_text("Sent")
@@ -366,6 +368,15 @@ def test_the_mailbox_keeps_what_matters_on_a_phone(
         cell = row.locator(part)
         expect(cell).to_be_visible()
         box = cell.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, part
+    # the event history too, its filters beyond the first three folded away
+    _log_in(page, stack)
+    _event_page(page, stack, traffic.sent, "Sent")  # archived by now
+    page.goto(stack.control_url + "/events")
+    expect(page.locator("#filter-since")).to_be_hidden()
+    row = page.locator(f"#event-{traffic.sent}")
+    for part in (".id", ".recipient", ".status", ".received"):
+        box = row.locator(part).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, part
     # a message: its body first, who it went to and its status above it, the facts after it
     page.goto(f"{stack.mid_url}/?q={traffic.sent}")
