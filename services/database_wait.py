@@ -178,7 +178,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
         yield stop
     finally:
         for signum, earlier in previous.items():
-            signal.signal(signum, earlier)
+            if earlier is not None:  # None: a handler not installed from Python, left alone
+                signal.signal(signum, earlier)
 
 
 def _start_waiting(

@@ -55,8 +55,16 @@ async def check_health(client: httpx.AsyncClient, base_url: str) -> Health:
     except ValueError:
         body = None
     report = body if isinstance(body, dict) else {}
-    error = None if response.status_code == 200 else f"HTTP {response.status_code}"
+    error = None if response.status_code == 200 else _http_error(response.status_code, report)
     return Health(url, response.status_code, report, error)
+
+
+def _http_error(status: int, report: dict[str, Any]) -> str:
+    """Return ``HTTP 503 (starting, database unreachable)``: the code and what the report says."""
+    said = [str(report["status"])] if report.get("status") else []
+    if report.get("database") not in {None, "ok", "none"}:
+        said.append(f"database {report['database']}")
+    return f"HTTP {status}" + (f" ({', '.join(said)})" if said else "")
 
 
 def _network_error(exc: httpx.HTTPError) -> str:

@@ -157,17 +157,18 @@ def test_a_killed_execution_instance_is_reported_and_restarted(tmp_path: Path) -
 def test_a_service_that_cannot_start_is_named_with_its_log_and_everything_stops(
     tmp_path: Path,
 ) -> None:
-    # Nothing listens on port 1: the control instance cannot open its database.
+    # Nothing listens on port 1: the control instance cannot reach its database. It waits for
+    # it (answering 503, issue 17) until the supervisor's start-up timeout gives up on it.
     env = {"MCSIM_CONTROL_DATABASE_URL": "postgresql://mcsim@127.0.0.1:1/none"}
-    stack = StackRunner.start(tmp_path / "data", *FAST, env=env)
+    stack = StackRunner.start(tmp_path / "data", *FAST, "--startup-timeout", "8", env=env)
     with stack:
         code = stack.wait(60)
 
     output = stack.output()
     assert code == 1, output
-    assert "control instance (control) exited during start-up (exit code 3)" in output, output
-    assert "cannot open the database" in output
-    assert "Application startup failed" in output
+    assert "control instance (control) did not answer GET /health within 8 s" in output, output
+    assert "HTTP 503 (starting, database unreachable)" in output
+    assert "unreachable" in output and "retrying in" in output
     assert "mcsim could not start" in output
     assert set(stack.started_pids().values()) >= {"load_balancer", "execution-1", "control"}
     assert_all_gone(stack)
