@@ -37,7 +37,7 @@ from execution_instance.processes import (
 )
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState, prepare_instance
-from services.database_wait import open_when_reachable
+from services.database_wait import open_when_reachable, stop_on_signals
 from services.db import Database
 from services.errors import McsimError
 from services.http import create_http_client
@@ -131,14 +131,16 @@ class _Master:
 
             try:
                 # PostgreSQL down at start-up: wait for it, answering 503 meanwhile.
-                revision = open_when_reachable(
-                    db,
-                    prepare,
-                    host=settings.host,
-                    port=settings.port,
-                    service=settings.service_name,
-                    instance_id=settings.instance_id,
-                )
+                with stop_on_signals() as stop:
+                    revision = open_when_reachable(
+                        db,
+                        prepare,
+                        host=settings.host,
+                        port=settings.port,
+                        service=settings.service_name,
+                        instance_id=settings.instance_id,
+                        stop=stop,
+                    )
             finally:
                 db.dispose()  # no connection crosses the fork
         except McsimError as exc:

@@ -19,7 +19,7 @@ import pytest
 
 from services.dev_credentials import CONTROL_PLANE
 from tests.support.soap import event_xml, push_event_envelope
-from tests.support.stack import StackRunner, pid_alive, running_stack, wait_until
+from tests.support.stack import StackRunner, free_ports, pid_alive, running_stack, wait_until
 
 pytestmark = pytest.mark.system
 
@@ -119,7 +119,9 @@ def test_changes_are_seen_by_every_process_and_dead_processes_come_back(tmp_path
     assert wait_until(lambda: not any(pid_alive(pid) for pid in children), timeout=10)
 
 
-def test_a_master_that_cannot_open_its_database_says_so_and_exits(tmp_path: Path) -> None:
+def test_a_master_that_cannot_reach_its_database_waits_says_so_and_stops(tmp_path: Path) -> None:
+    # Issue 17: PostgreSQL unreachable at start-up is waited for (503 meanwhile), not exited on.
+    port = free_ports(instances=1).exec_base
     env = {
         **os.environ,
         "MCSIM_EXEC_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
@@ -127,14 +129,32 @@ def test_a_master_that_cannot_open_its_database_says_so_and_exits(tmp_path: Path
         "MCSIM_EXEC_PROCESSING_PROCESSES": "1",
         "MCSIM_EXEC_LOG_FORMAT": "text",
         "MCSIM_EXEC_DATA_DIR": str(tmp_path),
+        "MCSIM_EXEC_PORT": str(port),
     }
-    done = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", "execution_instance"],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
     )
-    assert done.returncode == 1
-    assert "cannot start: cannot open the database" in done.stderr
-    assert "Traceback" not in done.stderr
+    try:
+
+        def waiting() -> bool:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            except httpx.HTTPError:
+                return False
+            return answer.status_code == 503 and answer.json()["status"] == "starting"
+
+        assert wait_until(waiting, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 1
+    assert "unreachable" in stderr and "retrying in" in stderr
+    assert "cannot start: stopped while waiting for the database" in stderr
+    assert "Traceback" not in stderr
