@@ -438,17 +438,20 @@ def schedule(
     def healthy(name: str) -> Callable[[], object]:
         return lambda: stack.wait_healthy(name, timeout=60)
 
-    killed: dict[str, int] = {}
+    killed: dict[tuple[str, str], tuple[int, int]] = {}  # pid killed, processes of its role
 
     def kill_one(name: str, role: str) -> Callable[[], object]:
         def inject() -> None:
-            killed[name] = stack.kill_process(name, role)
+            count = sum(1 for r, _ in stack.processes(name) if r.startswith(role))
+            killed[name, role] = (stack.kill_process(name, role), count)
 
         return inject
 
     def replaced(name: str, role: str) -> Callable[[], object]:
         def back() -> bool:
-            return any(r.startswith(role) and p != killed[name] for r, p in stack.processes(name))
+            pid, count = killed[name, role]
+            pids = [p for r, p in stack.processes(name) if r.startswith(role)]
+            return pid not in pids and len(pids) >= count
 
         return lambda: _wait(back, 60, f"{role} of {name}")
 
@@ -512,6 +515,18 @@ def schedule(
             "SIGKILL load balancer",
             lambda: stack.kill("load_balancer"),
             recovered=healthy("load_balancer"),
+        ),
+        Step(
+            0,
+            "SIGKILL a load balancer worker",
+            kill_one("load_balancer", "worker"),
+            recovered=replaced("load_balancer", "worker"),
+        ),
+        Step(
+            0,
+            "SIGKILL the load balancer's health checker",
+            kill_one("load_balancer", "health"),
+            recovered=replaced("load_balancer", "health"),
         ),
         Step(
             0,

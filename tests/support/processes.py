@@ -21,6 +21,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -66,15 +67,39 @@ class StackProcesses:
         return pid
 
     def processes(self, name: str) -> list[tuple[str, int]]:
-        """Return (role, pid) of an execution instance's processes, from its ``/health``.
+        """Return (role, pid) of the processes a service's master forked.
 
-        Empty while the instance does not answer.
+        An execution instance lists them on ``/health`` (``web-0``, ``processing-0``); the load
+        balancer names its workers on ``/_lb/status`` (``worker-0``), and its other child is
+        the health checker (``health``). Empty while the service does not answer.
         """
+        url = self.service_url(name)
         try:
-            answer = httpx.get(self.service_url(name) + "/health", timeout=5, trust_env=False)
-        except httpx.HTTPError:
+            if name != "load_balancer":
+                answer = httpx.get(url + "/health", timeout=5, trust_env=False)
+                return [(p["role"], int(p["pid"])) for p in answer.json().get("processes") or []]
+            status = httpx.get(url + "/_lb/status", timeout=5, trust_env=False).json()
+        except (httpx.HTTPError, ValueError):
             return []
-        return [(p["role"], int(p["pid"])) for p in answer.json().get("processes") or []]
+        workers = [(f"worker-{w['worker']}", int(w["pid"])) for w in status.get("workers", [])]
+        known = {pid for _, pid in workers}
+        others = [("health", pid) for pid in self.children_of(name) if pid not in known]
+        return workers + others
+
+    def children_of(self, name: str) -> list[int]:
+        """Return the live processes whose parent is service ``name``'s main process."""
+        parent = self.pid(name)
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == parent and fields[0] not in {"Z", "X"}:
+                found.append(int(entry.name))
+        return found
 
     # -- process faults ------------------------------------------------------------------
 
@@ -90,7 +115,8 @@ class StackProcesses:
         return pid
 
     def kill_process(self, name: str, role_prefix: str) -> int:
-        """SIGKILL one process of an execution instance whose role starts with ``role_prefix``."""
+        """SIGKILL one process of a service (see :meth:`processes`) whose role starts with
+        ``role_prefix``; the service's master starts it again."""
         role, pid = next((r, p) for r, p in self.processes(name) if r.startswith(role_prefix))
         # The master restarts it; the supervisor is not involved.
         self._note(name, f"SIGKILL {role}")

@@ -31,7 +31,7 @@ FAST = {"MCSIM_EXEC_HANDOFF_RETRY_MAX_SECONDS": "4"}
 
 def test_an_audit_after_faults_under_load_finds_nothing_lost_or_doubled(tmp_path: Path) -> None:
     with SmtpSink() as relay, start_fault_stack(tmp_path / "data", relay, env=FAST) as stack:
-        steps = schedule(stack, every=4.0, hold=3.0)
+        steps = schedule(stack, every=3.5, hold=3.0)
         load = Load(stack.lb_url, rate=6, seconds=steps[-1].at + 4, run=str(time.time_ns()))
         records = asyncio.run(run_with_faults(load, steps))
         result = asyncio.run(

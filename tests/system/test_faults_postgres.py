@@ -48,7 +48,7 @@ def test_an_audit_after_database_restarts_under_load_finds_nothing_lost(
             tmp_path / "data", relay, database_url=pg.url, database_port=pg.port, env=FAST
         ) as stack,
     ):
-        steps = schedule(stack, every=4.0, hold=3.0, database=pg)
+        steps = schedule(stack, every=3.5, hold=3.0, database=pg)
         load = Load(stack.lb_url, rate=5, seconds=steps[-1].at + 4, run=str(time.time_ns()))
         records = asyncio.run(run_with_faults(load, steps))
         result = asyncio.run(
