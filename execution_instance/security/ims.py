@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,8 +55,11 @@ class ImsVerifier:
         campaign_instance: str,
         refetch_seconds: float = _REFETCH_SECONDS,
         max_age_seconds: float = _MAX_AGE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.http = http
+        #: Measures the key set's age (tests give a clock they move).
+        self._monotonic = monotonic
         self.refetch_seconds = refetch_seconds
         self.max_age_seconds = max_age_seconds
         self.keys_url = ims_url.rstrip("/") + JWKS_PATH if ims_url else None
@@ -81,17 +85,17 @@ class ImsVerifier:
             wait = self.refetch_seconds
             if self._failure:
                 wait = min(_RETRY_SECONDS, wait)
-            if kid not in self._keys and time.monotonic() - self._read_at < wait:
+            if kid not in self._keys and self._monotonic() - self._read_at < wait:
                 return
             await self._read_keys()
 
     def _stale(self) -> bool:
-        return time.monotonic() - self._read_at >= self.max_age_seconds
+        return self._monotonic() - self._read_at >= self.max_age_seconds
 
     async def _read_keys(self) -> None:
         assert self.keys_url is not None
         assert self.http is not None
-        self._read_at = time.monotonic()
+        self._read_at = self._monotonic()
         try:
             answer = await self.http.get(self.keys_url, timeout=5.0)
             answer.raise_for_status()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from execution_instance.security.ims import ImsVerifier
+from services.clock import clock
 from services.errors import AuthenticationFailed, SessionExpired, UpstreamUnavailable
 
 PROFILE = "campaign - mcsim - messagecenter"
@@ -61,15 +63,41 @@ async def ims() -> Ims:
     return served
 
 
-def verifier(ims: Ims, http: httpx.AsyncClient, refetch: float = 0.2) -> ImsVerifier:
+class Ticks:
+    """A monotonic clock the test moves: the key set's age, with no sleep (nor a load that
+    makes the sleeps too short)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ticks() -> Ticks:
+    return Ticks()
+
+
+def verifier(
+    ims: Ims, http: httpx.AsyncClient, ticks: Ticks, refetch: float = 0.2, **options: float
+) -> ImsVerifier:
     return ImsVerifier(
-        http, ims_url="http://ims.test", campaign_instance="mcsim", refetch_seconds=refetch
+        http,
+        ims_url="http://ims.test",
+        campaign_instance="mcsim",
+        refetch_seconds=refetch,
+        monotonic=ticks,
+        **options,
     )
 
 
-async def test_a_new_signing_key_is_read_once_the_set_is_old_enough(ims: Ims) -> None:
+async def test_a_new_signing_key_is_read_once_the_set_is_old_enough(ims: Ims, ticks: Ticks) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
-        check = verifier(ims, http)
+        check = verifier(ims, http, ticks)
         first = ims.token("key-1")
         await check.prepare(first)
         assert check.verify(first).client_id == "shop"
@@ -80,43 +108,46 @@ async def test_a_new_signing_key_is_read_once_the_set_is_old_enough(ims: Ims) ->
         await check.prepare(second)  # the set was read a moment ago: not again yet
         with pytest.raises(AuthenticationFailed, match="Invalid login"):
             check.verify(second)
-        await asyncio.sleep(0.25)
+        ticks.advance(0.25)
         await check.prepare(second)
         assert ims.reads == 2
         assert check.verify(second).user_id == "ABC@techacct.adobe.com"
 
 
-async def test_concurrent_first_tokens_read_the_keys_once(ims: Ims) -> None:
+async def test_concurrent_first_tokens_read_the_keys_once(ims: Ims, ticks: Ticks) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
-        check = verifier(ims, http, refetch=60)
+        check = verifier(ims, http, ticks, refetch=60)
         token = ims.token("key-1")
         await asyncio.gather(*(check.prepare(token) for _ in range(20)))
         assert ims.reads == 1
 
 
-async def test_an_unreachable_ims_is_retried_and_reported_as_such(ims: Ims) -> None:
+async def test_an_unreachable_ims_is_retried_and_reported_as_such(ims: Ims, ticks: Ticks) -> None:
     ims.down = True
     async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
-        check = verifier(ims, http, refetch=0.1)
+        check = verifier(ims, http, ticks, refetch=0.1)
         token = ims.token("key-1")
         await check.prepare(token)
         with pytest.raises(UpstreamUnavailable, match="cannot read the IMS signing keys"):
             check.verify(token)
         ims.down = False
-        await asyncio.sleep(0.15)
+        ticks.advance(0.15)
         await check.prepare(token)
         assert check.verify(token).client_id == "shop"
 
 
-async def test_expiry_type_and_profile_are_checked_even_for_a_remembered_token(ims: Ims) -> None:
+async def test_expiry_type_and_profile_are_checked_even_for_a_remembered_token(
+    ims: Ims, ticks: Ticks
+) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
-        check = verifier(ims, http)
-        short = ims.token("key-1", ttl=1)
+        check = verifier(ims, http, ticks)
+        short = ims.token("key-1", ttl=60)
         await check.prepare(short)
         check.verify(short)  # remembered from now on
-        await asyncio.sleep(1.1)
+        clock.apply(timedelta(seconds=61))  # the stack's clock passes its expiry
         with pytest.raises(SessionExpired, match="Session has expired"):
             check.verify(short)
+        clock.apply(timedelta(0))
         for token, reason in (
             (ims.token("key-1", product_profiles=[]), "no Message Center access"),
             (ims.token("key-1", type="refresh_token"), "not an access_token"),
@@ -129,15 +160,11 @@ async def test_expiry_type_and_profile_are_checked_even_for_a_remembered_token(i
             check.verify("eyJ.not.a-token")
 
 
-async def test_a_retired_key_stops_opening_once_the_set_is_read_again(ims: Ims) -> None:
+async def test_a_retired_key_stops_opening_once_the_set_is_read_again(
+    ims: Ims, ticks: Ticks
+) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(ims.handler)) as http:
-        check = ImsVerifier(
-            http,
-            ims_url="http://ims.test",
-            campaign_instance="mcsim",
-            refetch_seconds=60,
-            max_age_seconds=0.2,
-        )
+        check = verifier(ims, http, ticks, refetch=60, max_age_seconds=0.2)
         old = ims.token("key-1")
         await check.prepare(old)
         check.verify(old)
@@ -145,7 +172,7 @@ async def test_a_retired_key_stops_opening_once_the_set_is_read_again(ims: Ims) 
         del ims.keys["key-1"]  # the admin retires the old key
         await check.prepare(old)
         check.verify(old)  # the set is still fresh: remembered
-        await asyncio.sleep(0.25)
+        ticks.advance(0.25)
         await check.prepare(old)  # the set is old: read again
         assert ims.reads == 2
         with pytest.raises(AuthenticationFailed) as refused:
