@@ -152,9 +152,11 @@ def _fastest(convert: Callable[[str], str], markup: str) -> float:
 @pytest.mark.parametrize("unit", ["<head", "<script", "<style x", "<br", "<a", "< /p", "<p x='"])
 def test_html_to_text_is_linear_in_many_unclosed_openings(unit: str) -> None:
     small = _fastest(html_to_text, unit * 7_500)
-    large = _fastest(html_to_text, unit * 30_000)  # the review's 150 KB part: 48 s before
-    assert large < 2.0
-    assert large < 8 * max(small, 1e-3)  # quadratic would be 16 times
+    large = _fastest(html_to_text, unit * 60_000)  # twice the review's 150 KB part (48 s before)
+    assert large < 4.0
+    # Eight times the input: linear is 8 times the time, quadratic 64. The margin is wide: on
+    # a loaded machine the small input's best time can still be a few times too short.
+    assert large < 32 * max(small, 1e-3)
 
 
 def test_an_html_only_email_of_the_review_renders_quickly() -> None:
