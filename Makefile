@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 PYTEST_ARGS ?=
+# The suite runs in parallel (pytest-xdist): most of its time is spent waiting for processes
+# to start and messages to arrive, so more workers than cores pays. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 4
 NODE_DIR := tests/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
 
@@ -61,10 +64,10 @@ up: $(STAMP) ## Run the whole stack with demo data (Ctrl-C stops it)
 	$(BIN)/mcsim up --demo
 
 test: $(STAMP) node-deps browser ## Run the whole test suite (PostgreSQL too when MCSIM_TEST_POSTGRES_URL is set)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run unit and integration tests only
-	$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check style (ruff) and types (mypy --strict)
 	$(BIN)/ruff check .
