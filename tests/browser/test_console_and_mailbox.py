@@ -426,3 +426,22 @@ def test_input_borders_and_focus_rings_stand_out(page: Page, stack: StackRunner)
     assert _contrast(page, _style(page, "header.top a.brand", "outlineColor"), header_bg) >= 3
     page.goto(stack.mid_url + "/")
     assert _contrast(page, _style(page, "#search", "borderTopColor"), "rgb(255, 255, 255)") >= 3
+
+
+def test_the_outcome_of_a_change_shows_where_it_was_made(page: Page, stack: StackRunner) -> None:
+    """Issue 18: the outcome of an action (save, publish, a new event type) went to the top of
+    the page, out of sight of the button lower down."""
+    _log_in(page, stack, "/event-types")
+    page.locator("#event-type-name").fill("FEEDBACK_SHOWN")
+    page.locator("#event-type-create").click()
+    expect(page.locator("#event-types .feedback")).to_contain_text("FEEDBACK_SHOWN created")
+    expect(page.locator("#flash .alert")).to_have_count(0)
+
+    page.goto(stack.control_url + "/templates?event_type=PASSWORD_RESET&channel=sms")
+    page.get_by_role("link", name="PASSWORD_RESET_sms").click()
+    page.locator("#template-save").click()
+    expect(page.locator("#save-feedback")).to_have_text("Draft saved.")  # beside the button
+    page.locator("#template-publish").click()
+    expect(page.locator("#template-status .feedback")).to_contain_text("ublished")
+    expect(page.locator("#flash .alert")).to_have_count(0)
+    assert _axe(page) == []

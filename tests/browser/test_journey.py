@@ -69,7 +69,7 @@ def _create_template(page: Page, stack: StackRunner) -> str:
     )
     page.locator("#field-text").fill("Hello <%= rtEvent.ctx.firstName %>, order shipped.")
     page.locator("#template-save").click()
-    expect(page.locator("#flash")).to_contain_text("saved", ignore_case=True)
+    expect(page.locator("#save-feedback")).to_contain_text("saved", ignore_case=True)
     return page.url
 
 

@@ -215,6 +215,7 @@ def _status(
     outcome: PublishOut | None = None,
     editor: bool = False,
     headers: dict[str, str] | None = None,
+    saved: bool = False,
 ) -> HTMLResponse:
     answer = page(
         request,
@@ -224,6 +225,8 @@ def _status(
         done=done,
         outcome=outcome,
         editor_oob=editor,
+        # the outcome of a save is shown beside the Save button, not in the status panel
+        saved_here=saved,
         **_common(),
     )
     answer.headers.update(headers or {})
@@ -253,7 +256,7 @@ async def save(
     done = "Draft saved."
     if saved.state is not TemplateState.BEING_EDITED and saved.has_unpublished_changes:
         done += " Publish it again to send the changes to the execution instances."
-    return _status(request, user, saved, done=done)
+    return _status(request, user, saved, done=done, saved=True)
 
 
 @router.post("/templates/{template_id}/delete", response_model=None)

@@ -81,6 +81,28 @@
   document.addEventListener("DOMContentLoaded", focusableScrollers);
   document.addEventListener("htmx:afterSettle", focusableScrollers);
   window.addEventListener("resize", focusableScrollers);
+  // A change that went through shows its outcome where it was made; an error of an earlier try
+  // left at the top of the page is then past, and goes (not one the answer itself put there, nor
+  // on a reload the page makes by itself).
+  document.addEventListener("htmx:beforeRequest", function () {
+    var flash = document.getElementById("flash");
+    if (!flash) { return; }
+    Array.prototype.forEach.call(flash.querySelectorAll(".alert.error"), function (old) { old.setAttribute("data-stale", ""); });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var flash = document.getElementById("flash");
+    var elt = event.detail.elt;
+    var config = event.detail.requestConfig;
+    var byHand = elt && elt.closest && (elt.matches("button, form") || elt.closest("form"));
+    if (!event.detail.successful || !flash || !byHand || !config || config.verb === "get") { return; }
+    Array.prototype.forEach.call(flash.querySelectorAll(".alert.error[data-stale]"), function (old) { old.remove(); });
+  });
+  // "Draft saved." beside a Save button goes as soon as the form is changed again.
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest("form");
+    var said = form && form.querySelector(".save-feedback");
+    if (said) { said.textContent = ""; }
+  });
   // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;

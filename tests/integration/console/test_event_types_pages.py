@@ -32,7 +32,7 @@ async def test_the_list_starts_empty_and_a_created_type_is_listed_and_published(
         "POST", "/event-types", data={"name": "PASSWORD_RESET", "label": "Password reset"}
     )
     assert created.status_code == 200
-    assert 'id="event-types"' in created.text and 'hx-swap-oob="true"' in created.text
+    assert 'id="event-types"' in created.text and 'class="feedback"' in created.text
     assert "Event type PASSWORD_RESET created." in created.text
     assert created.text.count('class="ok"') == 2  # both execution instances took it
     assert (await _api_event_types(browser))["PASSWORD_RESET"]["label"] == "Password reset"
