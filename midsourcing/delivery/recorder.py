@@ -115,7 +115,15 @@ class OutcomeRecorder:
             except _TRANSIENT:  # database down or busy: keep the outcomes and retry
                 log.warning("cannot record delivery outcomes; retrying", exc_info=True)
                 self._waiting[:0] = batch
-                if self._closing and delay > 5:
+                # Stopping and the database still down after the longest delay: give up (the
+                # delay never exceeds 5 s, so "> 5" never did). Those messages are sent again
+                # once their lease ends: the at-least-once window, held open by the outage.
+                if self._closing and delay >= 5.0:
+                    log.error(
+                        "stopping with %d delivery outcomes not recorded (database down); "
+                        "those messages will be sent again",
+                        len(self._waiting),
+                    )
                     for _, future in self._waiting:
                         future.cancel()
                     return
