@@ -167,7 +167,7 @@ def _marked(page: Page, selector: str, words: str) -> None:
     expect(control).to_have_attribute("aria-invalid", "true")
     described = control.get_attribute("aria-describedby")
     assert described, selector
-    note = page.locator(f"#{described}")
+    note = page.locator("#" + next(i for i in described.split() if i.endswith("-error")))
     expect(note).to_contain_text(words)
     # next to the field: in the same labelled field as the control
     same = "(n, c) => n.closest('.field') === c.closest('.field')"
@@ -445,3 +445,32 @@ def test_the_outcome_of_a_change_shows_where_it_was_made(page: Page, stack: Stac
     expect(page.locator("#template-status .feedback")).to_contain_text("ublished")
     expect(page.locator("#flash .alert")).to_have_count(0)
     assert _axe(page) == []
+
+
+def test_the_mailbox_search_words_and_sms_segments(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18 (the mailbox, Mailpit-grade): the search box reads to:, status:, is:proof…,
+    a wrong word is explained under the box that keeps it; an SMS tells its encoding and
+    segments."""
+    page.goto(stack.mid_url + "/")
+    page.locator("#search").fill("to:bob status:failed")
+    page.locator("#search").press("Enter")
+    expect(page.locator("#messages .message-row")).to_have_count(1)
+    expect(page.locator("#messages .recipient")).to_have_text("bob+soft@example.com")
+
+    page.locator("#search").fill("is:proof")
+    page.locator("#search").press("Enter")
+    rows = page.locator("#messages .message-row")
+    expect(rows.first).to_be_visible()
+    assert all(row.locator(".badge.proof").count() == 1 for row in rows.all())
+
+    page.locator("#search").fill("status:lost")
+    page.locator("#search").press("Enter")
+    expect(page.locator("#search")).to_have_value("status:lost")
+    _marked(page, "#search", "status must be one of")
+    assert _axe(page) == []
+
+    page.goto(f"{stack.mid_url}/?q={traffic.sms}")
+    page.locator("a.message-link").first.click()
+    expect(page.locator("#sms-parts")).to_contain_text("GSM-7 · 1 segment")

@@ -17,6 +17,8 @@ from midsourcing.capture.schemas import MessageCounts, MessageDetail, MessageFil
 from midsourcing.deps import StateDep
 from midsourcing.mailbox.csrf import CsrfChecked
 from midsourcing.mailbox.rendering import fragment, page, redirect
+from midsourcing.mailbox.search import SEARCH_SYNTAX, parse_search
+from midsourcing.mailbox.sms import sms_parts
 from midsourcing.routes.messages import Channel, Status
 from services.errors import Conflict, InvalidRequest, NotFound
 from services.safe_input import Int64, RowId, SearchText
@@ -71,6 +73,52 @@ def _signature(found: MessagePage, counts: MessageCounts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _criteria(filters: dict[str, str]) -> MessageFilter:
+    """Return the search the list's form asks for (its fields, and the search box's words)."""
+    # The search box's name:value words (to:, status:, is:proof…) fill the filters they name;
+    # a field of the form, when set, wins. The box keeps what was typed.
+    typed = parse_search(filters["q"])
+    wanted = {**typed.fields, **{k: v for k, v in filters.items() if v and k != "q"}}
+    return MessageFilter(
+        q=typed.text or None,
+        recipient=wanted.get("recipient") or None,
+        subject=wanted.get("subject") or None,
+        event_type=wanted.get("event_type") or None,
+        channel=choice(wanted.get("channel", ""), CHANNELS, "channel"),
+        status=choice(wanted.get("status", ""), STATUSES, "status"),
+        proof=_proof(wanted.get("proof", "")),
+        since=_moment(wanted.get("since", ""), "since"),
+        until=_moment(wanted.get("until", ""), "until"),
+    )
+
+
+async def _refused(
+    request: Request, state: StateDep, filters: dict[str, str], exc: InvalidRequest, *, limit: int
+) -> Response:
+    """Show the list's page again with what was typed, the error next to the field (400)."""
+    # a filter set by a word of the search box is explained under the box
+    where = exc.field if exc.field and filters.get(exc.field) else "q"
+    counts = await run_in_threadpool(service.count_messages, db=state.db)
+    return page(
+        request,
+        "messages.html",
+        active="/",
+        status_code=400,
+        deleted=None,
+        kept=None,
+        found=MessagePage(total=0, offset=0, limit=limit, messages=[]),
+        counts=counts,
+        filters=filters,
+        filtered=True,
+        base="/?",
+        poll="",  # nothing to keep up to date
+        channels=CHANNELS,
+        statuses=STATUSES,
+        search_syntax=SEARCH_SYNTAX,
+        errors={where: exc.message},
+    )
+
+
 @router.get("/", response_class=HTMLResponse, response_model=None)
 async def message_list(
     request: Request,
@@ -103,17 +151,12 @@ async def message_list(
         "since": since,
         "until": until,
     }
-    criteria = MessageFilter(
-        q=filters["q"] or None,
-        recipient=filters["recipient"] or None,
-        subject=filters["subject"] or None,
-        event_type=filters["event_type"] or None,
-        channel=choice(channel, CHANNELS, "channel"),
-        status=choice(status, STATUSES, "status"),
-        proof=_proof(proof),
-        since=_moment(since, "since"),
-        until=_moment(until, "until"),
-    )
+    try:
+        criteria = _criteria(filters)
+    except InvalidRequest as exc:
+        if is_htmx(request):
+            raise
+        return await _refused(request, state, filters, exc, limit=limit)
     found = await run_in_threadpool(
         service.list_messages, db=state.db, criteria=criteria, limit=limit, offset=offset
     )
@@ -131,6 +174,8 @@ async def message_list(
         "poll": base + urlencode({"offset": offset, "limit": limit, "v": signature}),
         "channels": CHANNELS,
         "statuses": STATUSES,
+        "search_syntax": SEARCH_SYNTAX,
+        "errors": {},
     }
     if is_htmx(request):
         return fragment("_message_list.html", **context)
@@ -195,6 +240,7 @@ async def message_page(
         raw_filename=raw.filename if raw else "",
         raw_problem=raw_problem,
         custom_data=_custom_data(message.data),
+        sms=sms_parts(message.text) if kind == "sms" else None,
     )
 
 
