@@ -15,13 +15,20 @@ from execution_instance.identity import MAX_INSTANCE_ID
 from execution_instance.intake.channels import Channel, Queue
 from services.clock import ClockChange, ClockReport
 from services.errors import InvalidRequest, NotFound
+from services.soap.router import refuse_cross_site
 from services.version import VERSION
 
 __all__ = ["router"]
 
 
 async def provide_control_caller(request: Request, state: StateDep) -> str:
-    """Check the control-plane account (HTTP Basic) and return its login."""
+    """Check the control-plane account (HTTP Basic) and return its login.
+
+    A browser may hold that account's Basic credentials and send them along with a request
+    another site's page makes: the control instance, the only caller, never sends
+    ``Origin``/``Sec-Fetch-Site``, so a request that names another site is refused first.
+    """
+    refuse_cross_site(request.headers, content_type=None)
     return state.control_plane.check(
         authorization=request.headers.get("authorization", ""),
         address=request.client.host if request.client else None,
