@@ -474,3 +474,20 @@ def test_the_mailbox_search_words_and_sms_segments(
     page.goto(f"{stack.mid_url}/?q={traffic.sms}")
     page.locator("a.message-link").first.click()
     expect(page.locator("#sms-parts")).to_contain_text("GSM-7 · 1 segment")
+
+
+def test_an_email_previews_at_phone_and_tablet_widths(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18 (the mailbox, Mailpit-grade): desktop, tablet and phone preview widths."""
+    page.goto(f"{stack.mid_url}/?q={traffic.sent}")
+    page.locator("a.message-link").first.click()
+    frame = page.locator("#message-html")
+    for name, most in (("Phone", 375), ("Tablet", 768), ("Desktop", 2000)):
+        button = page.get_by_role("button", name=name, exact=True)
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "true")
+        box = frame.bounding_box()
+        assert box is not None and box["width"] <= most, name
+    assert (frame.bounding_box() or {"width": 0})["width"] > 768
+    expect(page.frame_locator("#message-html").locator("body")).to_contain_text("Hello Ann")

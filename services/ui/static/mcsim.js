@@ -103,6 +103,18 @@
     var said = form && form.querySelector(".save-feedback");
     if (said) { said.textContent = ""; }
   });
+  // <button data-frame="id" data-frame-width="375">: show a rendered message at that width (a
+  // phone, a tablet; empty: the whole width), the pressed button marked.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-frame-width]");
+    var frame = button && document.getElementById(button.getAttribute("data-frame"));
+    if (!frame) { return; }
+    var width = button.getAttribute("data-frame-width");
+    frame.style.maxWidth = width ? width + "px" : "";
+    Array.prototype.forEach.call(button.parentNode.querySelectorAll("[data-frame-width]"), function (other) {
+      other.setAttribute("aria-pressed", other === button ? "true" : "false");
+    });
+  });
   // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
