@@ -15,6 +15,7 @@ moves every service of the cell at once (``mcsim clock``); production refuses to
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -109,16 +110,24 @@ def parse_duration(text: str) -> timedelta:
     """Parse ``2h``, ``90m``, ``1d 6h``, ``45s``, ``1w``, ``250ms`` or a number of seconds."""
     spec = text.strip().lower()
     try:
-        return timedelta(seconds=float(spec))
+        seconds = float(spec)
+        if math.isnan(seconds):
+            raise ValueError(spec)
     except ValueError:
-        pass
-    parts = list(_PART.finditer(spec))
-    if not parts or _PART.sub("", spec).replace(" ", "") != "":
+        parts = list(_PART.finditer(spec))
+        if not parts or _PART.sub("", spec).replace(" ", "") != "":
+            raise InvalidRequest(
+                f"{text!r} is not a duration: write it as 2h, 90m, 1d 6h, 45s, 1w or seconds",
+                field="advance",
+            ) from None
+        seconds = sum(float(p.group(1)) * _UNITS[p.group(2)] for p in parts)
+    if not seconds <= MAX_OFFSET.total_seconds():  # infinities too
         raise InvalidRequest(
-            f"{text!r} is not a duration: write it as 2h, 90m, 1d 6h, 45s, 1w or seconds",
+            f"{text!r} is too long: the clock can run at most {MAX_OFFSET.days} days ahead "
+            "of real time",
             field="advance",
         )
-    return timedelta(seconds=sum(float(p.group(1)) * _UNITS[p.group(2)] for p in parts))
+    return timedelta(seconds=seconds)
 
 
 def describe_offset(seconds: float) -> str:
@@ -149,7 +158,10 @@ class ClockChange(BaseModel):
         None, description="Make this the current time (with its zone; not before real time)."
     )
     offset_seconds: float | None = Field(
-        None, ge=0, description="Run this many seconds ahead of real time."
+        None,
+        ge=0,
+        le=MAX_OFFSET.total_seconds(),
+        description="Run this many seconds ahead of real time.",
     )
     reset: bool = Field(False, description="Go back to real time.")
 
