@@ -450,10 +450,13 @@ def test_the_outcome_of_a_change_shows_where_it_was_made(page: Page, stack: Stac
 def test_the_mailbox_search_words_and_sms_segments(
     page: Page, stack: StackRunner, traffic: Traffic
 ) -> None:
-    """Issue 18 (the mailbox, Mailpit-grade): the search box reads to:, status:, is:proof…,
-    a wrong word is explained under the box that keeps it; an SMS tells its encoding and
-    segments."""
+    """Issue 18 (the mailbox, Mailpit-grade): relative times; the search box reads to:,
+    status:, is:proof…, a wrong word is explained under the box that keeps it; an SMS tells its
+    encoding and segments."""
     page.goto(stack.mid_url + "/")
+    accepted = page.locator("#messages .accepted time").first
+    expect(accepted).to_have_text(re.compile(r"^(just now|\d+ min ago)$"))  # relative times
+    expect(accepted).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d .* UTC$"))
     page.locator("#search").fill("to:bob status:failed")
     page.locator("#search").press("Enter")
     expect(page.locator("#messages .message-row")).to_have_count(1)

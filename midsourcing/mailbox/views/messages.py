@@ -20,6 +20,7 @@ from midsourcing.mailbox.rendering import fragment, page, redirect
 from midsourcing.mailbox.search import SEARCH_SYNTAX, parse_search
 from midsourcing.mailbox.sms import sms_parts
 from midsourcing.routes.messages import Channel, Status
+from services.clock import utc_now
 from services.errors import Conflict, InvalidRequest, NotFound
 from services.safe_input import Int64, RowId, SearchText
 from services.ui import frame_headers, is_htmx
@@ -116,6 +117,7 @@ async def _refused(
         statuses=STATUSES,
         search_syntax=SEARCH_SYNTAX,
         errors={where: exc.message},
+        now=utc_now(),
     )
 
 
@@ -176,6 +178,7 @@ async def message_list(
         "statuses": STATUSES,
         "search_syntax": SEARCH_SYNTAX,
         "errors": {},
+        "now": utc_now(),  # the times are shown relative to the server's clock (virtual or not)
     }
     if is_htmx(request):
         return fragment("_message_list.html", **context)

@@ -115,6 +115,27 @@
       other.setAttribute("aria-pressed", other === button ? "true" : "false");
     });
   });
+  // <time datetime="…" data-relative> inside an element with data-now (the server's clock when
+  // it answered, which may be a test's virtual clock): shown as "5 min ago", the date in its
+  // title; every half minute the words follow the time.
+  function relativeTimes() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-now]"), function (scope) {
+      if (!scope.hasAttribute("data-seen")) { scope.setAttribute("data-seen", String(Date.now())); }
+      var now = Date.parse(scope.getAttribute("data-now")) + (Date.now() - Number(scope.getAttribute("data-seen")));
+      Array.prototype.forEach.call(scope.querySelectorAll("time[data-relative]"), function (time) {
+        var seconds = Math.round((now - Date.parse(time.getAttribute("datetime"))) / 1000);
+        var words = null;
+        if (seconds < 45) { words = "just now"; }
+        else if (seconds < 3600) { words = Math.max(1, Math.round(seconds / 60)) + " min ago"; }
+        else if (seconds < 86400) { words = Math.round(seconds / 3600) + " h ago"; }
+        else if (seconds < 7 * 86400) { words = Math.round(seconds / 86400) + " d ago"; }
+        if (words) { time.textContent = words; }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", relativeTimes);
+  document.addEventListener("htmx:afterSettle", relativeTimes);
+  window.setInterval(relativeTimes, 30000);
   // <form data-reset> is emptied once htmx has sent it successfully (ready for the next entry).
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
