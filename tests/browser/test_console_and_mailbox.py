@@ -494,3 +494,17 @@ def test_an_email_previews_at_phone_and_tablet_widths(
         assert box is not None and box["width"] <= most, name
     assert (frame.bounding_box() or {"width": 0})["width"] > 768
     expect(page.frame_locator("#message-html").locator("body")).to_contain_text("Hello Ann")
+
+
+def test_the_dashboard_lists_the_latest_events(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18 (the console, Campaign-grade): a dashboard with recent events."""
+    _log_in(page, stack)
+    _event_page(page, stack, traffic.failed, "Delivery failed")  # archived by now
+    page.goto(stack.control_url + "/")
+    latest = page.locator("#dashboard-recent")
+    expect(latest.locator(f"a[href='/events/{traffic.failed}']")).to_be_visible()
+    expect(latest).to_contain_text("bob+soft@example.com")
+    latest.locator(f"a[href='/events/{traffic.failed}']").click()
+    expect(page.locator("#event-status")).to_have_text("Delivery failed")

@@ -1,4 +1,5 @@
-"""The dashboard: the environment, what is authored and published, and where to go next."""
+"""The dashboard: the environment, what is authored and published, the latest events, and where
+to go next."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from control_instance.accounts.service import list_accounts
+from control_instance.archive import history
+from control_instance.archive.schemas import ArchivedEventPublic
 from control_instance.console.deps import ViewerUser
 from control_instance.console.rendering import page
+from control_instance.console.views.events import CHANNELS, STATUS_LABELS
 from control_instance.deps import StateDep
 from control_instance.event_types.service import list_event_types
-from control_instance.pagination import PageParams
+from control_instance.pagination import Page, PageParams
 from control_instance.templates.schemas import TemplateState
 from control_instance.templates.service import list_templates
 
@@ -19,6 +23,8 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 _COUNT = PageParams(limit=1, offset=0)
+#: The newest archived events the dashboard lists.
+_RECENT = PageParams(limit=8, offset=0)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -38,4 +44,16 @@ async def dashboard(request: Request, state: StateDep, user: ViewerUser) -> HTML
             ).total
         return found
 
-    return page(request, "dashboard.html", user, active="/", counts=await run_in_threadpool(counts))
+    def recent() -> Page[ArchivedEventPublic]:
+        return history.list_events(db=state.db, where=history.EventFilter(), page=_RECENT)
+
+    return page(
+        request,
+        "dashboard.html",
+        user,
+        active="/",
+        counts=await run_in_threadpool(counts),
+        recent=await run_in_threadpool(recent),
+        status_labels=STATUS_LABELS,
+        channels=CHANNELS,
+    )
