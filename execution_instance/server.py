@@ -37,7 +37,7 @@ from execution_instance.processes import (
 )
 from execution_instance.settings import ExecutionSettings
 from execution_instance.state import ExecutionState, prepare_instance
-from services.database_wait import open_when_reachable, stop_on_signals
+from services.database_wait import open_when_reachable, stop_on_signals, wait_until_reachable
 from services.db import Database
 from services.errors import McsimError
 from services.http import create_http_client
@@ -189,6 +189,21 @@ class _Master:
 
     def _run(self, role: Role, index: int) -> None:
         process = ProcessContext(role=role, index=index, shared=self.shared, wakeup=self.wakeup)
+        # Restarted by the master while PostgreSQL is down: wait for it rather than fail at
+        # once and be restarted again in a loop (a web process answers 503 meanwhile).
+        settings = self.settings
+        url = settings.resolved_database_url()
+        if url.startswith(("postgres://", "postgresql")):
+            db = Database(url, schema=settings.database_schema)
+            try:
+                wait_until_reachable(
+                    db,
+                    service=settings.service_name,
+                    instance_id=settings.instance_id,
+                    sock=self.sockets[index] if role is Role.WEB else None,
+                )
+            finally:
+                db.dispose()
         if role is Role.WEB:
             self._run_web(process)
             return

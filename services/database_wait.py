@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from typing import TypeVar
 from services.db import Database, DatabaseError
 from services.version import VERSION
 
-__all__ = ["WaitingServer", "open_when_reachable", "stop_on_signals"]
+__all__ = ["WaitingServer", "open_when_reachable", "stop_on_signals", "wait_until_reachable"]
 
 log = logging.getLogger("mcsim.database")
 
@@ -40,8 +41,18 @@ _FIRST_DELAY, _LONGEST_DELAY = 1.0, 10.0
 class WaitingServer:
     """A tiny HTTP server that answers 503 on the service's port while it waits."""
 
-    def __init__(self, host: str, port: int, service: str, instance_id: int | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        service: str,
+        instance_id: int | None,
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
+        """Listen on ``host:port``, or answer on ``sock``, a listening socket that stays open."""
         self.reason = ""
+        self._borrowed = sock is not None
         self.since = time.monotonic()
         waiting = self
 
@@ -78,7 +89,11 @@ class WaitingServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler, bind_and_activate=sock is None)
+        if sock is not None:  # a pre-forked process's share of the port (SO_REUSEPORT)
+            self._server.socket.close()
+            self._server.socket = sock
+            self._server.server_address = sock.getsockname()
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="waiting-for-database", daemon=True
@@ -86,9 +101,10 @@ class WaitingServer:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop answering and free the port."""
+        """Stop answering and free the port (a borrowed socket is left open for its owner)."""
         self._server.shutdown()
-        self._server.server_close()
+        if not self._borrowed:
+            self._server.server_close()
         self._thread.join(5)
 
 
@@ -150,6 +166,64 @@ def open_when_reachable(
     finally:
         if waiting is not None:
             waiting.close()
+
+
+def wait_until_reachable(
+    db: Database,
+    *,
+    service: str,
+    instance_id: int | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Return once PostgreSQL answers (at once for SQLite, or when it already answers).
+
+    For a process forked after the database was prepared (an execution instance's web and
+    processing processes, restarted by their master while PostgreSQL is down): it waits
+    instead of failing at start and being restarted in a loop; a web process answers 503 on
+    its share of the port (``sock``) meanwhile.
+    """
+    if not db.is_postgres:
+        return
+    delay = _FIRST_DELAY
+    waiting: WaitingServer | None = None
+    try:
+        while True:
+            reason = _probe(db)
+            if reason is None:
+                if waiting is not None:
+                    log.info("database %s reachable: starting", db.describe())
+                return
+            if waiting is None and sock is not None:
+                waiting = WaitingServer("", 0, service, instance_id, sock=sock)
+            if waiting is not None:
+                waiting.reason = reason
+            log.warning(
+                "database %s unreachable (%s); retrying in %g s",
+                db.describe(),
+                reason,
+                delay,
+                extra={"event": "database_unreachable", "retry_in_s": delay},
+            )
+            db.dispose()
+            time.sleep(delay)
+            delay = min(delay * 2, _LONGEST_DELAY)
+    finally:
+        if waiting is not None:
+            waiting.close()
+
+
+def _probe(db: Database) -> str | None:
+    """Return why the database cannot be reached, or None when it answers."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (OperationalError, InterfaceError) as exc:
+        cause = exc.orig or exc
+        return (str(cause).strip().splitlines() or ["unreachable"])[0]
+    return None
 
 
 @contextlib.contextmanager

@@ -29,12 +29,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-__all__ = ["Child", "Prefork", "die_with_parent", "reuseport_sockets"]
+__all__ = ["Child", "Prefork", "die_with_parent", "next_restart_delay", "reuseport_sockets"]
 
 log = logging.getLogger("mcsim.master")
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 RESTART_DELAY = 1.0
+#: A child that dies again within this many seconds of its start waits twice as long before
+#: its next start, up to RESTART_DELAY_MAX: a cause that persists is no tight restart loop.
+STABLE_AFTER, RESTART_DELAY_MAX = 10.0, 10.0
+
+
+def next_restart_delay(previous: float | None, lived: float) -> float:
+    """Return how long to wait before starting again a child that lived ``lived`` seconds."""
+    if previous is None or lived >= STABLE_AFTER:
+        return RESTART_DELAY
+    return min(previous * 2, RESTART_DELAY_MAX)
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class Prefork:
         #: Runs in the master after each fork, with the child's role and process id.
         self.on_started = on_started
         self.running: dict[int, str] = {}
+        self.started_at: dict[str, float] = {}
         self.stopping = False
 
     def run(self) -> int:
@@ -108,12 +119,20 @@ class Prefork:
             self._start(role)
         log.info("%s master started", self.name, extra={"processes": list(self.children)})
         restarts: dict[str, float] = {}
+        delays: dict[str, float] = {}
         while not self.stopping:
             time.sleep(0.2)
             for role in self._reap():
                 if not self.stopping:
-                    log.warning("%s of the %s died; starting it again", role, self.name)
-                    restarts[role] = time.monotonic() + RESTART_DELAY
+                    lived = time.monotonic() - self.started_at.get(role, 0.0)
+                    delays[role] = next_restart_delay(delays.get(role), lived)
+                    log.warning(
+                        "%s of the %s died; starting it again in %g s",
+                        role,
+                        self.name,
+                        delays[role],
+                    )
+                    restarts[role] = time.monotonic() + delays[role]
             for role, when in list(restarts.items()):
                 if time.monotonic() >= when and not self.stopping:
                     del restarts[role]
@@ -158,6 +177,7 @@ class Prefork:
                 logging.shutdown()
                 os._exit(code)
         self.running[pid] = role
+        self.started_at[role] = time.monotonic()
         if self.on_started is not None:
             self.on_started(role, pid)
 

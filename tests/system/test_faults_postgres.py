@@ -9,6 +9,8 @@ cut off while the chaos schedule also kills every process type.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +132,8 @@ def test_postgres_down_during_a_run_degrades_clearly_and_recovers(
             assert answer.status_code == 201, answer.text
             acked.append(email)
         pids = stack.runner.pids()
+        children = stack.processes("execution-1")
+        assert {role for role, _ in children} == {"web-0", "processing-0"}
 
         pg.stop()
         assert wait_until(lambda: _health(stack.exec_url(1))[0] == 503, timeout=20)
@@ -146,6 +150,15 @@ def test_postgres_down_during_a_run_degrades_clearly_and_recovers(
         assert wait_until(lambda: _waiting_for_database(stack.mid_url), timeout=30)
         time.sleep(3)
         assert stack.restarts() == ["midsourcing"]
+        # So do an instance's own processes, restarted by its master: once, then they wait,
+        # the web process answering 503 on its share of the port (before: ~5 restarts a second,
+        # nothing answering).
+        for _, pid in children:
+            os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: _waiting_for_database(stack.exec_url(1)), timeout=30)
+        time.sleep(4)
+        log = (stack.runner.data_dir / "logs" / "execution-1.log").read_text()
+        assert log.count("died; starting it again") == 2, log[-3000:]
         assert {k: v for k, v in stack.runner.pids().items() if k != "midsourcing"} == {
             k: v for k, v in pids.items() if k != "midsourcing"
         }
