@@ -131,7 +131,13 @@ def main() -> int:
             )
         _say("load over; auditing every event")
         result = asyncio.run(
-            audit(load, relay, mid_kills_wall=stack.kill_times("midsourcing"), drain_timeout=300)
+            audit(
+                load,
+                relay,
+                mid_kills_wall=stack.kill_times("midsourcing"),
+                mid_url=stack.mid_url,
+                drain_timeout=300,
+            )
         )
     survived = sum(1 for r in records if r.error is None)
     print(f"database: {options.database}; load average at the end {load_average()}")

@@ -262,12 +262,15 @@ class Audit:
     unacked_sent: list[str] = field(default_factory=list)
     #: Acknowledged, final, not processed (deliveryFailed, tooOld...): not lost, but reported.
     not_processed: list[str] = field(default_factory=list)
+    #: Addresses of sent events whose mid-sourcing capture store does not hold exactly one sent
+    #: message (two would be one event handed over as two messages).
+    capture_mismatches: list[str] = field(default_factory=list)
     drain_s: float = 0.0
 
     @property
     def clean(self) -> bool:
         """Return whether nothing was lost or duplicated outside the counted window."""
-        return not (self.lost or self.duplicated or self.key_duplicates)
+        return not (self.lost or self.duplicated or self.key_duplicates or self.capture_mismatches)
 
     def lines(self) -> list[str]:
         """Return the audit as readable lines."""
@@ -284,6 +287,8 @@ class Audit:
             f"{self.unacked_sent[:10]}",
             f"acknowledged, final, not processed: {len(self.not_processed)} "
             f"{self.not_processed[:10]}",
+            f"capture store, not one sent message per sent event: "
+            f"{len(self.capture_mismatches)} {self.capture_mismatches[:10]}",
             f"drained {self.drain_s:.1f} s after the load ended",
         ]
 
@@ -339,10 +344,12 @@ async def audit(
     relay: SmtpSink,
     *,
     mid_kills_wall: Sequence[float],
+    mid_url: str | None = None,
     drain_timeout: float = 120.0,
     settle: float = 3.0,
 ) -> Audit:
-    """Account for every event of ``load`` (``mid_kills_wall``: wall times of mid SIGKILLs)."""
+    """Account for every event of ``load`` (``mid_kills_wall``: wall times of mid SIGKILLs;
+    ``mid_url``: also check mid-sourcing's capture store)."""
     result = Audit(logical=len(load.events))
     ended = load.finished_at or time.monotonic()
     acked_pkeys: dict[int, str] = {}
@@ -393,7 +400,32 @@ async def audit(
             sent = relay.count(attempt.email)
             if sent:
                 result.unacked_sent.append(f"{attempt.email} ({attempt.error}) sent {sent}x")
+    if mid_url is not None:
+        stored = await _captured(mid_url, f"chaos-{load.run}-")
+        for email in to_send:
+            if stored.get(email.lower(), 0) != 1:
+                result.capture_mismatches.append(f"{email}: {stored.get(email.lower(), 0)}")
     return result
+
+
+async def _captured(mid_url: str, prefix: str) -> Counter[str]:
+    """Count the sent messages of mid-sourcing's capture store by recipient (``prefix``...)."""
+    found: Counter[str] = Counter()
+    async with httpx.AsyncClient(base_url=mid_url, timeout=30, trust_env=False) as client:
+        offset = 0
+        while True:
+            page = (
+                await client.get(
+                    "/api/v1/messages",
+                    params={"recipient": prefix, "limit": 1000, "offset": offset},
+                )
+            ).json()
+            for message in page["messages"]:
+                if message["status"] == "sent" and not message["proof"]:
+                    found[str(message["to"]).lower()] += 1
+            offset += len(page["messages"])
+            if not page["messages"] or offset >= page["total"]:
+                return found
 
 
 def drive(load: Load, steps: Sequence[Step]) -> list[FaultRecord]:

@@ -54,7 +54,13 @@ def test_an_audit_after_database_restarts_under_load_finds_nothing_lost(
         load = Load(stack.lb_url, rate=5, seconds=steps[-1].at + 4, run=str(time.time_ns()))
         records = asyncio.run(run_with_faults(load, steps))
         result = asyncio.run(
-            audit(load, relay, mid_kills_wall=stack.kill_times("midsourcing"), drain_timeout=60)
+            audit(
+                load,
+                relay,
+                mid_kills_wall=stack.kill_times("midsourcing"),
+                mid_url=stack.mid_url,
+                drain_timeout=60,
+            )
         )
         report = [
             f"{r.injected_at:5.1f}s {r.name}: recovered in {r.recovered_s}, error {r.error}"
