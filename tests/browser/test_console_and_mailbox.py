@@ -319,15 +319,21 @@ _HIDDEN_COLUMNS = """() => Array.from(document.querySelectorAll('.table-wrap'))
   .map(w => (w.querySelector('table') || w).id || 'a table')"""
 
 
-@pytest.mark.parametrize("size", [(1366, 900), (390, 844)], ids=["laptop", "phone"])
+@pytest.mark.parametrize(
+    ("size", "scheme"),
+    [((1366, 900), "light"), ((390, 844), "light"), ((1366, 900), "dark")],
+    ids=["laptop", "phone", "laptop-dark"],
+)
 def test_every_page_fits_the_screen_and_passes_axe_without_errors(
-    page: Page, stack: StackRunner, traffic: Traffic, size: tuple[int, int]
+    page: Page, stack: StackRunner, traffic: Traffic, size: tuple[int, int], scheme: str
 ) -> None:
     """Issue 18: lists overflowed a laptop screen (the mailbox table 1,411 px in a 1,124 px
     frame, the event history 1,227 px), and on a phone the mailbox showed only the subject;
-    contrasts (the header's role, the SMS preview, the badges) and labels failed WCAG AA."""
+    contrasts (the header's role, the SMS preview, the badges) and labels failed WCAG AA. In
+    dark mode too."""
     width, height = size
     page.set_viewport_size({"width": width, "height": height})
+    page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
     too_wide: list[str] = []
     inaccessible: list[str] = []
     _log_in(page, stack)
