@@ -279,7 +279,7 @@ def _mailbox_pages(stack: StackRunner) -> list[str]:
     seen: dict[tuple[str, bool, str], int] = {}
     for message in messages:
         seen.setdefault((message["channel"], message["proof"], message["status"]), message["id"])
-    tabs = {"email": ("html", "text", "headers", "raw"), "sms": ("sms", "raw")}
+    tabs = {"email": ("html", "source", "links", "text", "headers", "raw"), "sms": ("sms", "raw")}
     pages = ["/", "/?proof=yes", "/?status=failed&channel=email", "/?q=nothing-matches-this"]
     pages += ["/quarantine", "/chaos"]
     for (channel, _, _), pk in seen.items():
@@ -485,10 +485,11 @@ def test_the_mailbox_search_words_and_sms_segments(
     expect(page.locator("#sms-parts")).to_contain_text("GSM-7 · 1 segment")
 
 
-def test_an_email_previews_at_phone_and_tablet_widths(
+def test_an_email_previews_at_three_widths_with_its_source_and_links(
     page: Page, stack: StackRunner, traffic: Traffic
 ) -> None:
-    """Issue 18 (the mailbox, Mailpit-grade): desktop, tablet and phone preview widths."""
+    """Issue 18 (the mailbox, Mailpit-grade): desktop, tablet and phone preview widths, the
+    HTML source highlighted, a link check."""
     page.goto(f"{stack.mid_url}/?q={traffic.sent}")
     page.locator("a.message-link").first.click()
     frame = page.locator("#message-html")
@@ -500,6 +501,14 @@ def test_an_email_previews_at_phone_and_tablet_widths(
         assert box is not None and box["width"] <= most, name
     assert (frame.bounding_box() or {"width": 0})["width"] > 768
     expect(page.frame_locator("#message-html").locator("body")).to_contain_text("Hello Ann")
+
+    # its HTML source, highlighted, and its links checked (read, never followed)
+    page.get_by_role("tab", name="HTML source").click()
+    expect(page.locator("#message-source .hl-tag").first).to_have_text("<p")
+    expect(page.locator("#message-source")).to_contain_text("Choose a new password")
+    page.get_by_role("tab", name="Links").click()
+    expect(page.locator("#links-summary")).to_contain_text("1 link, none to look at")
+    expect(page.locator("#message-links")).to_contain_text("https://shop.acme.test/reset?token=t-1")
 
 
 def test_the_dashboard_lists_the_latest_events(

@@ -16,6 +16,7 @@ from midsourcing.capture import service
 from midsourcing.capture.schemas import MessageCounts, MessageDetail, MessageFilter, MessagePage
 from midsourcing.deps import StateDep
 from midsourcing.mailbox.csrf import CsrfChecked
+from midsourcing.mailbox.html_source import highlight, links
 from midsourcing.mailbox.rendering import fragment, page, redirect
 from midsourcing.mailbox.search import SEARCH_SYNTAX, parse_search
 from midsourcing.mailbox.sms import sms_parts
@@ -34,12 +35,14 @@ CHANNELS: tuple[str, ...] = get_args(Channel)
 STATUSES: tuple[str, ...] = get_args(Status)
 _LIMIT = 50
 _TABS = {
-    "email": ("html", "text", "headers", "raw"),
+    "email": ("html", "source", "links", "text", "headers", "raw"),
     "sms": ("sms", "raw"),
     "push": ("push", "raw"),
 }
 _TAB_LABELS = {
     "html": "HTML",
+    "source": "HTML source",
+    "links": "Links",
     "text": "Text",
     "headers": "Headers",
     "raw": "Raw",
@@ -229,7 +232,9 @@ async def message_page(
     else:
         raw_problem = ""
     kind = _kind(message)
-    tabs = [t for t in _TABS.get(kind, ("raw",)) if t != "html" or message.html]
+    tabs = [
+        t for t in _TABS.get(kind, ("raw",)) if t not in ("html", "source", "links") or message.html
+    ]
     selected = tab if tab in tabs else tabs[0]
     return page(
         request,
@@ -244,6 +249,8 @@ async def message_page(
         raw_problem=raw_problem,
         custom_data=_custom_data(message.data),
         sms=sms_parts(message.text) if kind == "sms" else None,
+        source=highlight(message.html) if message.html else [],
+        links=links(message.html) if message.html else [],
     )
 
 
