@@ -40,8 +40,9 @@ def _count(app: object) -> int:
 
 
 @st.composite
-def garbled(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from([VALID, VALID_MANY])))
+def garbled(draw: st.DrawFn, sources: tuple[bytes, ...] = (VALID, VALID_MANY)) -> bytes:
+    """One of ``sources``, damaged 1 to 4 times (bytes flipped, cut, inserted, repeated)."""
+    data = bytearray(draw(st.sampled_from(sources)))
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["flip", "delete", "insert", "truncate", "duplicate"]))
         at = draw(st.integers(0, len(data) - 1))
