@@ -503,7 +503,7 @@ def test_an_email_previews_at_three_widths_with_its_source_and_links(
     expect(page.frame_locator("#message-html").locator("body")).to_contain_text("Hello Ann")
 
     # its HTML source, highlighted, and its links checked (read, never followed)
-    page.get_by_role("tab", name="HTML source").click()
+    page.get_by_role("tab", name="Source").click()
     expect(page.locator("#message-source .hl-tag").first).to_have_text("<p")
     expect(page.locator("#message-source")).to_contain_text("Choose a new password")
     page.get_by_role("tab", name="Links").click()

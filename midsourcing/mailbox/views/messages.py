@@ -41,7 +41,7 @@ _TABS = {
 }
 _TAB_LABELS = {
     "html": "HTML",
-    "source": "HTML source",
+    "source": "Source",
     "links": "Links",
     "text": "Text",
     "headers": "Headers",
