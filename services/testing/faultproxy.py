@@ -302,9 +302,11 @@ class ProxyThread:
         future: Future[_T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return future.result(timeout)
 
-    def add(self, target_host: str, target_port: int, *, port: int = 0) -> ProxyControl:
-        """Start a proxy to ``target_host:target_port`` (on ``port``, or a free one)."""
-        proxy = FaultProxy(target_host, target_port, port=port)
+    def add(
+        self, target_host: str, target_port: int, *, port: int = 0, host: str = "127.0.0.1"
+    ) -> ProxyControl:
+        """Start a proxy to ``target_host:target_port`` (on ``host:port``, a free port if 0)."""
+        proxy = FaultProxy(target_host, target_port, host=host, port=port)
         self.call(self._started(proxy))
         self._proxies.append(proxy)
         return ProxyControl(proxy, self)
