@@ -633,6 +633,7 @@ class Benchmark(enum.StrEnum):
     STORED = "stored"
     FOOTPRINT = "footprint"
     CHAOS = "chaos"
+    SOAK = "soak"
 
 
 #: The source checkout this command runs from, where ``benchmarks/`` lives (not installed).
