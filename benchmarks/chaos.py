@@ -33,7 +33,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks.processes import load_average
-from tests.support.chaos import FaultRecord, Load, Step, audit, run_with_faults, schedule
+from tests.support.chaos import FaultRecord, Load, Step, audit_stack, run_with_faults, schedule
 from tests.support.faultstack import start_fault_stack
 from tests.support.pgcluster import PgCluster
 from tests.support.smtp import SmtpSink
@@ -130,15 +130,7 @@ def main() -> int:
                 + (f"error {record.error}" if record.error else f"recovered {record.recovered_s}")
             )
         _say("load over; auditing every event")
-        result = asyncio.run(
-            audit(
-                load,
-                relay,
-                mid_kills_wall=stack.kill_times("midsourcing"),
-                mid_url=stack.mid_url,
-                drain_timeout=300,
-            )
-        )
+        result = audit_stack(load, relay, stack, drain_timeout=300)
     survived = sum(1 for r in records if r.error is None)
     print(f"database: {options.database}; load average at the end {load_average()}")
     print(f"events under fault: {_under_fault(load, records)} of {result.logical}")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import subprocess
 import sys
@@ -403,31 +402,54 @@ def _words(name: str) -> str:
     return "".join(f" {c.lower()}" if c.isupper() else c for c in name)
 
 
-clock_app = typer.Typer(
-    help="Read or move the running stack's virtual clock (development and test stacks).",
-    no_args_is_help=True,
-)
-app.add_typer(clock_app, name="clock")
+class ClockAction(enum.StrEnum):
+    """What ``mcsim clock`` does."""
+
+    SHOW = "show"
+    ADVANCE = "advance"
+    SET = "set"
+    RESET = "reset"
 
 
-@dataclasses.dataclass(frozen=True)
-class _ControlTarget:
-    url: str
-    token: str | None
-    login: str
-    password: str
-
-
-def _clock_command(target: _ControlTarget, change: dict[str, object] | None) -> None:
+@app.command()
+def clock(
+    action: Annotated[ClockAction, typer.Argument(help="show, advance, set or reset.")],
+    value: Annotated[
+        str | None,
+        typer.Argument(
+            help="advance: how much (2h, 90m, 1d 6h, 45s, 1w); set: the new time, ISO 8601 "
+            "with its zone (2027-01-01T08:00Z)."
+        ),
+    ] = None,
+    data_dir: DataDir = Path(".mcsim"),
+    control: ControlOption = None,
+    control_port: ControlPort = 8070,
+    host: Host = "127.0.0.1",
+    login: AdminLogin = "admin",
+    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
+    token: AdminToken = None,
+) -> None:
+    """Read or move the running stack's virtual clock (development and test stacks): advance
+    makes scheduled events due, ends expirations, retries, quarantines and sessions, runs
+    purges; reset goes back to real time."""
     err = make_console(stderr=True)
+    needs_value = action in (ClockAction.ADVANCE, ClockAction.SET)
+    if needs_value != (value is not None):
+        wanted = "needs a value (2h, or a time)" if needs_value else "takes no value"
+        err.print(f"[red]mcsim clock {action.value} {wanted}[/red]")
+        raise typer.Exit(2)
+    changes: dict[ClockAction, dict[str, object] | None] = {
+        ClockAction.SHOW: None,
+        ClockAction.ADVANCE: {"advance": value},
+        ClockAction.SET: {"to": value},
+        ClockAction.RESET: {"reset": True},
+    }
+    change = changes[action]
     try:
-        cell = clock_call(
-            target.url,
-            change,
-            token=target.token,
-            login=target.login,
-            password=target.password,
+        url = control or control_url(
+            data_dir.expanduser(), StackOptions(host=host, control_port=control_port)
         )
+        cell = clock_call(url, change, token=token, login=login, password=password)
     except ControlCommandError as exc:
         err.print(f"[red]clock {'not moved' if change else 'unknown'}:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -445,89 +467,6 @@ def _clock_command(target: _ControlTarget, change: dict[str, object] | None) -> 
             "reset) once every service is up"
         )
         raise typer.Exit(1)
-
-
-def _target(
-    data_dir: Path,
-    control: str | None,
-    port: int,
-    host: str,
-    token: str | None,
-    login: str,
-    password: str,
-) -> _ControlTarget:
-    try:
-        url = control or control_url(
-            data_dir.expanduser(), StackOptions(host=host, control_port=port)
-        )
-    except ControlCommandError as exc:
-        make_console(stderr=True).print(f"[red]no stack:[/red] {exc}")
-        raise typer.Exit(1) from None
-    return _ControlTarget(url=url, token=token, login=login, password=password)
-
-
-@clock_app.command("show")
-def clock_show(
-    data_dir: DataDir = Path(".mcsim"),
-    control: ControlOption = None,
-    control_port: ControlPort = 8070,
-    host: Host = "127.0.0.1",
-    login: AdminLogin = "admin",
-    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
-    token: AdminToken = None,
-) -> None:
-    """Show the stack's time and how far each service runs ahead of real time."""
-    _clock_command(_target(data_dir, control, control_port, host, token, login, password), None)
-
-
-@clock_app.command("advance")
-def clock_advance(
-    duration: Annotated[str, typer.Argument(help="How much: 2h, 90m, 1d 6h, 45s, 1w.")],
-    data_dir: DataDir = Path(".mcsim"),
-    control: ControlOption = None,
-    control_port: ControlPort = 8070,
-    host: Host = "127.0.0.1",
-    login: AdminLogin = "admin",
-    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
-    token: AdminToken = None,
-) -> None:
-    """Move every service's clock forward: scheduled events become due, expirations,
-    retries, quarantines and sessions end, purges run."""
-    target = _target(data_dir, control, control_port, host, token, login, password)
-    _clock_command(target, {"advance": duration})
-
-
-@clock_app.command("set")
-def clock_set(
-    time: Annotated[
-        str, typer.Argument(help="The new time, ISO 8601 with its zone: 2027-01-01T08:00Z.")
-    ],
-    data_dir: DataDir = Path(".mcsim"),
-    control: ControlOption = None,
-    control_port: ControlPort = 8070,
-    host: Host = "127.0.0.1",
-    login: AdminLogin = "admin",
-    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
-    token: AdminToken = None,
-) -> None:
-    """Make TIME the stack's current time (never before real time)."""
-    target = _target(data_dir, control, control_port, host, token, login, password)
-    _clock_command(target, {"to": time})
-
-
-@clock_app.command("reset")
-def clock_reset(
-    data_dir: DataDir = Path(".mcsim"),
-    control: ControlOption = None,
-    control_port: ControlPort = 8070,
-    host: Host = "127.0.0.1",
-    login: AdminLogin = "admin",
-    password: AdminPassword = "admin",  # noqa: S107 - the documented development password
-    token: AdminToken = None,
-) -> None:
-    """Put every service back on real time."""
-    target = _target(data_dir, control, control_port, host, token, login, password)
-    _clock_command(target, {"reset": True})
 
 
 package_app = typer.Typer(

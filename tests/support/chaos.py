@@ -433,6 +433,29 @@ def drive(load: Load, steps: Sequence[Step]) -> list[FaultRecord]:
     return asyncio.run(run_with_faults(load, steps))
 
 
+def audit_stack(load: Load, relay: SmtpSink, stack: FaultStack, *, drain_timeout: float) -> Audit:
+    """Audit every event of ``load`` once it ran on ``stack`` (synchronous callers): its
+    mid-sourcing kills bound the at-least-once window, its capture store is checked too."""
+    return asyncio.run(
+        audit(
+            load,
+            relay,
+            mid_kills_wall=stack.kill_times("midsourcing"),
+            mid_url=stack.mid_url,
+            drain_timeout=drain_timeout,
+        )
+    )
+
+
+def run_report(records: Sequence[FaultRecord], result: Audit) -> list[str]:
+    """Return the lines of a run: each fault with its recovery, then the audit's findings."""
+    faults = [
+        f"{r.injected_at:5.1f}s {r.name}: recovered in {r.recovered_s}, error {r.error}"
+        for r in records
+    ]
+    return faults + result.lines()
+
+
 # -- the schedule ------------------------------------------------------------------------------
 
 

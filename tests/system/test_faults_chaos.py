@@ -13,13 +13,12 @@ The long form is ``mcsim bench chaos``.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.chaos import Load, audit, run_with_faults, schedule
+from tests.support.chaos import Load, audit_stack, drive, run_report, schedule
 from tests.support.faultstack import start_fault_stack
 from tests.support.smtp import SmtpSink
 
@@ -33,24 +32,13 @@ def test_an_audit_after_faults_under_load_finds_nothing_lost_or_doubled(tmp_path
     with SmtpSink() as relay, start_fault_stack(tmp_path / "data", relay, env=FAST) as stack:
         steps = schedule(stack, every=3.5, hold=3.0)
         load = Load(stack.lb_url, rate=6, seconds=steps[-1].at + 4, run=str(time.time_ns()))
-        records = asyncio.run(run_with_faults(load, steps))
-        result = asyncio.run(
-            audit(
-                load,
-                relay,
-                mid_kills_wall=stack.kill_times("midsourcing"),
-                mid_url=stack.mid_url,
-                drain_timeout=60,
-            )
-        )
-        report = [
-            f"{r.injected_at:5.1f}s {r.name}: recovered in {r.recovered_s}, error {r.error}"
-            for r in records
-        ] + result.lines()
-        print("\n".join(report))
-        assert all(r.error is None for r in records), report
+        records = drive(load, steps)
+        result = audit_stack(load, relay, stack, drain_timeout=60)
+        lines = run_report(records, result)
+        print("\n".join(lines))
+        assert all(r.error is None for r in records), lines
         kinds = {name for _, name, what in stack.injected if what.startswith("SIGKILL")}
         assert kinds >= {"execution-1", "execution-2", "midsourcing", "load_balancer", "control"}
-        assert result.acked > 0.9 * result.logical, report
-        assert result.clean, report
-        assert result.never_acked == 0, report
+        assert result.acked > 0.9 * result.logical, lines
+        assert result.clean, lines
+        assert result.never_acked == 0, lines

@@ -8,7 +8,6 @@ cut off while the chaos schedule also kills every process type.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -19,7 +18,7 @@ import httpx
 import pytest
 
 from services.dev_credentials import TECHNICAL_TOKEN
-from tests.support.chaos import Load, audit, run_with_faults, schedule
+from tests.support.chaos import Load, audit_stack, drive, run_report, schedule
 from tests.support.faultstack import start_fault_stack
 from tests.support.pgcluster import PgCluster, postgres_bin
 from tests.support.smtp import SmtpSink
@@ -52,24 +51,13 @@ def test_an_audit_after_database_restarts_under_load_finds_nothing_lost(
     ):
         steps = schedule(stack, every=3.5, hold=3.0, database=pg)
         load = Load(stack.lb_url, rate=5, seconds=steps[-1].at + 4, run=str(time.time_ns()))
-        records = asyncio.run(run_with_faults(load, steps))
-        result = asyncio.run(
-            audit(
-                load,
-                relay,
-                mid_kills_wall=stack.kill_times("midsourcing"),
-                mid_url=stack.mid_url,
-                drain_timeout=60,
-            )
-        )
-        report = [
-            f"{r.injected_at:5.1f}s {r.name}: recovered in {r.recovered_s}, error {r.error}"
-            for r in records
-        ] + result.lines()
-        print("\n".join(report))
-        assert all(r.error is None for r in records), report
-        assert result.clean, report
-        assert result.never_acked == 0, report
+        records = drive(load, steps)
+        result = audit_stack(load, relay, stack, drain_timeout=60)
+        lines = run_report(records, result)
+        print("\n".join(lines))
+        assert all(r.error is None for r in records), lines
+        assert result.clean, lines
+        assert result.never_acked == 0, lines
 
 
 def _health(url: str) -> tuple[int | None, dict[str, object]]:
