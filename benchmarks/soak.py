@@ -506,7 +506,8 @@ async def _soak(
             pss = sum(p["pss"] for p in processes.values()) / 1024
             _say(
                 f"{sample.minute:5.1f} min: {sample.events_per_s:,.0f} events/s, "
-                f"{sample.errors} errors, stack PSS {pss:,.0f} MiB, "
+                f"{sample.errors} errors {dict(tally.errors.most_common(3))}, "
+                f"stack PSS {pss:,.0f} MiB, "
                 f"{sum(p['fds'] for p in processes.values())} open files, queues {queues}, "
                 f"latency p50 {sample.latency_ms['p50']:.0f} ms p99 "
                 f"{sample.latency_ms['p99']:.0f} ms, data {sample.data_mib:,.0f} MiB; captured "
