@@ -105,6 +105,7 @@ class Message(Base):
     forwarded: Mapped[str] = mapped_column(Text)  # what the webhook answered, if any
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # first opened in the mailbox
 
     __table_args__ = (
         Index("ix_messages_claim", "status", "next_attempt_at"),

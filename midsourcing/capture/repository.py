@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, delete, func, or_, select
@@ -90,6 +91,23 @@ def list_page(
 def get(session: Session, *, pk: int) -> Message | None:
     """Return one message."""
     return session.get(Message, pk)
+
+
+def mark_seen(session: Session, *, pk: int, now: datetime) -> bool:
+    """Note the first time message ``pk`` is opened; return whether it exists."""
+    row = session.get(Message, pk)
+    if row is None:
+        return False
+    if row.seen_at is None:
+        row.seen_at = now
+    return True
+
+
+def neighbours(session: Session, *, pk: int) -> tuple[int | None, int | None]:
+    """Return the ids of the message just newer and just older than ``pk`` (None at an end)."""
+    newer = session.execute(select(func.min(Message.id)).where(Message.id > pk)).scalar()
+    older = session.execute(select(func.max(Message.id)).where(Message.id < pk)).scalar()
+    return newer, older
 
 
 def count_by(session: Session, column: Any) -> dict[str, int]:

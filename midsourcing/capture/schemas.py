@@ -44,6 +44,10 @@ class MessageSummary(_Camel):
     message_id: str = Field(description="The message id of the delivery part (cell-unique).")
     channel: str = Field(description="email, sms, ios or android.")
     to: str
+    sender: str = Field(
+        description="Who an email is from, as its From header (Name <address>); empty for SMS "
+        "and push."
+    )
     subject: str = Field(description="The email subject, or the push title.")
     snippet: str = Field(description="The first characters of the text.")
     event_type: str
@@ -57,6 +61,7 @@ class MessageSummary(_Camel):
     tries: int
     created_at: datetime = Field(description="When mid-sourcing accepted the message.")
     finished_at: datetime | None
+    read: bool = Field(description="Whether the message was opened in the mailbox.")
 
 
 class Header(_Camel):

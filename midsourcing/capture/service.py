@@ -23,6 +23,7 @@ from midsourcing.delivery.mime import build_email, render_email
 from midsourcing.delivery.reasons import FailureReason
 from midsourcing.delivery.webhook import webhook_payload
 from midsourcing.tables import Message
+from services.clock import utc_now
 from services.db import Database
 from services.errors import Conflict, NotFound
 from services.waiting import stream_stop, wait_any
@@ -55,6 +56,7 @@ def _summary_fields(row: Message) -> dict[str, object]:
         "message_id": row.message_id,
         "channel": row.channel,
         "to": row.recipient,
+        "sender": _sender(row),
         "subject": row.subject if row.channel == "email" else row.title,
         "snippet": text[:_SNIPPET],
         "event_type": row.event_type,
@@ -68,7 +70,23 @@ def _summary_fields(row: Message) -> dict[str, object]:
         "tries": row.tries,
         "created_at": row.created_at,
         "finished_at": row.finished_at,
+        "read": row.seen_at is not None,
     }
+
+
+def _sender(row: Message) -> str:
+    if row.channel != "email":
+        return ""
+    return f"{row.from_name} <{row.from_address}>" if row.from_name else row.from_address
+
+
+def open_message(*, db: Database, pk: int) -> tuple[int | None, int | None]:
+    """Mark message ``pk`` read (the first time it is opened) and return the ids of the
+    newer and the older message, for the mailbox's previous/next links."""
+    with db.transaction(write=True) as session:
+        if not repository.mark_seen(session, pk=pk, now=utc_now()):
+            raise NotFound(f"no captured message {pk}", field="id")
+        return repository.neighbours(session, pk=pk)
 
 
 def list_messages(*, db: Database, criteria: MessageFilter, limit: int, offset: int) -> MessagePage:

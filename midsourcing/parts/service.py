@@ -103,6 +103,7 @@ def _row(message: DeliveryMessage, *, part_id: int, now: datetime) -> dict[str, 
         "forwarded": "",
         "created_at": now,
         "finished_at": None,
+        "seen_at": None,
     }
 
 

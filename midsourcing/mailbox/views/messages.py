@@ -220,6 +220,9 @@ async def message_page(
 ) -> HTMLResponse:
     """Show one message: its content in tabs and what happened to its delivery."""
     domain = state.settings.message_id_domain
+    # Opening a message marks it read (as a mail client): every open list shows it at once.
+    newer, older = await run_in_threadpool(service.open_message, db=state.db, pk=message_id)
+    state.feed.changed()
     message = await run_in_threadpool(
         service.get_message, db=state.db, pk=message_id, domain=domain
     )
@@ -251,6 +254,8 @@ async def message_page(
         sms=sms_parts(message.text) if kind == "sms" else None,
         source=highlight(message.html) if message.html else [],
         links=links(message.html) if message.html else [],
+        newer=newer,
+        older=older,
     )
 
 

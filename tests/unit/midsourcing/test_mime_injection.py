@@ -141,11 +141,13 @@ def test_a_text_that_replays_its_own_boundary_still_comes_back_whole(prefix: str
 
 # -- F10: linear HTML to text ---------------------------------------------------------------------
 def _fastest(convert: Callable[[str], str], markup: str) -> float:
+    """The least CPU time of five conversions: the process's own time, which a busy machine
+    (other processes taking the cores) does not lengthen as it does the wall clock's."""
     best = float("inf")
     for _ in range(5):
-        started = time.perf_counter()
+        started = time.process_time()
         convert(markup)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -160,9 +162,9 @@ def test_html_to_text_is_linear_in_many_unclosed_openings(unit: str) -> None:
 
 
 def test_an_html_only_email_of_the_review_renders_quickly() -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     raw = render_email(outgoing(text="", html="<head" * 30_000), domain=DOMAIN)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert parts_of(raw)[0] == ("text/plain", "<head" * 30_000 + "\n")
 
 
