@@ -29,7 +29,10 @@ __all__ = [
 ]
 
 _LOCATION = re.compile(r"^\((\d+):(\d+)\) : (.*)$")
-_PHONE = re.compile(r"^\+?[0-9 ().-]{3,32}$")
+#: E.164: a plus, the country code (no leading zero) and the number, 15 digits at most.
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+#: What people write between the digits of a phone number.
+_PHONE_PUNCTUATION = re.compile(r"[ .\-]")
 MAX_CTX_BYTES = 64 * 1024
 
 
@@ -66,8 +69,16 @@ def check_address(channel: ChannelName, address: str) -> str:
     address = address.strip()
     if channel is ChannelName.EMAIL and ("@" not in address or " " in address):
         raise InvalidRequest(f"{address!r} is not an email address", field="address")
-    if channel is ChannelName.SMS and not _PHONE.match(address):
-        raise InvalidRequest(f"{address!r} is not a mobile number", field="address")
+    if channel is ChannelName.SMS:
+        number = _PHONE_PUNCTUATION.sub("", address)
+        if not _E164.match(number):
+            raise InvalidRequest(
+                f"{address!r} is not an international mobile number: write it in E.164, a + and "
+                "the country code before the number, as +447700900123 (spaces, dots and dashes "
+                "are allowed between the digits)",
+                field="address",
+            )
+        return number  # stored as E.164, as mid-sourcing's SMS connectors expect it
     if not address:
         raise InvalidRequest("the address is empty", field="address")
     return address

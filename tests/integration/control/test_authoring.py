@@ -261,3 +261,27 @@ async def test_seed_addresses_can_be_edited_and_deleted(cell: Cell) -> None:
     assert (
         await cell.control.get(f"/api/v1/templates/{tid}/seeds/{seed['id']}", headers=admin)
     ).status_code == 404
+
+
+async def test_sms_seeds_are_e164_numbers(cell: Cell) -> None:
+    """A seed of an SMS template is an international number (E.164), stored without the
+    spaces and dashes it was typed with; a national or malformed number is refused in words."""
+    admin = await cell.login()
+    template = await make_template(cell, admin, channel="sms", content={"text": "Hi"})
+    url = f"/api/v1/templates/{template['id']}/seeds"
+    typed = await cell.control.post(
+        url, json={"label": "UK phone", "address": " +44 (0)7700-900 123 "}, headers=admin
+    )
+    assert typed.status_code == 400  # "(0)" is no part of an E.164 number
+    typed = await cell.control.post(
+        url, json={"label": "UK phone", "address": " +44 7700-900 123 "}, headers=admin
+    )
+    assert typed.status_code == 201, typed.text
+    assert typed.json()["address"] == "+447700900123"
+    for wrong in ("07700 900123", "+0447700900123", "+44", "+4477009001234567", "+44 77OO"):
+        refused = await cell.control.post(
+            url, json={"label": f"bad {wrong}", "address": wrong}, headers=admin
+        )
+        assert refused.status_code == 400, (wrong, refused.text)
+        assert refused.json()["field"] == "address"
+        assert "E.164" in refused.json()["message"]
