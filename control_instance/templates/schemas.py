@@ -182,6 +182,11 @@ class PreviewIn(BaseModel):
 
     seed_id: int | None = None
     ctx: str | None = Field(None, max_length=64 * 1024, description="Used when no seed is given.")
+    event_id: int | None = Field(
+        None,
+        description="Render with the data of an archived event (its plId) instead of a seed: its "
+        "address, externalId and ctx as the website sent them.",
+    )
     content: dict[str, str] | None = Field(
         None, description="Unsaved fields to preview instead of the draft's."
     )

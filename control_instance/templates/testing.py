@@ -13,12 +13,13 @@ import json
 import uuid
 from dataclasses import dataclass
 
+from lxml import etree
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from control_instance.pagination import Page, PageParams, fetch_page
 from control_instance.state import ControlState
-from control_instance.tables import EventType, Proof, Seed, TemplateVersion
+from control_instance.tables import ArchivedEvent, EventType, Proof, Seed, TemplateVersion
 from control_instance.templates import content as contents
 from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import (
@@ -39,6 +40,7 @@ from services.delivery_client import DeliveryClient, DeliveryClientError
 from services.delivery_protocol import DeliveryMessage, DeliveryPart
 from services.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from services.personalization import CompiledFields, EventData, TemplateEngine
+from services.soap.parser import parse_xml
 
 __all__ = ["list_proofs", "preview_template", "render_for", "send_proof"]
 
@@ -128,9 +130,36 @@ def _recipient(seed: Seed) -> _Recipient:
     return _Recipient(seed.id, seed.label, seed.address, seed.external_id, seed.ctx)
 
 
+#: An archived event's document: its ctx (64 KiB at most at intake) and its attributes.
+_MAX_EVENT_BYTES = 1024 * 1024
+
+
+def _archived(db: Database, channel: ChannelName, pl_id: int) -> _Recipient:
+    """The recipient and ctx of an archived event, to render a template as for that event."""
+    with db.transaction() as session:
+        event = session.get(ArchivedEvent, pl_id)
+    if event is None:
+        raise InvalidRequest(
+            f"no archived event {pl_id}: give the plId of an event the history lists",
+            field="event_id",
+        )
+    root = parse_xml(event.document.encode(), max_bytes=_MAX_EVENT_BYTES)
+    ctx = next((e for e in root if etree.QName(e).localname == "ctx"), None)
+    address = event.mobile_phone if channel is ChannelName.SMS else event.email
+    return _Recipient(
+        None,
+        f"event {pl_id}",
+        address or "",
+        event.external_id or "",
+        etree.tostring(ctx, encoding="unicode") if ctx is not None else "<ctx/>",
+    )
+
+
 def _preview(state: ControlState, template_id: int, body: PreviewIn) -> PreviewOut:
     draft, seeds = _draft(state.db, template_id, body)
-    if body.seed_id is None and body.ctx is not None:
+    if body.event_id is not None:
+        recipient = _archived(state.db, draft.channel, body.event_id)
+    elif body.seed_id is None and body.ctx is not None:
         recipient = _Recipient(None, None, "", "", body.ctx)
     elif seeds:
         recipient = _recipient(seeds[0])

@@ -291,6 +291,7 @@ async def preview(
     version = _form_int(form, "version")
     body = PreviewIn(
         seed_id=_form_int(form, "seed_id"),
+        event_id=_form_int(form, "event_id"),
         version=version,
         content=None if version else content_from(form, template.channel),
     )

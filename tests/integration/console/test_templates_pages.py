@@ -181,6 +181,18 @@ async def test_the_live_preview_renders_the_unsaved_draft_in_a_sandboxed_frame(
     assert "preview-error" in broken.text and "line 3" in broken.text
 
 
+async def test_the_editor_previews_with_an_archived_event_chosen_by_its_pl_id(
+    browser: Browser,
+) -> None:
+    tid = await _email_template(browser)
+    editor = (await browser.get(f"/templates/{tid}")).text
+    assert 'id="preview-event" name="event_id"' in editor
+    assert 'hx-include="#template-form, #preview-seed, #preview-event"' in editor
+    unknown = await browser.hx("POST", f"/templates/{tid}/preview", data={"event_id": "42"})
+    assert unknown.status_code == 200
+    assert "preview-error" in unknown.text and "no archived event 42" in unknown.text
+
+
 async def test_sms_and_push_previews_are_shown_escaped_in_a_phone(browser: Browser) -> None:
     await _event_type(browser)
     sms = await _template(browser, "sms")

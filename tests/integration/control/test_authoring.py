@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from control_instance.tables import ArchivedEvent
 from tests.integration.control.builders import make_event_type, make_template
 from tests.integration.control.conftest import Cell
 
@@ -285,3 +287,49 @@ async def test_sms_seeds_are_e164_numbers(cell: Cell) -> None:
         assert refused.status_code == 400, (wrong, refused.text)
         assert refused.json()["field"] == "address"
         assert "E.164" in refused.json()["message"]
+
+
+async def test_a_template_previews_with_an_archived_events_data(cell: Cell) -> None:
+    """Issue 18: preview with what a website really sent (an archived event's address,
+    externalId and ctx) instead of a seed; an unknown plId is refused on its field."""
+    admin = await cell.login()
+    template = await make_template(
+        cell,
+        admin,
+        content={
+            "subject": "Hi <%= rtEvent.ctx.firstName %>, order <%= rtEvent.externalId %>",
+            "html": "<p>For <%= rtEvent.email %></p>",
+            "text": "x",
+            "from_address": "shop@acme.test",
+        },
+    )
+    now = datetime.now(UTC)
+    with cell.control_app.state.db.transaction(write=True) as session:
+        session.add(
+            ArchivedEvent(
+                pl_id=72057594037927999,
+                account_id=None,
+                instance_id=1,
+                queue="rt",
+                event_type=template["event_type"],
+                channel=0,
+                status=2,
+                email="zoe@example.com",
+                external_id="o-77",
+                document='<rtEvent type="X" email="zoe@example.com" externalId="o-77">'
+                "<ctx><firstName>Zoé</firstName></ctx></rtEvent>",
+                created_at=now,
+                updated_at=now,
+                archived_at=now,
+            )
+        )
+    url = f"/api/v1/templates/{template['id']}/preview"
+    shown = await cell.control.post(url, json={"event_id": 72057594037927999}, headers=admin)
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert body["fields"]["subject"] == "Hi Zoé, order o-77"
+    assert body["fields"]["html"] == "<p>For zoe@example.com</p>"
+    assert (body["to"], body["seed"]) == ("zoe@example.com", "event 72057594037927999")
+    unknown = await cell.control.post(url, json={"event_id": 1}, headers=admin)
+    assert unknown.status_code == 400
+    assert unknown.json()["field"] == "event_id"
