@@ -523,3 +523,19 @@ def test_the_dashboard_lists_the_latest_events(
     expect(latest).to_contain_text("bob+soft@example.com")
     latest.locator(f"a[href='/events/{traffic.failed}']").click()
     expect(page.locator("#event-status")).to_have_text("Delivery failed")
+
+
+def test_the_field_picker_inserts_at_the_cursor_and_the_preview_follows(
+    page: Page, stack: StackRunner
+) -> None:
+    """Issue 18 item 6: a personalization-field picker built from the seeds' ctx."""
+    _log_in(page, stack, "/templates")
+    page.get_by_role("link", name="PASSWORD_RESET_email").click()
+    subject = page.locator("#field-subject")
+    subject.fill("Dear  today")
+    subject.evaluate("field => field.setSelectionRange(5, 5)")  # between the two spaces
+    page.locator("#field-picker summary").click()
+    page.locator("#field-picker").get_by_role("button", name="rtEvent.ctx.firstName").click()
+    expect(subject).to_have_value("Dear <%= rtEvent.ctx.firstName %> today")
+    expect(page.locator("#preview-subject")).to_have_text("Dear Ann today")  # the seed's ctx
+    assert _axe(page) == []

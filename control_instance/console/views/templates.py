@@ -26,6 +26,7 @@ from control_instance.pagination import PageParams, RowId
 from control_instance.state import ControlState
 from control_instance.templates import publishing, seeds, service, testing, versions
 from control_instance.templates.content import CHANNEL_FIELDS, ChannelName
+from control_instance.templates.fields import personalization_fields
 from control_instance.templates.schemas import (
     PreviewIn,
     PreviewOut,
@@ -179,9 +180,11 @@ async def create(
 
 def _editor_context(state: ControlState, template_id: int) -> dict[str, Any]:
     template = service.get_template(db=state.db, template_id=template_id)
+    listed = seeds.list_seeds(db=state.db, template_id=template_id, page=_ALL)
     return {
         "template": template,
-        "seeds": seeds.list_seeds(db=state.db, template_id=template_id, page=_ALL),
+        "seeds": listed,
+        "fields": personalization_fields(template.channel, (s.ctx for s in listed.items)),
         "versions": versions.list_versions(db=state.db, template_id=template_id, page=_ALL),
         "proofs": testing.list_proofs(db=state.db, template_id=template_id, page=_RECENT),
     }

@@ -176,6 +176,30 @@
     else if (event.key === "End") { next = tabs[tabs.length - 1]; }
     if (next) { event.preventDefault(); selectTab(next, true); }
   });
+  // The template editor's field picker: a [data-insert] button puts its text at the cursor of
+  // the field last typed in (the subject when none was), and tells htmx the field changed, so
+  // that the live preview follows.
+  var lastField = null;
+  document.addEventListener("focusin", function (event) {
+    if (event.target.closest && event.target.closest("#template-form") &&
+        (event.target.tagName === "TEXTAREA" || event.target.tagName === "INPUT")) {
+      lastField = event.target;
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-insert]");
+    if (!button) { return; }
+    var field = lastField && document.body.contains(lastField) ? lastField
+      : document.querySelector("#template-form textarea, #template-form input.mono");
+    if (!field || field.readOnly) { return; }
+    var text = button.getAttribute("data-insert");
+    var start = field.selectionStart, end = field.selectionEnd;
+    if (typeof start !== "number") { start = end = field.value.length; }
+    field.value = field.value.slice(0, start) + text + field.value.slice(end);
+    field.focus();
+    field.setSelectionRange(start + text.length, start + text.length);
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  });
   // <… data-live="URL" hx-trigger="messages-changed from:body">: the server streams its changes
   // (Server-Sent Events), and each one asks htmx to reload the element: no polling. EventSource
   // reconnects by itself; after a reconnection the element is reloaded once, for what happened
