@@ -13,11 +13,21 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, or_, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    CursorResult,
+    Table,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from execution_instance.intake.channels import EventStatus
-from execution_instance.tables import Event
+from execution_instance.tables import Event, Template
 from services.clock import utc_now
 from services.db import BindConverter
 
@@ -78,6 +88,7 @@ class ClaimedEvent:
 
 
 _EVENTS: Table = Event.__table__  # type: ignore[assignment]
+_TEMPLATES: Table = Template.__table__  # type: ignore[assignment]
 
 #: Where the statements run: a Core connection (the workers') or an ORM session (tests, tools).
 Executor = Session | Connection
@@ -139,37 +150,67 @@ def shift_leases(session: Session, *, by: timedelta, held_after: datetime) -> in
 
 def record_finished(session: Executor, finished: Sequence[Finished], *, worker: str) -> None:
     """Give events their final (or paused) status and release them (one executemany)."""
-    if not finished:
-        return
-    statement = (
+    final = [item for item in finished if item.status is not EventStatus.PAUSED]
+    if final:
+        statement = (
+            update(_EVENTS)
+            .where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.claimed_by == worker)
+            .values(
+                status=bindparam("new_status"),
+                error_text=bindparam("new_error"),
+                failure_reason=bindparam("new_reason"),
+                template_name=bindparam("new_template"),
+                template_version=bindparam("new_version"),
+                processed_at=bindparam("new_at"),
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        session.execute(
+            statement,
+            [
+                {
+                    "event_id": item.event_id,
+                    "new_status": int(item.status),
+                    "new_error": item.error,
+                    "new_reason": item.failure_reason,
+                    "new_template": item.template_name,
+                    "new_version": item.template_version,
+                    "new_at": item.at,
+                }
+                for item in final
+            ],
+        )
+    for item in finished:
+        if item.status is EventStatus.PAUSED:
+            _pause(session, item, worker=worker)
+
+
+def _pause(session: Executor, item: Finished, *, worker: str) -> None:
+    """Pause an event only while its template is still paused in the database.
+
+    The worker decided from its cache of templates: a resume committed since (in another
+    process, or in this one before its cache was read again) has already put the template's
+    paused events back in the queue, and would never see this one. The event then goes back
+    to the queue itself, to be routed again with the fresh template.
+    """
+    still_paused = exists().where(
+        _TEMPLATES.c.name == item.template_name, _TEMPLATES.c.paused.is_(True)
+    )
+    mine = (_EVENTS.c.id == item.event_id, _EVENTS.c.claimed_by == worker)
+    paused = session.execute(
         update(_EVENTS)
-        .where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.claimed_by == worker)
+        .where(*mine, still_paused)
         .values(
-            status=bindparam("new_status"),
-            error_text=bindparam("new_error"),
-            failure_reason=bindparam("new_reason"),
-            template_name=bindparam("new_template"),
-            template_version=bindparam("new_version"),
-            processed_at=bindparam("new_at"),
+            status=int(EventStatus.PAUSED),
+            template_name=item.template_name,
+            template_version=item.template_version,
             claimed_by=None,
             claimed_until=None,
         )
     )
-    session.execute(
-        statement,
-        [
-            {
-                "event_id": item.event_id,
-                "new_status": int(item.status),
-                "new_error": item.error,
-                "new_reason": item.failure_reason,
-                "new_template": item.template_name,
-                "new_version": item.template_version,
-                "new_at": item.at,
-            }
-            for item in finished
-        ],
-    )
+    if not (isinstance(paused, CursorResult) and paused.rowcount):
+        session.execute(update(_EVENTS).where(*mine).values(claimed_by=None, claimed_until=None))
 
 
 def mark_handed_over(

@@ -312,7 +312,8 @@ async def test_outcomes_share_commits_yet_each_waits_for_its_own_and_keeps_its_o
 async def test_free_slots_take_a_parts_messages_at_acceptance(make_mid: MidFactory) -> None:
     async with make_mid(concurrency=2) as mid:
         dispatcher = mid._transport.app.state.mid.dispatcher  # type: ignore[attr-defined]
-        await mid.put("/api/v1/chaos/email", json={"latencyMs": 400})  # tries hold their slots
+        # tries hold their slots (long enough for a loaded machine to read the statuses)
+        await mid.put("/api/v1/chaos/email", json={"latencyMs": 3000})
         messages = [
             email("ann@example.com"),
             email("bob+delay=1s@example.com"),  # not due yet: left to the queue

@@ -87,7 +87,7 @@ def test_ctx_errors_name_their_line() -> None:
 
 def test_addresses_are_checked_by_channel() -> None:
     assert check_address(ChannelName.EMAIL, " ann@example.com ") == "ann@example.com"
-    assert check_address(ChannelName.SMS, "+44 7700 900123") == "+44 7700 900123"
+    assert check_address(ChannelName.SMS, "+44 7700 900123") == "+447700900123"  # E.164
     assert check_address(ChannelName.ANDROID, "token-1") == "token-1"
     with pytest.raises(InvalidRequest):
         check_address(ChannelName.SMS, "ann@example.com")
