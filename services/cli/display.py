@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -95,16 +94,20 @@ def _pid(pids: dict[str, int | None], name: str) -> str:
     return "" if pid is None else str(pid)
 
 
-def failure_panel(title: str, lines: Sequence[str], *, log_file: str) -> Panel:
-    """Return a panel with a failure's title and the last lines of the service's log."""
+def failure_panel(title: str, lines: Sequence[str], *, log_file: str) -> Group:
+    """Return a failure's title (wrapped, never cut to the terminal's width as a panel title
+    is) above a panel with the last lines of the service's log."""
     body = Text("\n".join(lines) if lines else "(the log is empty)")
     footer = Text(f"full log: {log_file}", style="dim")
-    return Panel(
-        Group(body, footer),
-        title=escape(title),
-        title_align="left",
-        border_style="red",
-        expand=True,
+    return Group(
+        Text(title, style="bold red"),
+        Panel(
+            Group(body, footer),
+            title="the end of its log",
+            title_align="left",
+            border_style="red",
+            expand=True,
+        ),
     )
 
 

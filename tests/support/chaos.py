@@ -256,6 +256,9 @@ class Audit:
     duplicated: list[str] = field(default_factory=list)
     #: Sent twice with a mid-sourcing SIGKILL between the two copies.
     at_least_once_window: list[str] = field(default_factory=list)
+    #: Sent twice with a cut of the relay link between the two copies: the relay's 250 was lost
+    #: with the connection (SMTP's own at-least-once, RFC 1047).
+    smtp_window: list[str] = field(default_factory=list)
     #: One Idempotency-Key answered with two different events.
     key_duplicates: list[str] = field(default_factory=list)
     #: Not acknowledged to the client but sent (the answer was lost in transit).
@@ -283,6 +286,8 @@ class Audit:
             f"one key, two events: {len(self.key_duplicates)} {self.key_duplicates[:10]}",
             f"at-least-once window (mid-sourcing SIGKILLed between send and commit): "
             f"{len(self.at_least_once_window)} {self.at_least_once_window[:10]}",
+            f"SMTP window (the relay's answer lost with a cut connection): "
+            f"{len(self.smtp_window)} {self.smtp_window[:10]}",
             f"not acknowledged but sent (answer lost): {len(self.unacked_sent)} "
             f"{self.unacked_sent[:10]}",
             f"acknowledged, final, not processed: {len(self.not_processed)} "
@@ -331,11 +336,12 @@ async def _wait_sent(
     await asyncio.sleep(settle)  # a duplicate, if any, comes within the sync and retry delays
 
 
-def _window_gap(relay: SmtpSink, address: str, mid_kills: Sequence[float]) -> float | None:
-    """Return how long before a mid-sourcing SIGKILL the first copy was accepted, when one
-    came between the first and the last copy (else None: not the at-least-once window)."""
+def _window_gap(relay: SmtpSink, address: str, faults: Sequence[float]) -> float | None:
+    """Return how long before a fault (a mid-sourcing SIGKILL, a cut of the relay link) the
+    first copy was accepted, when one came between the first and the last copy (else None:
+    not in that fault's at-least-once window)."""
     copies = sorted(m.received_at for m in relay.messages_for(address))
-    gaps = [kill - copies[0] for kill in mid_kills if copies[0] <= kill <= copies[-1]]
+    gaps = [when - copies[0] for when in faults if copies[0] <= when <= copies[-1]]
     return min(gaps) if gaps else None
 
 
@@ -344,6 +350,7 @@ async def audit(
     relay: SmtpSink,
     *,
     mid_kills_wall: Sequence[float],
+    relay_cuts_wall: Sequence[float] = (),
     mid_url: str | None = None,
     drain_timeout: float = 120.0,
     settle: float = 3.0,
@@ -389,6 +396,10 @@ async def audit(
         elif (gap := _window_gap(relay, email, mid_kills_wall)) is not None:
             result.at_least_once_window.append(
                 f"{email} sent {sent}x, first {gap:.2f} s before a SIGKILL"
+            )
+        elif (gap := _window_gap(relay, email, relay_cuts_wall)) is not None:
+            result.smtp_window.append(
+                f"{email} sent {sent}x, first {gap:.2f} s before the relay link was cut"
             )
         else:
             result.duplicated.append(f"{email} sent {sent}x")
@@ -441,6 +452,7 @@ def audit_stack(load: Load, relay: SmtpSink, stack: FaultStack, *, drain_timeout
             load,
             relay,
             mid_kills_wall=stack.kill_times("midsourcing"),
+            relay_cuts_wall=stack.smtp_cuts,
             mid_url=stack.mid_url,
             drain_timeout=drain_timeout,
         )
@@ -472,6 +484,11 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not back within {timeout} s")
         time.sleep(0.2)
+
+
+def _cut_relay(stack: FaultStack) -> None:
+    stack.smtp_cuts.append(time.time())
+    stack.smtp_link.set(Fault.CUT)
 
 
 def _backend_up(stack: FaultStack, k: int) -> bool:
@@ -645,11 +662,13 @@ def schedule(
             recovered=lambda: _wait(lambda: _backend_up(stack, 2), 60, "backend 2"),
         ),
         # Refused, not hung: a relay that took DATA and whose 250 is lost gets the message again
-        # on the retry (SMTP's own at-least-once, RFC 1047), which this audit would count.
+        # on the retry (SMTP's own at-least-once, RFC 1047). The cut also resets the connections
+        # open at that moment, which can lose a 250 all the same: the audit counts a copy sent
+        # again across a cut in its own window (relay_cuts_wall), never as a duplicate.
         Step(
             0,
             "SMTP relay unreachable (cut)",
-            lambda: stack.smtp_link.set(Fault.CUT),
+            lambda: _cut_relay(stack),
             lambda: stack.smtp_link.set(Fault.PASS),
             hold,
         ),

@@ -34,7 +34,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ class FaultStack(StackProcesses):
     mid_links: dict[int, ProxyControl]
     smtp_link: ProxyControl
     db_link: ProxyControl | None
+    #: Wall-clock times at which the link to the SMTP relay was cut (open connections reset).
+    smtp_cuts: list[float] = field(default_factory=list)
 
     def stop(self) -> None:
         """Stop the stack, the proxies and the relay."""

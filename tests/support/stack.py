@@ -206,7 +206,9 @@ class StackRunner:
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
+                # A wide console whatever the test runner's terminal: what the tests read in the
+                # output does not depend on where rich wraps it.
+                env={**os.environ, "COLUMNS": "200", **(env or {})},
                 preexec_fn=_die_with_test_run,
             )
         return cls(process, data_dir, ports, output)

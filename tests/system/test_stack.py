@@ -167,9 +167,10 @@ def test_a_service_that_cannot_start_is_named_with_its_log_and_everything_stops(
         code = stack.wait(90)
 
     output = stack.output()
+    flat = " ".join(output.split())  # the reason wraps to the terminal's width
     assert code == 1, output
-    assert "control instance (control) did not answer GET /health within 20 s" in output, output
-    assert "HTTP 503 (starting, database unreachable)" in output
+    assert "control instance (control) did not answer GET /health within 20 s" in flat, output
+    assert "HTTP 503 (starting, database unreachable)" in flat, output
     assert "unreachable" in output and "retrying in" in output
     assert "mcsim could not start" in output
     assert set(stack.started_pids().values()) >= {"load_balancer", "execution-1", "control"}
