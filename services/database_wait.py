@@ -145,13 +145,7 @@ def open_when_reachable(
                     waiting = _start_waiting(host, port, service, instance_id)
                 if waiting is not None:
                     waiting.reason = reason
-                log.warning(
-                    "database %s unreachable (%s); retrying in %g s",
-                    db.describe(),
-                    reason,
-                    delay,
-                    extra={"event": "database_unreachable", "retry_in_s": delay},
-                )
+                _log_unreachable(db, reason, delay)
             else:
                 if waiting is not None:
                     log.info("database %s reachable: starting", db.describe())
@@ -197,13 +191,7 @@ def wait_until_reachable(
                 waiting = WaitingServer("", 0, service, instance_id, sock=sock)
             if waiting is not None:
                 waiting.reason = reason
-            log.warning(
-                "database %s unreachable (%s); retrying in %g s",
-                db.describe(),
-                reason,
-                delay,
-                extra={"event": "database_unreachable", "retry_in_s": delay},
-            )
+            _log_unreachable(db, reason, delay)
             db.dispose()
             time.sleep(delay)
             delay = min(delay * 2, _LONGEST_DELAY)
@@ -263,3 +251,13 @@ def _start_waiting(
         return WaitingServer(host, port, service, instance_id)
     log.warning("cannot answer on %s:%s while waiting for the database", host, port)
     return None
+
+
+def _log_unreachable(db: Database, reason: str, delay: float) -> None:
+    log.warning(
+        "database %s unreachable (%s); retrying in %g s",
+        db.describe(),
+        reason,
+        delay,
+        extra={"event": "database_unreachable", "retry_in_s": delay},
+    )

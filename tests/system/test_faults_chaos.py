@@ -28,6 +28,7 @@ pytestmark = pytest.mark.system
 FAST = {"MCSIM_EXEC_HANDOFF_RETRY_MAX_SECONDS": "4"}
 
 
+@pytest.mark.chaos
 def test_an_audit_after_faults_under_load_finds_nothing_lost_or_doubled(tmp_path: Path) -> None:
     with SmtpSink() as relay, start_fault_stack(tmp_path / "data", relay, env=FAST) as stack:
         steps = schedule(stack, every=3.5, hold=3.0)

@@ -40,6 +40,7 @@ def pg() -> Iterator[PgCluster]:
         yield cluster
 
 
+@pytest.mark.chaos
 def test_an_audit_after_database_restarts_under_load_finds_nothing_lost(
     tmp_path: Path, pg: PgCluster
 ) -> None:
