@@ -15,6 +15,7 @@ moves every service of the cell at once (``mcsim clock``); production refuses to
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -274,6 +275,7 @@ def store_offset(db: Database, offset: timedelta) -> None:
             session.execute(meta.insert().values(key=OFFSET_KEY, value=value))
 
 
+@functools.cache
 def _service_meta() -> TableClause:
     # Imported here: the load balancer reads the clock but has no database (nor SQLAlchemy).
     from sqlalchemy import String, column, table

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from services.cli.reset import ControlCommandError, login_token, response_body
+from services.cli.reset import control_call
 
 __all__ = ["CellClockView", "ServiceClockView", "clock_call"]
 
@@ -46,19 +46,18 @@ def clock_call(
     transport: httpx.BaseTransport | None = None,
 ) -> CellClockView:
     """Read the cell's clock (``change`` None) or move it (``{"advance": "2h"}``, ...)."""
-    with httpx.Client(base_url=control.rstrip("/"), timeout=timeout, transport=transport) as http:
-        try:
-            token = token or login_token(http, login, password)
-            headers = {"authorization": f"Bearer {token}"}
-            if change is None:
-                answer = http.get("/api/v1/clock", headers=headers)
-            else:
-                answer = http.post("/api/v1/clock", json=change, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ControlCommandError(
-                f"cannot reach the control instance at {control}: {exc}"
-            ) from None
-        body = response_body(answer, "the clock was not moved" if change else "cannot read it")
+    body = control_call(
+        control,
+        "GET" if change is None else "POST",
+        "/api/v1/clock",
+        json=change,
+        refused="the clock was not moved" if change else "cannot read it",
+        token=token,
+        login=login,
+        password=password,
+        timeout=timeout,
+        transport=transport,
+    )
     return CellClockView(
         now=str(body.get("now")),
         offset_seconds=float(body.get("offsetSeconds") or 0.0),

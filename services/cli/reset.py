@@ -17,6 +17,7 @@ __all__ = [
     "ControlCommandError",
     "ResetResult",
     "ServiceOutcome",
+    "control_call",
     "control_url",
     "login_token",
     "reset_cell",
@@ -66,15 +67,17 @@ def reset_cell(
     transport: httpx.BaseTransport | None = None,
 ) -> ResetResult:
     """Log in (unless given a token) and reset the cell behind ``control``."""
-    with httpx.Client(base_url=control.rstrip("/"), timeout=timeout, transport=transport) as http:
-        try:
-            token = token or login_token(http, login, password)
-            answer = http.post("/api/v1/reset", headers={"authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            raise ControlCommandError(
-                f"cannot reach the control instance at {control}: {exc}"
-            ) from None
-        body = response_body(answer, "the reset was refused")
+    body = control_call(
+        control,
+        "POST",
+        "/api/v1/reset",
+        refused="the reset was refused",
+        token=token,
+        login=login,
+        password=password,
+        timeout=timeout,
+        transport=transport,
+    )
     services = [
         ServiceOutcome(
             service=str(item.get("service", "?")),
@@ -85,6 +88,33 @@ def reset_cell(
         for item in body.get("services", [])
     ]
     return ResetResult(complete=bool(body.get("complete")), services=services)
+
+
+def control_call(
+    control: str,
+    method: str,
+    path: str,
+    *,
+    refused: str,
+    json: dict[str, Any] | None = None,
+    token: str | None = None,
+    login: str = "admin",
+    password: str = "admin",  # noqa: S107 - the documented development password
+    timeout: float = 60.0,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, Any]:
+    """Call the control API behind ``control`` as an admin (logging in unless given a token);
+    return the answer's JSON object, or raise ControlCommandError saying why (``refused``)."""
+    with httpx.Client(base_url=control.rstrip("/"), timeout=timeout, transport=transport) as http:
+        try:
+            token = token or login_token(http, login, password)
+            headers = {"authorization": f"Bearer {token}"}
+            answer = http.request(method, path, json=json, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ControlCommandError(
+                f"cannot reach the control instance at {control}: {exc}"
+            ) from None
+        return response_body(answer, refused)
 
 
 def login_token(http: httpx.Client, login: str, password: str) -> str:
