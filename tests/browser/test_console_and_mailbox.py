@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -539,3 +540,65 @@ def test_the_field_picker_inserts_at_the_cursor_and_the_preview_follows(
     expect(subject).to_have_value("Dear <%= rtEvent.ctx.firstName %> today")
     expect(page.locator("#preview-subject")).to_have_text("Dear Ann today")  # the seed's ctx
     assert _axe(page) == []
+
+
+@contextmanager
+def _control_api(stack: StackRunner) -> Iterator[httpx.Client]:
+    """A client of the control API, logged in as admin."""
+    with httpx.Client(base_url=stack.control_url, timeout=30) as control:
+        token = control.post("/api/v1/auth/login", json={"login": "admin", "password": "admin"})
+        control.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+        yield control
+
+
+def _published_template(stack: StackRunner, event_type: str, *, versions: int = 1) -> int:
+    """Create an event type and its email template with a seed, published ``versions`` times."""
+    with _control_api(stack) as control:
+        assert control.post("/api/v1/event-types", json={"name": event_type}).status_code == 201
+        content = {
+            "from_address": "shop@example.com",
+            "subject": "Hello <%= rtEvent.ctx.firstName %>",
+            "html": "<p>Hello <%= rtEvent.ctx.firstName %></p>",
+            "text": "Hello",
+        }
+        created = control.post(
+            "/api/v1/templates",
+            json={"event_type": event_type, "channel": "email", "content": content},
+        )
+        assert created.status_code == 201, created.text
+        template_id = int(created.json()["id"])
+        seed = {
+            "label": "Zoe",
+            "address": "zoe@example.com",
+            "ctx": "<ctx><firstName>Zoe</firstName><order id='Z-1'/></ctx>",
+        }
+        added = control.post(f"/api/v1/templates/{template_id}/seeds", json=seed)
+        assert added.status_code == 201, added.text
+        for version in range(1, versions + 1):
+            changed = {**content, "text": f"Hello, version {version}"}
+            patched = control.patch(f"/api/v1/templates/{template_id}", json={"content": changed})
+            assert patched.status_code == 200, patched.text
+            published = control.post(f"/api/v1/templates/{template_id}/publish")
+            assert published.status_code == 200, published.text
+    return template_id
+
+
+def test_the_field_picker_stays_after_a_save_and_a_rollback(page: Page, stack: StackRunner) -> None:
+    """Issue 18 item 6: the field picker vanished once the editor was drawn again."""
+    template_id = _published_template(stack, "PICKER_KEPT", versions=2)
+    _log_in(page, stack, f"/templates/{template_id}")
+    picker = page.locator("#field-picker")
+    expect(picker).to_be_visible()
+    page.locator("#template-save").click()
+    expect(page.locator("#save-feedback")).to_have_text("Draft saved.")
+    expect(picker).to_be_visible()
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Roll back to v1").click()
+    expect(page.locator("#template-status .feedback")).to_contain_text("Rolled back to version 1")
+    expect(page.locator("#field-text")).to_have_value("Hello, version 1")
+    page.locator("#field-subject").fill("Order ")
+    page.locator("#field-picker summary").click()
+    picker.get_by_role("button", name="rtEvent.ctx.order.@id").click()
+    expect(page.locator("#field-subject")).to_have_value("Order <%= rtEvent.ctx.order.@id %>")
+    expect(page.locator("#preview-subject")).to_have_text("Order Z-1")

@@ -26,7 +26,6 @@ from control_instance.pagination import PageParams, RowId
 from control_instance.state import ControlState
 from control_instance.templates import publishing, seeds, service, testing, versions
 from control_instance.templates.content import CHANNEL_FIELDS, ChannelName
-from control_instance.templates.fields import personalization_fields
 from control_instance.templates.schemas import (
     PreviewIn,
     PreviewOut,
@@ -180,11 +179,10 @@ async def create(
 
 def _editor_context(state: ControlState, template_id: int) -> dict[str, Any]:
     template = service.get_template(db=state.db, template_id=template_id)
-    listed = seeds.list_seeds(db=state.db, template_id=template_id, page=_ALL)
     return {
         "template": template,
-        "seeds": listed,
-        "fields": personalization_fields(template.channel, (s.ctx for s in listed.items)),
+        "seeds": seeds.list_seeds(db=state.db, template_id=template_id, page=_ALL),
+        "fields": templates_seeds.field_picker_fields(state, template),
         "versions": versions.list_versions(db=state.db, template_id=template_id, page=_ALL),
         "proofs": testing.list_proofs(db=state.db, template_id=template_id, page=_RECENT),
     }
@@ -216,10 +214,11 @@ def _status(
     *,
     done: str | None = None,
     outcome: PublishOut | None = None,
-    editor: bool = False,
+    editor: list[str] | None = None,
     headers: dict[str, str] | None = None,
     saved: bool = False,
 ) -> HTMLResponse:
+    """Return the status panel; with ``editor`` (the picker's fields), the editor too."""
     answer = page(
         request,
         "_template_status.html",
@@ -227,7 +226,8 @@ def _status(
         template=template,
         done=done,
         outcome=outcome,
-        editor_oob=editor,
+        editor_oob=editor is not None,
+        fields=editor or [],
         # the outcome of a save is shown beside the Save button, not in the status panel
         saved_here=saved,
         **_common(),
@@ -413,13 +413,15 @@ async def rollback(
     outcome = await publishing.rollback_template(
         state=state, template_id=template_id, version=chosen.version, actor=user.login
     )
+    # the editor is drawn again with the draft rolled back to, its field picker with it
+    fields = await run_in_threadpool(templates_seeds.field_picker_fields, state, outcome.template)
     return _status(
         request,
         user,
         outcome.template,
         done=_done(f"Rolled back to version {chosen.version}: published as", outcome),
         outcome=outcome,
-        editor=True,
+        editor=fields,
         headers=_PUBLISH_TRIGGER,
     )
 

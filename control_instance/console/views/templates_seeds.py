@@ -20,10 +20,11 @@ from control_instance.deps import StateDep
 from control_instance.pagination import PageParams
 from control_instance.state import ControlState
 from control_instance.templates import seeds, service, testing
-from control_instance.templates.schemas import ProofIn, SeedCreate, SeedUpdate
+from control_instance.templates.fields import personalization_fields
+from control_instance.templates.schemas import ProofIn, SeedCreate, SeedUpdate, TemplatePublic
 from services.errors import InvalidRequest
 
-__all__ = ["router"]
+__all__ = ["field_picker_fields", "router"]
 
 router = APIRouter(include_in_schema=False)
 _ALL = PageParams(limit=500, offset=0)
@@ -51,6 +52,26 @@ async def _section(
     )
     answer.headers.update(_SEEDS_CHANGED)
     return answer
+
+
+def field_picker_fields(state: ControlState, template: TemplatePublic) -> list[str]:
+    """Return what the editor's field picker offers: the event's fields and the seeds' ctx."""
+    listed = seeds.list_seeds(db=state.db, template_id=template.id, page=_ALL)
+    return personalization_fields(template.channel, (s.ctx for s in listed.items))
+
+
+@router.get("/templates/{template_id}/field-picker", response_class=HTMLResponse)
+async def field_picker(
+    request: Request, template_id: int, state: StateDep, user: ViewerUser
+) -> HTMLResponse:
+    """Return the editor's personalization-field picker (refreshed when the seeds change)."""
+
+    def load() -> dict[str, Any]:
+        template = service.get_template(db=state.db, template_id=template_id)
+        return {"template": template, "fields": field_picker_fields(state, template)}
+
+    found = await run_in_threadpool(load)
+    return page(request, "_template_field_picker.html", user, **found)
 
 
 @router.get("/templates/{template_id}/seed-picker", response_class=HTMLResponse)
