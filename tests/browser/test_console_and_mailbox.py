@@ -602,3 +602,48 @@ def test_the_field_picker_stays_after_a_save_and_a_rollback(page: Page, stack: S
     picker.get_by_role("button", name="rtEvent.ctx.order.@id").click()
     expect(page.locator("#field-subject")).to_have_value("Order <%= rtEvent.ctx.order.@id %>")
     expect(page.locator("#preview-subject")).to_have_text("Order Z-1")
+
+
+def test_the_template_bodies_are_edited_with_line_numbers_and_highlighting(
+    page: Page, stack: StackRunner
+) -> None:
+    """Issue 18 item 6: an editor with line numbers and <% %> highlighting (our own, no CDN);
+    the form still sends the plain textarea's value."""
+    template_id = _published_template(stack, "CODE_EDITOR")
+    _log_in(page, stack, f"/templates/{template_id}")
+    html = page.locator("#field-html")
+    editor = page.locator(".code-editor").filter(has=html)
+    expect(editor.locator(".code-gutter")).to_have_text("1")
+    expect(editor.locator(".code-layer .hl-expr")).to_have_text("<%= rtEvent.ctx.firstName %>")
+    expect(editor.locator(".code-layer .hl-tag").first).to_have_text("<p>")
+    html.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n<% if (rtEvent.ctx.order) { %>\n<b>order</b>\n<% } %>")
+    expect(html).to_be_focused()
+    expect(editor.locator(".code-gutter")).to_have_text("1\n2\n3\n4")
+    expect(editor.locator(".code-layer .hl-code")).to_have_text(
+        ["<% if (rtEvent.ctx.order) { %>", "<% } %>"]
+    )
+    # the coloured copy lies exactly under the typed text: same lines, same place
+    boxes = page.evaluate(
+        """() => {
+      const input = document.querySelector('#field-html');
+      const layer = input.parentNode.querySelector('.code-layer');
+      const a = input.getBoundingClientRect(), b = layer.getBoundingClientRect();
+      const style = e => getComputedStyle(e);
+      return [a.left - b.left, a.top - b.top, style(input).lineHeight === style(layer).lineHeight,
+              style(input).paddingLeft === style(layer).paddingLeft, input.scrollHeight,
+              layer.scrollHeight];
+    }"""
+    )
+    assert boxes[:4] == [0, 0, True, True] and boxes[4] == boxes[5], boxes
+    page.locator("#template-save").click()
+    expect(page.locator("#save-feedback")).to_contain_text("Draft saved.")
+    with _control_api(stack) as control:
+        saved = control.get(f"/api/v1/templates/{template_id}").json()["content"]["html"]
+    assert saved == (
+        "<p>Hello <%= rtEvent.ctx.firstName %></p>\n"
+        "<% if (rtEvent.ctx.order) { %>\n<b>order</b>\n<% } %>"
+    )
+    assert _axe(page) == []
+    assert not page.console_errors  # type: ignore[attr-defined]

@@ -200,6 +200,63 @@
     field.setSelectionRange(start + text.length, start + text.length);
     field.dispatchEvent(new Event("input", { bubbles: true }));
   });
+  // <textarea data-code>: a code editor for template bodies, by progressive enhancement. The
+  // textarea stays the field (typed in, labelled, sent by the form as it is); beside it a gutter
+  // numbers its lines, and behind it (its own text transparent) a copy of its text shows the
+  // personalization blocks (<% %>, <%= %>), tags and comments in colour. Both follow its
+  // typing and scrolling; nothing takes the focus.
+  var CODE_PIECES = /(<%=[\s\S]*?(?:%>|$))|(<%[\s\S]*?(?:%>|$))|(<!--[\s\S]*?(?:-->|$))|(<\/?[A-Za-z][^<>]*>?)/g;
+  function codePiece(into, kind, text) {
+    if (!text) { return; }
+    if (!kind) { into.appendChild(document.createTextNode(text)); return; }
+    var span = document.createElement("span");
+    span.className = "hl-" + kind;
+    span.textContent = text;
+    into.appendChild(span);
+  }
+  function drawCode(editor) {
+    var text = editor.input.value, code = document.createElement("code"), last = 0, match;
+    CODE_PIECES.lastIndex = 0;
+    while ((match = CODE_PIECES.exec(text)) !== null && match[0]) {
+      codePiece(code, "", text.slice(last, match.index));
+      codePiece(code, match[1] ? "expr" : match[2] ? "code" : match[3] ? "comment" : "tag", match[0]);
+      last = match.index + match[0].length;
+    }
+    codePiece(code, "", text.slice(last) + "\n");  // a last empty line is as high as the textarea's
+    editor.layer.replaceChildren(code);
+    var lines = text.split("\n").length, numbers = [];
+    for (var n = 1; n <= lines; n++) { numbers.push(n); }
+    editor.gutter.textContent = numbers.join("\n");
+    followScroll(editor);
+  }
+  function followScroll(editor) {
+    editor.layer.scrollTop = editor.gutter.scrollTop = editor.input.scrollTop;
+    editor.layer.scrollLeft = editor.input.scrollLeft;
+  }
+  function codeEditors() {
+    Array.prototype.forEach.call(document.querySelectorAll("textarea[data-code]:not([data-code-ready])"), function (input) {
+      var box = document.createElement("div"), area = document.createElement("div");
+      var editor = { input: input, gutter: document.createElement("div"), layer: document.createElement("div") };
+      box.className = "code-editor";
+      area.className = "code-area";
+      editor.gutter.className = "code-gutter";
+      editor.layer.className = "code-layer";
+      editor.gutter.setAttribute("aria-hidden", "true");
+      editor.layer.setAttribute("aria-hidden", "true");
+      input.parentNode.insertBefore(box, input);
+      area.appendChild(editor.layer);
+      area.appendChild(input);
+      box.appendChild(editor.gutter);
+      box.appendChild(area);
+      input.setAttribute("wrap", "off");
+      input.setAttribute("data-code-ready", "");
+      input.addEventListener("input", function () { drawCode(editor); });
+      input.addEventListener("scroll", function () { followScroll(editor); });
+      drawCode(editor);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", codeEditors);
+  document.addEventListener("htmx:afterSettle", codeEditors);
   // <… data-live="URL" hx-trigger="messages-changed from:body">: the server streams its changes
   // (Server-Sent Events), and each one asks htmx to reload the element: no polling. EventSource
   // reconnects by itself; after a reconnection the element is reloaded once, for what happened
