@@ -280,7 +280,10 @@ def _mailbox_pages(stack: StackRunner) -> list[str]:
     seen: dict[tuple[str, bool, str], int] = {}
     for message in messages:
         seen.setdefault((message["channel"], message["proof"], message["status"]), message["id"])
-    tabs = {"email": ("html", "source", "links", "text", "headers", "raw"), "sms": ("sms", "raw")}
+    tabs = {
+        "email": ("html", "source", "links", "compatibility", "text", "headers", "raw"),
+        "sms": ("sms", "raw"),
+    }
     pages = ["/", "/?proof=yes", "/?status=failed&channel=email", "/?q=nothing-matches-this"]
     pages += ["/quarantine", "/chaos"]
     for (channel, _, _), pk in seen.items():
@@ -551,14 +554,16 @@ def _control_api(stack: StackRunner) -> Iterator[httpx.Client]:
         yield control
 
 
-def _published_template(stack: StackRunner, event_type: str, *, versions: int = 1) -> int:
+def _published_template(
+    stack: StackRunner, event_type: str, *, versions: int = 1, html: str = ""
+) -> int:
     """Create an event type and its email template with a seed, published ``versions`` times."""
     with _control_api(stack) as control:
         assert control.post("/api/v1/event-types", json={"name": event_type}).status_code == 201
         content = {
             "from_address": "shop@example.com",
             "subject": "Hello <%= rtEvent.ctx.firstName %>",
-            "html": "<p>Hello <%= rtEvent.ctx.firstName %></p>",
+            "html": html or "<p>Hello <%= rtEvent.ctx.firstName %></p>",
             "text": "Hello",
         }
         created = control.post(
@@ -647,3 +652,39 @@ def test_the_template_bodies_are_edited_with_line_numbers_and_highlighting(
     )
     assert _axe(page) == []
     assert not page.console_errors  # type: ignore[attr-defined]
+
+
+def test_the_mailbox_checks_an_email_against_common_mail_clients(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18 item 5: an HTML compatibility check of the email, next to its source and links."""
+    html = (
+        "<html><head><style>.box { display: flex }</style></head><body>"
+        '<div class="box" style="position: absolute">Hi <%= rtEvent.ctx.firstName %></div>'
+        '<svg width="8" height="8"></svg><style>p { color: var(--ink) }</style></body></html>'
+    )
+    template_id = _published_template(stack, "COMPAT_CHECK", html=html)
+    with _control_api(stack) as control:
+        assert control.post(f"/api/v1/templates/{template_id}/proof", json={}).status_code == 200
+    page.goto(stack.mid_url + "/?q=type:COMPAT_CHECK")
+    page.locator("a.message-link").first.click()
+    page.get_by_role("tab", name="Compatibility").click()
+    expect(page.locator("#compatibility-summary")).to_contain_text("5 features of this email")
+    table = page.locator("#message-compatibility")
+    for feature in ("CSS display: flex", "CSS position", "SVG", "<style> in the body"):
+        expect(table.get_by_role("row", name=re.compile("^" + re.escape(feature)))).to_be_visible()
+    flex = table.get_by_role("row", name=re.compile("^CSS display: flex"))
+    expect(flex).to_contain_text("Outlook for Windows")
+    expect(flex).to_contain_text("Lay out with tables")
+    page.reload()  # the tab has its own address
+    expect(page.locator("#message-compatibility")).to_be_visible()
+    assert _axe(page) == []
+    page.set_viewport_size({"width": 1366, "height": 900})
+    assert _overflow(page) == 0 and page.evaluate(_HIDDEN_COLUMNS) == []
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert _overflow(page) == 0
+
+    page.goto(f"{stack.mid_url}/?q={traffic.sent}")  # the demo's email: nothing to say
+    page.locator("a.message-link").first.click()
+    page.get_by_role("tab", name="Compatibility").click()
+    expect(page.locator("#compatibility-summary")).to_contain_text("Nothing found")

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from midsourcing.capture import service
 from midsourcing.capture.schemas import MessageCounts, MessageDetail, MessageFilter, MessagePage
 from midsourcing.deps import StateDep
+from midsourcing.mailbox.compatibility import check_compatibility
 from midsourcing.mailbox.csrf import CsrfChecked
 from midsourcing.mailbox.html_source import highlight, links
 from midsourcing.mailbox.rendering import fragment, page, redirect
@@ -35,14 +36,17 @@ CHANNELS: tuple[str, ...] = get_args(Channel)
 STATUSES: tuple[str, ...] = get_args(Status)
 _LIMIT = 50
 _TABS = {
-    "email": ("html", "source", "links", "text", "headers", "raw"),
+    "email": ("html", "source", "links", "compatibility", "text", "headers", "raw"),
     "sms": ("sms", "raw"),
     "push": ("push", "raw"),
 }
+#: The tabs of an email's HTML part (none when it has only text).
+_HTML_TABS = ("html", "source", "links", "compatibility")
 _TAB_LABELS = {
     "html": "HTML",
     "source": "Source",
     "links": "Links",
+    "compatibility": "Compatibility",
     "text": "Text",
     "headers": "Headers",
     "raw": "Raw",
@@ -235,9 +239,7 @@ async def message_page(
     else:
         raw_problem = ""
     kind = _kind(message)
-    tabs = [
-        t for t in _TABS.get(kind, ("raw",)) if t not in ("html", "source", "links") or message.html
-    ]
+    tabs = [t for t in _TABS.get(kind, ("raw",)) if t not in _HTML_TABS or message.html]
     selected = tab if tab in tabs else tabs[0]
     return page(
         request,
@@ -254,6 +256,7 @@ async def message_page(
         sms=sms_parts(message.text) if kind == "sms" else None,
         source=highlight(message.html) if message.html else [],
         links=links(message.html) if message.html else [],
+        compatibility=check_compatibility(message.html) if message.html else [],
         newer=newer,
         older=older,
     )
