@@ -76,8 +76,8 @@ def _elements(*tags: str, where: str = "") -> Callable[[_Email], Found]:
         if not found:
             return 0, ""
         first = found[0]
-        attributes = "".join(f' {k}="{v}"' for k, v in list(first.attrib.items())[:2])
-        return len(found), _shorten(f"<{first.tag}{attributes}>")
+        attributes = "".join(f' {k!s}="{v!s}"' for k, v in list(first.attrib.items())[:2])
+        return len(found), _shorten(f"<{first.tag!s}{attributes}>")
 
     return find
 
@@ -190,7 +190,7 @@ def _parse(html: str) -> _Email | None:
         root = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError):
         return None
-    css = [style.text_content() for style in root.iter("style")]
+    css = [style.text or "" for style in root.iter("style")]
     css += [
         element.get("style", "") for element in root.iter(etree.Element) if element.get("style")
     ]
