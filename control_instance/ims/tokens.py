@@ -25,15 +25,18 @@ from control_instance.ims.keys import SigningKeys
 from control_instance.ims.schemas import TokenAnswer
 from control_instance.ims.service import profiles_of, scopes_of
 from control_instance.tables import TechnicalAccount, TechnicalAccountSecret
-from services.auth.ims import PROFILES_CLAIM
+from services.auth.ims import DEFAULT_SCOPES, PROFILES_CLAIM
 from services.auth.passwords import verify_password
 from services.auth.throttle import LogonThrottle
 from services.clock import unix_time, utc_now
 from services.db import Database
 
-__all__ = ["TokenRequest", "issue_token"]
+__all__ = ["CONSOLE_CLIENT_ID", "TokenRequest", "issue_console_token", "issue_token"]
 
 GRANT = "client_credentials"
+#: The client id of the tokens the control instance signs for its own calls (the console's test
+#: events), never handed out.
+CONSOLE_CLIENT_ID = "mcsim-console"
 
 TokenRequest = Mapping[str, str]
 
@@ -140,6 +143,16 @@ def issue_token(
     token = keys.sign(_claims(client_id, user, scopes, profiles, now, ttl_seconds, issuer))
     # IMS answers 86399 for its 24 h tokens: the seconds left once the answer is on its way.
     return TokenAnswer(access_token=token, expires_in=max(ttl_seconds - 1, 1))
+
+
+def issue_console_token(
+    *, keys: SigningKeys, user: str, profile: str, issuer: str, ttl_seconds: int
+) -> str:
+    """Return a short-lived access token of the console operator ``user`` with ``profile``."""
+    claims = _claims(
+        CONSOLE_CLIENT_ID, user, list(DEFAULT_SCOPES), [profile], unix_time(), ttl_seconds, issuer
+    )
+    return keys.sign(claims)
 
 
 def _too_many(wait: float) -> TooManyAttempts:

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from control_instance.deps import EditorDep, StateDep, ViewerDep
 from control_instance.pagination import Page, PageDep, RowId
-from control_instance.templates import publishing, service, testing, versions
+from control_instance.templates import publishing, seed_event, service, testing, versions
 from control_instance.templates.content import ChannelName
 from control_instance.templates.schemas import (
     PreviewIn,
@@ -19,6 +19,8 @@ from control_instance.templates.schemas import (
     ProofRecord,
     PublishOut,
     RollbackIn,
+    SeedEventIn,
+    SeedEventOut,
     TemplateCreate,
     TemplatePublic,
     TemplateState,
@@ -97,6 +99,16 @@ async def preview(template_id: RowId, body: PreviewIn, _: ViewerDep, state: Stat
 async def proof(template_id: RowId, body: ProofIn, actor: EditorDep, state: StateDep) -> ProofOut:
     """Send the draft to the seed addresses through mid-sourcing, marked as proofs."""
     return await testing.send_proof(
+        state=state, template_id=template_id, body=body, actor=actor.login
+    )
+
+
+@router.post("/{template_id}/test-event", response_model=SeedEventOut)
+async def send_test_event(
+    template_id: RowId, body: SeedEventIn, actor: EditorDep, state: StateDep
+) -> SeedEventOut:
+    """Push a seed address as a real event of the template's type through the execution cell."""
+    return await seed_event.send_seed_event(
         state=state, template_id=template_id, body=body, actor=actor.login
     )
 

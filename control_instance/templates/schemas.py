@@ -22,6 +22,8 @@ __all__ = [
     "PublishOut",
     "RollbackIn",
     "SeedCreate",
+    "SeedEventIn",
+    "SeedEventOut",
     "SeedPublic",
     "SeedUpdate",
     "TemplateCreate",
@@ -234,3 +236,20 @@ class ProofOut(BaseModel):
 
     part_id: str
     messages: list[ProofMessage]
+
+
+class SeedEventIn(BaseModel):
+    """Which seed address the test event is made of (the first one when left out)."""
+
+    seed_id: int | None = None
+
+
+class SeedEventOut(BaseModel):
+    """A test event the execution cell accepted."""
+
+    pl_id: int = Field(description="The event's id (plId), as the website would get it.")
+    event_type: str
+    seed: str
+    to: str
+    sent_to: str = Field(description="The SOAP router the event was pushed to.")
+    through: str = Field(description="'the load balancer' or the execution instance's name.")

@@ -42,7 +42,7 @@ from services.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from services.personalization import CompiledFields, EventData, TemplateEngine
 from services.soap.parser import parse_xml
 
-__all__ = ["list_proofs", "preview_template", "render_for", "send_proof"]
+__all__ = ["event_attributes", "list_proofs", "preview_template", "render_for", "send_proof"]
 
 _ADDRESS_ATTRIBUTE = {
     ChannelName.EMAIL: "email",
@@ -70,15 +70,25 @@ class _Draft:
     fields: CompiledFields
 
 
+def event_attributes(
+    event_type: str, channel: ChannelName, address: str, external_id: str
+) -> dict[str, str]:
+    """Return the attributes of the event a seed (or recipient) stands for, as a website sends."""
+    attributes = {
+        "type": event_type,
+        "wishedChannel": str(channel.code),
+        _ADDRESS_ATTRIBUTE[channel]: address,
+    }
+    if external_id:
+        attributes["externalId"] = external_id
+    return attributes
+
+
 def render_for(engine: TemplateEngine, draft: _Draft, recipient: _Recipient) -> dict[str, str]:
     """Render a template for one recipient as an execution instance would."""
-    attributes = {
-        "type": draft.event_type,
-        "wishedChannel": str(draft.channel.code),
-        _ADDRESS_ATTRIBUTE[draft.channel]: recipient.address,
-    }
-    if recipient.external_id:
-        attributes["externalId"] = recipient.external_id
+    attributes = event_attributes(
+        draft.event_type, draft.channel, recipient.address, recipient.external_id
+    )
     event = EventData(attributes=attributes, ctx=parse_ctx(recipient.ctx))
     out = engine.render_fields(draft.fields, event)
     if draft.channel.is_push and out["data"].strip():

@@ -688,3 +688,25 @@ def test_the_mailbox_checks_an_email_against_common_mail_clients(
     page.locator("a.message-link").first.click()
     page.get_by_role("tab", name="Compatibility").click()
     expect(page.locator("#compatibility-summary")).to_contain_text("Nothing found")
+
+
+def test_a_test_event_goes_through_the_cell_and_links_to_its_event_and_message(
+    page: Page, stack: StackRunner
+) -> None:
+    """Issue 18 item 6: a "send a test event" action; its outcome shown where it was sent."""
+    template_id = _published_template(stack, "TEST_EVENT")
+    _log_in(page, stack, f"/templates/{template_id}")
+    page.get_by_role("button", name="Send a test event to Zoe").click()
+    feedback = page.locator("#test-event-feedback")
+    expect(feedback).to_contain_text("accepted by the load balancer: TEST_EVENT for Zoe")
+    pl_id = int(page.locator("#test-event-plid").inner_text())
+    # the message, captured as a real one (not a proof) with the seed's ctx
+    page.locator("#test-event-message").click()
+    expect(page).to_have_url(f"{stack.mid_url}/?q={pl_id}")
+    page.locator("a.message-link").first.click()
+    expect(page.locator("#message-subject")).to_have_text("Hello Zoe")
+    expect(page.locator("#message-event-id")).to_have_text(str(pl_id))
+    # and the event, in the history once archived
+    _event_page(page, stack, pl_id, "Sent")
+    expect(page.locator("#event-email")).to_have_text("zoe@example.com")
+    expect(page.locator("#event-ctx")).to_contain_text("<firstName>Zoe</firstName>")

@@ -19,9 +19,15 @@ from control_instance.console.views.templates_forms import parse_form, text_fiel
 from control_instance.deps import StateDep
 from control_instance.pagination import PageParams
 from control_instance.state import ControlState
-from control_instance.templates import seeds, service, testing
+from control_instance.templates import seed_event, seeds, service, testing
 from control_instance.templates.fields import personalization_fields
-from control_instance.templates.schemas import ProofIn, SeedCreate, SeedUpdate, TemplatePublic
+from control_instance.templates.schemas import (
+    ProofIn,
+    SeedCreate,
+    SeedEventIn,
+    SeedUpdate,
+    TemplatePublic,
+)
 from services.errors import InvalidRequest
 
 __all__ = ["field_picker_fields", "router"]
@@ -157,4 +163,26 @@ async def send_proof(
         template_id=template_id,
         proof=sent,
         proofs=proofs,
+    )
+
+
+@router.post("/templates/{template_id}/test-event", response_class=HTMLResponse)
+async def send_test_event(
+    request: Request, template_id: int, state: StateDep, user: EditorUser
+) -> HTMLResponse:
+    """Push a seed address as a real event through the execution cell; show its plId and links."""
+    seed_id = (await request.form()).get("seed_id")
+    try:
+        body = SeedEventIn(seed_id=int(seed_id) if isinstance(seed_id, str) and seed_id else None)
+    except ValueError:
+        raise InvalidRequest("choose a seed address from the list", field="seed_id") from None
+    sent = await seed_event.send_seed_event(
+        state=state, template_id=template_id, body=body, actor=user.login
+    )
+    return page(
+        request,
+        "_template_test_event.html",
+        user,
+        sent=sent,
+        archive_seconds=f"{state.settings.archive_interval_seconds:g}",
     )

@@ -42,6 +42,7 @@ ROUTES = {
     ("DELETE", "/api/v1/templates/{template_id}"): "editor",
     ("POST", "/api/v1/templates/{template_id}/preview"): "viewer",
     ("POST", "/api/v1/templates/{template_id}/proof"): "editor",
+    ("POST", "/api/v1/templates/{template_id}/test-event"): "editor",
     ("GET", "/api/v1/templates/{template_id}/proofs"): "viewer",
     ("POST", "/api/v1/templates/{template_id}/publish"): "editor",
     ("POST", "/api/v1/templates/{template_id}/unpublish"): "editor",
