@@ -9,6 +9,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "DeleteResult",
+    "DeliveryTry",
     "Header",
     "MessageCounts",
     "MessageDetail",
@@ -71,6 +72,18 @@ class Header(_Camel):
     value: str
 
 
+class DeliveryTry(_Camel):
+    """One try of a message's delivery, as its delivery log recorded it."""
+
+    number: int = Field(description="1 for the first try.")
+    at: datetime
+    status: str = Field(description="pending (to be tried again), sent, failed or ignored.")
+    failure_type: str = Field(description="hard, soft, or empty.")
+    failure_reason: int = Field(description="Campaign failure reason (0: none).")
+    failure_label: str
+    text: str = Field(description="What the relay, capture or connector answered.")
+
+
 class MessageDetail(MessageSummary):
     """One message with its content, headers and delivery result."""
 
@@ -86,6 +99,9 @@ class MessageDetail(MessageSummary):
     headers: list[Header] = Field(description="Email headers as sent (empty for SMS and push).")
     result: str = Field(description="What the relay, capture or connector answered last.")
     forwarded: str = Field(description="What the SMS or push webhook answered, if one is set.")
+    delivery_log: list[DeliveryTry] = Field(
+        default_factory=list, description="Each try, as the delivery log recorded it, in order."
+    )
 
 
 class MessagePage(_Camel):

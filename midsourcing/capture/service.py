@@ -11,6 +11,7 @@ from midsourcing.capture import repository
 from midsourcing.capture.feed import CaptureFeed
 from midsourcing.capture.schemas import (
     DeleteResult,
+    DeliveryTry,
     Header,
     MessageCounts,
     MessageDetail,
@@ -22,6 +23,7 @@ from midsourcing.delivery.item import Outgoing
 from midsourcing.delivery.mime import build_email, render_email
 from midsourcing.delivery.reasons import FailureReason
 from midsourcing.delivery.webhook import webhook_payload
+from midsourcing.logs import repository as logs
 from midsourcing.tables import Message
 from services.clock import utc_now
 from services.db import Database
@@ -132,8 +134,25 @@ def _found(db: Database, pk: int) -> Message:
     return row
 
 
+def _tries(db: Database, row: Message) -> list[DeliveryTry]:
+    with db.transaction() as session:
+        found = logs.list_for_message(session, message_id=row.message_id, since=row.created_at)
+    return [
+        DeliveryTry(
+            number=log.tries,
+            at=log.at,
+            status=log.status,
+            failure_type=log.failure_type,
+            failure_reason=log.failure_reason,
+            failure_label=_label(log.failure_reason),
+            text=log.text,
+        )
+        for log in found
+    ]
+
+
 def get_message(*, db: Database, pk: int, domain: str) -> MessageDetail:
-    """Return one message with its content and, for email, its headers as sent."""
+    """Return one message with its content, its headers as sent (email) and each try."""
     row = _found(db, pk)
     headers: list[Header] = []
     if row.channel == "email":
@@ -157,6 +176,7 @@ def get_message(*, db: Database, pk: int, domain: str) -> MessageDetail:
             "headers": headers,
             "result": row.result_text,
             "forwarded": row.forwarded,
+            "delivery_log": _tries(db, row),
         }
     )
 

@@ -710,3 +710,29 @@ def test_a_test_event_goes_through_the_cell_and_links_to_its_event_and_message(
     _event_page(page, stack, pl_id, "Sent")
     expect(page.locator("#event-email")).to_have_text("zoe@example.com")
     expect(page.locator("#event-ctx")).to_contain_text("<firstName>Zoe</firstName>")
+
+
+def test_an_event_links_to_each_try_of_its_message(
+    page: Page, stack: StackRunner, traffic: Traffic
+) -> None:
+    """Issue 18 item 4: an event's page links to its captured message "and to each try"."""
+    _log_in(page, stack)
+    _event_page(page, stack, traffic.failed, "Delivery failed")
+    tries = page.locator("#event-try-list li")
+    expect(tries).to_have_count(5)
+    expect(tries.nth(0)).to_contain_text("to be tried again: Mailbox full")
+    expect(tries.nth(4)).to_contain_text("failed: Mailbox full")
+    page.locator("#event-try-3").click()
+    expect(page).to_have_url(re.compile(re.escape(stack.mid_url) + r"/messages/\d+#try-3$"))
+    third = page.locator("#try-3")
+    expect(third).to_contain_text("Try 3")
+    expect(third).to_contain_text("to be tried again")
+    expect(third).to_contain_text("Mailbox full")
+    assert page.evaluate("document.querySelector(':target').id") == "try-3"
+    expect(page.locator("#delivery-log li")).to_have_count(5)
+    expect(page.locator("#try-5")).to_contain_text("failed")
+    assert _axe(page) == []
+
+    _event_page(page, stack, traffic.sent, "Sent")  # sent at once: one try
+    expect(page.locator("#event-try-list li")).to_have_count(1)
+    expect(page.locator("#event-try-1")).to_have_attribute("href", re.compile(r"#try-1$"))
