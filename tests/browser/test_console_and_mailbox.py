@@ -736,3 +736,30 @@ def test_an_event_links_to_each_try_of_its_message(
     _event_page(page, stack, traffic.sent, "Sent")  # sent at once: one try
     expect(page.locator("#event-try-list li")).to_have_count(1)
     expect(page.locator("#event-try-1")).to_have_attribute("href", re.compile(r"#try-1$"))
+
+
+def test_the_mailbox_list_updates_itself_when_a_message_is_captured(
+    page: Page, stack: StackRunner
+) -> None:
+    """Issue 18 item 5: live updates over Server-Sent Events: a message captured after the list
+    was opened shows in it, without reloading the page and without polling."""
+    address = "live.update@example.com"
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/messages/stream")):
+        page.goto(f"{stack.mid_url}/?q={address}")
+    expect(page.locator("#messages .message-row")).to_have_count(0)
+    page.evaluate("window.sameDocument = true")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    with httpx.Client(base_url=stack.lb_url, timeout=30) as api:
+        answer = api.post(RESET, json={"email": address, "ctx": CTX}, headers=TOKEN)
+        assert answer.status_code == 201, answer.text
+    row = page.locator("#messages .message-row")
+    expect(row).to_have_count(1, timeout=20_000)
+    expect(row.locator(".recipient")).to_have_text(address)
+    expect(row.locator(".status")).to_contain_text("sent")
+    assert page.evaluate("window.sameDocument") is True  # the list changed, not the page
+    assert any("/?q=" in url for url in requests)
+    # once nothing changes, nothing is asked for: no polling
+    requests.clear()
+    page.wait_for_timeout(3000)
+    assert [url for url in requests if "/?q=" in url] == []
