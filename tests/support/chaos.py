@@ -17,6 +17,12 @@ counts, per address, the messages the relay accepted:
 - not acknowledged ⇒ not sent;
 - a second copy of a message is counted apart when mid-sourcing was SIGKILLed between the two
   copies: the documented at-least-once window (killed between an SMTP send and its commit).
+
+The window of a SIGKILL ends when the supervisor started the process that replaced the killed
+one, not at the kill: the relay (in this test process, behind a proxy) can take a copy the
+killed process wrote just before it died some time after the kill was noted, while nobody else
+could have sent it before the new process existed. The same holds for a cut of the relay link:
+its window ends when the link is restored.
 """
 
 from __future__ import annotations
@@ -36,7 +42,18 @@ from tests.support.faultstack import FaultStack
 from tests.support.pgcluster import PgCluster
 from tests.support.smtp import SmtpSink
 
-__all__ = ["Audit", "FaultRecord", "Load", "Step", "audit", "drive", "run_faults", "schedule"]
+__all__ = [
+    "Audit",
+    "FaultRecord",
+    "Load",
+    "Step",
+    "Window",
+    "audit",
+    "drive",
+    "kill_windows",
+    "run_faults",
+    "schedule",
+]
 
 EVENTS = "/acme/campaign/mcacme/EVTPASSWORD_RESET"
 ROUTER = "/nl/jsp/soaprouter.jsp"
@@ -268,6 +285,8 @@ class Audit:
     #: Addresses of sent events whose mid-sourcing capture store does not hold exactly one sent
     #: message (two would be one event handed over as two messages).
     capture_mismatches: list[str] = field(default_factory=list)
+    #: For each duplicate: its copies (time, Message-ID) and mid-sourcing's record of it.
+    evidence: list[str] = field(default_factory=list)
     drain_s: float = 0.0
 
     @property
@@ -295,6 +314,7 @@ class Audit:
             f"capture store, not one sent message per sent event: "
             f"{len(self.capture_mismatches)} {self.capture_mismatches[:10]}",
             f"drained {self.drain_s:.1f} s after the load ended",
+            *self.evidence,
         ]
 
 
@@ -336,27 +356,47 @@ async def _wait_sent(
     await asyncio.sleep(settle)  # a duplicate, if any, comes within the sync and retry delays
 
 
-def _window_gap(relay: SmtpSink, address: str, faults: Sequence[float]) -> float | None:
-    """Return how long before a fault (a mid-sourcing SIGKILL, a cut of the relay link) the
-    first copy was accepted, when one came between the first and the last copy (else None:
-    not in that fault's at-least-once window)."""
+@dataclass(frozen=True)
+class Window:
+    """An at-least-once window: the fault ``at`` (wall time) may lose the outcome of a send
+    that reached the relay; ``until``: the earliest a second copy can be sent (the process that
+    replaced the killed one started, the link came back)."""
+
+    at: float
+    until: float
+
+
+def _window_gap(relay: SmtpSink, address: str, windows: Sequence[Window]) -> float | None:
+    """Return when, from the fault, the relay took the first copy if a window explains the
+    copies: the first taken before the window's end, the last after it (else None)."""
     copies = sorted(m.received_at for m in relay.messages_for(address))
-    gaps = [when - copies[0] for when in faults if copies[0] <= when <= copies[-1]]
-    return min(gaps) if gaps else None
+    gaps = [copies[0] - w.at for w in windows if copies[0] < w.until <= copies[-1]]
+    return min(gaps, key=abs) if gaps else None
+
+
+def kill_windows(stack: FaultStack, name: str) -> list[Window]:
+    """Return the window of each SIGKILL of service ``name``: until its replacement started."""
+    starts = stack.start_times(name)
+    windows = []
+    for killed in stack.kill_times(name):
+        after = [when for when in starts if when >= killed]
+        windows.append(Window(killed, min(after) if after else float("inf")))
+    return windows
 
 
 async def audit(
     load: Load,
     relay: SmtpSink,
     *,
-    mid_kills_wall: Sequence[float],
-    relay_cuts_wall: Sequence[float] = (),
+    mid_kills: Sequence[Window],
+    relay_cuts: Sequence[Window] = (),
     mid_url: str | None = None,
     drain_timeout: float = 120.0,
     settle: float = 3.0,
 ) -> Audit:
-    """Account for every event of ``load`` (``mid_kills_wall``: wall times of mid SIGKILLs;
-    ``mid_url``: also check mid-sourcing's capture store)."""
+    """Account for every event of ``load`` (``mid_kills``: the windows of mid-sourcing's
+    SIGKILLs, ``relay_cuts`` those of the relay link's cuts; ``mid_url``: also check
+    mid-sourcing's capture store)."""
     result = Audit(logical=len(load.events))
     ended = load.finished_at or time.monotonic()
     acked_pkeys: dict[int, str] = {}
@@ -393,13 +433,13 @@ async def audit(
             result.lost.append(f"{email} ({pkey}) processed, never sent")
         elif sent == 1:
             result.sent_once += 1
-        elif (gap := _window_gap(relay, email, mid_kills_wall)) is not None:
+        elif (gap := _window_gap(relay, email, mid_kills)) is not None:
             result.at_least_once_window.append(
-                f"{email} sent {sent}x, first {gap:.2f} s before a SIGKILL"
+                f"{email} sent {sent}x, the first taken {gap:+.2f} s from a SIGKILL"
             )
-        elif (gap := _window_gap(relay, email, relay_cuts_wall)) is not None:
+        elif (gap := _window_gap(relay, email, relay_cuts)) is not None:
             result.smtp_window.append(
-                f"{email} sent {sent}x, first {gap:.2f} s before the relay link was cut"
+                f"{email} sent {sent}x, the first taken {gap:+.2f} s from a cut of the relay link"
             )
         else:
             result.duplicated.append(f"{email} sent {sent}x")
@@ -412,11 +452,30 @@ async def audit(
             if sent:
                 result.unacked_sent.append(f"{attempt.email} ({attempt.error}) sent {sent}x")
     if mid_url is not None:
+        for line in result.duplicated:
+            result.evidence.append(await _evidence(relay, mid_url, line.split(" ", 1)[0]))
         stored = await _captured(mid_url, f"chaos-{load.run}-")
         for email in to_send:
             if stored.get(email.lower(), 0) != 1:
                 result.capture_mismatches.append(f"{email}: {stored.get(email.lower(), 0)}")
     return result
+
+
+async def _evidence(relay: SmtpSink, mid_url: str, email: str) -> str:
+    """Describe a duplicate: when each copy came with its Message-ID, and mid-sourcing's record
+    of the message (tries, status, last result), to tell who sent it twice."""
+    copies = [f"{m.received_at:.3f} {m.message['Message-ID']}" for m in relay.messages_for(email)]
+    async with httpx.AsyncClient(base_url=mid_url, timeout=30, trust_env=False) as client:
+        page = (await client.get("/api/v1/messages", params={"recipient": email})).json()
+        records = []
+        for summary in page["messages"]:
+            detail = (await client.get(f"/api/v1/messages/{summary['id']}")).json()
+            records.append(
+                f"id={detail['messageId']} status={detail['status']} tries={detail['tries']} "
+                f"created={detail['createdAt']} finished={detail['finishedAt']} "
+                f"result={detail['result']!r}"
+            )
+    return f"  evidence {email}: copies {copies}; mid-sourcing {records}"
 
 
 async def _captured(mid_url: str, prefix: str) -> Counter[str]:
@@ -451,8 +510,8 @@ def audit_stack(load: Load, relay: SmtpSink, stack: FaultStack, *, drain_timeout
         audit(
             load,
             relay,
-            mid_kills_wall=stack.kill_times("midsourcing"),
-            relay_cuts_wall=stack.smtp_cuts,
+            mid_kills=kill_windows(stack, "midsourcing"),
+            relay_cuts=[Window(cut, back) for cut, back in stack.smtp_cuts],
             mid_url=stack.mid_url,
             drain_timeout=drain_timeout,
         )
@@ -487,8 +546,14 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def _cut_relay(stack: FaultStack) -> None:
-    stack.smtp_cuts.append(time.time())
+    stack.smtp_cuts.append((time.time(), float("inf")))
     stack.smtp_link.set(Fault.CUT)
+
+
+def _restore_relay(stack: FaultStack) -> None:
+    stack.smtp_link.set(Fault.PASS)
+    cut, _ = stack.smtp_cuts[-1]
+    stack.smtp_cuts[-1] = (cut, time.time())
 
 
 def _backend_up(stack: FaultStack, k: int) -> bool:
@@ -664,12 +729,12 @@ def schedule(
         # Refused, not hung: a relay that took DATA and whose 250 is lost gets the message again
         # on the retry (SMTP's own at-least-once, RFC 1047). The cut also resets the connections
         # open at that moment, which can lose a 250 all the same: the audit counts a copy sent
-        # again across a cut in its own window (relay_cuts_wall), never as a duplicate.
+        # again across a cut in its own window (relay_cuts), never as a duplicate.
         Step(
             0,
             "SMTP relay unreachable (cut)",
             lambda: _cut_relay(stack),
-            lambda: stack.smtp_link.set(Fault.PASS),
+            lambda: _restore_relay(stack),
             hold,
         ),
     ]

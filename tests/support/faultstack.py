@@ -66,8 +66,9 @@ class FaultStack(StackProcesses):
     mid_links: dict[int, ProxyControl]
     smtp_link: ProxyControl
     db_link: ProxyControl | None
-    #: Wall-clock times at which the link to the SMTP relay was cut (open connections reset).
-    smtp_cuts: list[float] = field(default_factory=list)
+    #: Wall-clock times at which the link to the SMTP relay was cut (open connections reset)
+    #: and restored (infinity while it is cut).
+    smtp_cuts: list[tuple[float, float]] = field(default_factory=list)
 
     def stop(self) -> None:
         """Stop the stack, the proxies and the relay."""

@@ -21,7 +21,9 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -169,17 +171,29 @@ class StackProcesses:
         for service in state.services:
             self.wait_healthy(service.name, timeout)
 
-    def restarts(self) -> list[str]:
-        """Return the children the supervisor saw exit unexpectedly, in order."""
+    def _supervisor_events(self, event: str) -> list[dict[str, Any]]:
+        """Return the supervisor's log entries of ``event``, in order."""
         log = self.runner.data_dir / "logs" / "supervisor.log"
-        exited: list[str] = []
+        found: list[dict[str, Any]] = []
         if log.exists():
             for line in log.read_text(encoding="utf-8").splitlines():
                 with contextlib.suppress(ValueError):
                     entry = json.loads(line)
-                    if entry.get("event") == "child_exited":
-                        exited.append(str(entry["child"]))
-        return exited
+                    if entry.get("event") == event:
+                        found.append(entry)
+        return found
+
+    def restarts(self) -> list[str]:
+        """Return the children the supervisor saw exit unexpectedly, in order."""
+        return [str(entry["child"]) for entry in self._supervisor_events("child_exited")]
+
+    def start_times(self, name: str) -> list[float]:
+        """Return the wall-clock times at which the supervisor started service ``name``."""
+        return [
+            datetime.fromisoformat(entry["ts"]).timestamp()
+            for entry in self._supervisor_events("child_started")
+            if entry.get("child") == name
+        ]
 
     def kill_times(self, name: str) -> list[float]:
         """Return the wall-clock times at which service ``name`` was SIGKILLed (whole)."""

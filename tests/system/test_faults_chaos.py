@@ -35,11 +35,11 @@ def test_an_audit_after_faults_under_load_finds_nothing_lost_or_doubled(tmp_path
         load = Load(stack.lb_url, rate=6, seconds=steps[-1].at + 4, run=str(time.time_ns()))
         records = drive(load, steps)
         result = audit_stack(load, relay, stack, drain_timeout=60)
-        lines = run_report(records, result)
-        print("\n".join(lines))
-        assert all(r.error is None for r in records), lines
+        report = "\n".join(run_report(records, result))
+        print(report)
+        assert all(r.error is None for r in records), report
         kinds = {name for _, name, what in stack.injected if what.startswith("SIGKILL")}
         assert kinds >= {"execution-1", "execution-2", "midsourcing", "load_balancer", "control"}
-        assert result.acked > 0.9 * result.logical, lines
-        assert result.clean, lines
-        assert result.never_acked == 0, lines
+        assert result.acked > 0.9 * result.logical, report
+        assert result.clean, report
+        assert result.never_acked == 0, report

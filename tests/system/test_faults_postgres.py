@@ -54,11 +54,11 @@ def test_an_audit_after_database_restarts_under_load_finds_nothing_lost(
         load = Load(stack.lb_url, rate=5, seconds=steps[-1].at + 4, run=str(time.time_ns()))
         records = drive(load, steps)
         result = audit_stack(load, relay, stack, drain_timeout=60)
-        lines = run_report(records, result)
-        print("\n".join(lines))
-        assert all(r.error is None for r in records), lines
-        assert result.clean, lines
-        assert result.never_acked == 0, lines
+        report = "\n".join(run_report(records, result))
+        print(report)
+        assert all(r.error is None for r in records), report
+        assert result.clean, report
+        assert result.never_acked == 0, report
 
 
 def _health(url: str) -> tuple[int | None, dict[str, object]]:
