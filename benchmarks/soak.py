@@ -10,8 +10,9 @@ through the load balancer, paced: every other event a REST event (``POST
 its own and sent once (no retry: an unanswered event is counted as an error).
 
 Every ``--every`` seconds a sample records, for every process of the stack (by service and role:
-``execution-1/web-0``, ``load_balancer/worker-0``, ``supervisor``, ...): PSS and RSS
-(``/proc/PID/smaps_rollup``) and open file descriptors; the execution instances' pending events
+``execution-1/web-0``, ``load_balancer/worker-0``, ``supervisor``, ...): PSS, RSS and the part
+of RSS shared with other processes (``/proc/PID/smaps_rollup``: RSS less its private pages) and
+open file descriptors; the execution instances' pending events
 (``/nl/jsp/mcPing.jsp``) and mid-sourcing's messages not yet final (``queued`` and ``sending`` of
 ``/api/v1/messages/counts``); the data directory's size; the event → capture latency percentiles
 of the events checked in the interval; errors. Every few seconds a checker lists the messages of
@@ -26,7 +27,14 @@ exceeds the middle third's by more than its tolerance (5 % of the middle third's
 least 2 MiB, 8 descriptors, 20 events, 20 ms for p50, 100 ms for p99); otherwise it *levelled
 off*, or is *flat* when the three thirds are within the tolerance of each other (a warm-up over
 within the first third is flat). The least-squares slopes of the first and last thirds are
-printed beside it. The samples go to ``--out`` (JSON). Exit code 1 when an acknowledged event
+printed beside it. The samples go to ``--out`` (JSON).
+
+Reading the memory series: RSS counts every page a process has in memory, shared or not; PSS
+divides each shared page among the processes sharing it. A worker forked from its master starts
+with most of its pages shared; each page it writes to (a reference count is enough) is copied
+and becomes its own (copy-on-write). Its PSS then grows while its RSS does not, and its shared
+part shrinks by as much: that growth ends when the pages it writes to are all copied, and
+cannot exceed what it shared at the start. A leak grows RSS. Exit code 1 when an acknowledged event
 was not captured exactly once.
 
     .venv/bin/python -m benchmarks.soak --minutes 30          # or: mcsim bench soak
@@ -134,8 +142,8 @@ def judge(
 # -- what a sample reads -------------------------------------------------------------------------
 
 
-def _memory_kib(pid: int) -> tuple[int, int] | None:
-    """Return (PSS, RSS) of ``pid`` in KiB, from /proc/PID/smaps_rollup."""
+def _memory_kib(pid: int) -> tuple[int, int, int] | None:
+    """Return (PSS, RSS, private) of ``pid`` in KiB, from /proc/PID/smaps_rollup."""
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -143,9 +151,10 @@ def _memory_kib(pid: int) -> tuple[int, int] | None:
     found = {}
     for line in text.splitlines():
         name, _, rest = line.partition(":")
-        if name in {"Pss", "Rss"}:
+        if name in {"Pss", "Rss", "Private_Clean", "Private_Dirty"}:
             found[name] = int(rest.split()[0])
-    return found.get("Pss", 0), found.get("Rss", 0)
+    private = found.get("Private_Clean", 0) + found.get("Private_Dirty", 0)
+    return found.get("Pss", 0), found.get("Rss", 0), private
 
 
 def _open_files(pid: int) -> int | None:
@@ -174,7 +183,8 @@ def read_processes(stack: StackRunner, procs: StackProcesses) -> dict[str, dict[
     def add(series: str, pid: int) -> None:
         memory, files = _memory_kib(pid), _open_files(pid)
         if memory is not None and files is not None:
-            found[series] = {"pid": pid, "pss": memory[0], "rss": memory[1], "fds": files}
+            pss, rss, private = memory
+            found[series] = {"pid": pid, "pss": pss, "rss": rss, "private": private, "fds": files}
 
     add("supervisor", stack.process.pid)
     for service, root in stack.pids().items():
@@ -388,6 +398,9 @@ def _series(samples: list[Sample]) -> dict[str, tuple[list[float], list[float], 
         for series, p in s.processes.items():
             add(f"PSS MiB {series}", s.minute, p["pss"] / 1024, 2.0, "max")
             add(f"RSS MiB {series}", s.minute, p["rss"] / 1024, 2.0, "max")
+            if "private" in p:  # samples of an older run may not have it
+                shared = (p["rss"] - p["private"]) / 1024
+                add(f"shared MiB {series}", s.minute, shared, 2.0, "max")
             add(f"open files {series}", s.minute, p["fds"], 8.0, "median")
         total = sum(p["pss"] for p in s.processes.values()) / 1024
         add("PSS MiB, whole stack", s.minute, total, 2.0, "max")
