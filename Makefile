@@ -69,7 +69,7 @@ test: $(STAMP) node-deps browser ## Run the whole test suite (PostgreSQL too whe
 test-fast: $(STAMP) ## Run unit and integration tests only
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
 
-test-chaos: $(STAMP) ## Run the audited chaos scenarios (left out of make test while issue 17's duplicates are open)
+test-chaos: $(STAMP) ## Run only the audited chaos scenarios (make test runs them too)
 	$(BIN)/python -m pytest -n 2 -m chaos tests/system $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check style (ruff) and types (mypy --strict)
