@@ -717,6 +717,8 @@ def test_a_test_event_goes_through_the_cell_and_links_to_its_event_and_message(
     # the message, captured as a real one (not a proof) with the seed's ctx
     page.locator("#test-event-message").click()
     expect(page).to_have_url(f"{stack.mid_url}/?q={pl_id}")
+    # the list shows it once captured (it follows the captures live): a loaded machine is slow
+    expect(page.locator("a.message-link")).to_have_count(1, timeout=45_000)
     page.locator("a.message-link").first.click()
     expect(page.locator("#message-subject")).to_have_text("Hello Zoe")
     expect(page.locator("#message-event-id")).to_have_text(str(pl_id))
