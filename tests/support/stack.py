@@ -207,8 +207,14 @@ class StackRunner:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 # A wide console whatever the test runner's terminal: what the tests read in the
-                # output does not depend on where rich wraps it.
-                env={**os.environ, "COLUMNS": "200", **(env or {})},
+                # output does not depend on where rich wraps it. A long start-up timeout: with
+                # the suite's parallel stacks on 2 cores, a service's imports alone took 25 s.
+                env={
+                    "MCSIM_STARTUP_TIMEOUT": "90",
+                    **os.environ,
+                    "COLUMNS": "200",
+                    **(env or {}),
+                },
                 preexec_fn=_die_with_test_run,
             )
         return cls(process, data_dir, ports, output)
@@ -231,7 +237,7 @@ class StackRunner:
         """Return everything the supervisor printed so far."""
         return self.output_file.read_text(encoding="utf-8", errors="replace")
 
-    def wait_ready(self, timeout: float = 45.0) -> StackState:
+    def wait_ready(self, timeout: float = 200.0) -> StackState:
         """Wait until the supervisor reports the stack ready; fail with its output otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
