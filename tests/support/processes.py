@@ -16,14 +16,12 @@ restarts its own web and processing processes. Every fault is noted in ``procs.i
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -171,27 +169,15 @@ class StackProcesses:
         for service in state.services:
             self.wait_healthy(service.name, timeout)
 
-    def _supervisor_events(self, event: str) -> list[dict[str, Any]]:
-        """Return the supervisor's log entries of ``event``, in order."""
-        log = self.runner.data_dir / "logs" / "supervisor.log"
-        found: list[dict[str, Any]] = []
-        if log.exists():
-            for line in log.read_text(encoding="utf-8").splitlines():
-                with contextlib.suppress(ValueError):
-                    entry = json.loads(line)
-                    if entry.get("event") == event:
-                        found.append(entry)
-        return found
-
     def restarts(self) -> list[str]:
         """Return the children the supervisor saw exit unexpectedly, in order."""
-        return [str(entry["child"]) for entry in self._supervisor_events("child_exited")]
+        return [str(entry["child"]) for entry in self.runner.supervisor_events("child_exited")]
 
     def start_times(self, name: str) -> list[float]:
         """Return the wall-clock times at which the supervisor started service ``name``."""
         return [
             datetime.fromisoformat(entry["ts"]).timestamp()
-            for entry in self._supervisor_events("child_started")
+            for entry in self.runner.supervisor_events("child_started")
             if entry.get("child") == name
         ]
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from services.cli.state import StackState, read_state
 
@@ -278,18 +279,25 @@ class StackRunner:
             return {}
         return {s.name: s.pid for s in state.services if s.pid is not None}
 
-    def started_pids(self) -> dict[int, str]:
-        """Return every child pid the supervisor ever started (restarts too), with its name."""
+    def supervisor_events(self, event: str) -> list[dict[str, Any]]:
+        """Return the supervisor's log entries of ``event`` (``child_started``...), in order."""
         log = self.data_dir / "logs" / "supervisor.log"
-        started: dict[int, str] = {}
+        found: list[dict[str, Any]] = []
         if not log.exists():
-            return started
+            return found
         for line in log.read_text(encoding="utf-8").splitlines():
             with contextlib.suppress(ValueError):
                 entry = json.loads(line)
-                if entry.get("event") == "child_started":
-                    started[int(entry["pid"])] = str(entry["child"])
-        return started
+                if entry.get("event") == event:
+                    found.append(entry)
+        return found
+
+    def started_pids(self) -> dict[int, str]:
+        """Return every child pid the supervisor ever started (restarts too), with its name."""
+        return {
+            int(entry["pid"]): str(entry["child"])
+            for entry in self.supervisor_events("child_started")
+        }
 
     def live_children(self) -> dict[int, str]:
         """Return the started children that still run."""
