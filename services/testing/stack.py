@@ -88,6 +88,15 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _startup_env(timeout: float) -> dict[str, str]:
+    """The environment of ``mcsim up``: each service may take as long to start as the stack.
+
+    The supervisor's own default (30 s a stage) is too short on a busy CI machine, where a
+    service's imports alone have taken 25 s; ``MCSIM_STARTUP_TIMEOUT`` set by the user wins.
+    """
+    return {"MCSIM_STARTUP_TIMEOUT": f"{timeout:g}", **os.environ}
+
+
 def _free_ports(instances: int) -> list[int]:
     """Return free ports: balancer, control, mid-sourcing, then ``instances`` in a row."""
     for _ in range(200):
@@ -155,7 +164,7 @@ class LocalStack:
                     stdout=sink,
                     stderr=subprocess.STDOUT,
                     preexec_fn=_die_with_parent,
-                    env={**os.environ, "NO_COLOR": "1"},
+                    env={**_startup_env(timeout), "NO_COLOR": "1"},
                 )
             stack = cls(process, data_dir, output)
             try:
