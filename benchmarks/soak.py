@@ -15,7 +15,9 @@ of RSS shared with other processes (``/proc/PID/smaps_rollup``: RSS less its pri
 open file descriptors; the execution instances' pending events
 (``/nl/jsp/mcPing.jsp``) and mid-sourcing's messages not yet final (``queued`` and ``sending`` of
 ``/api/v1/messages/counts``); the data directory's size; the event → capture latency percentiles
-of the events checked in the interval; errors. Every few seconds a checker lists the messages of
+of the events checked in the interval; the CPU milliseconds per event sent in the interval, of
+each service's process tree and of the whole stack (the idle stack's CPU use is measured for
+``IDLE_SECONDS`` before the load); errors. Every few seconds a checker lists the messages of
 the events sent a few seconds before (their addresses share a prefix per 5-second slot): each
 acknowledged event must be captured exactly once with a final status, within
 ``CHECK_GIVE_UP`` seconds (well inside mid-sourcing's retention of 50,000 messages).
@@ -65,7 +67,16 @@ import httpx
 from benchmarks.footprint import _children
 from benchmarks.lean_client import LeanClient
 from benchmarks.processes import load_average
-from benchmarks.stack import FINAL, ROUTER, Bench, CaptureStore, CpuMeter, _envelope, _percentile
+from benchmarks.stack import (
+    FINAL,
+    ROUTER,
+    WALL,
+    Bench,
+    CaptureStore,
+    CpuMeter,
+    _envelope,
+    _percentile,
+)
 from services.dev_credentials import TECHNICAL_TOKEN
 from tests.support.chaos import EVENTS
 from tests.support.processes import StackProcesses
@@ -80,6 +91,10 @@ SLOT = 5.0
 CHECK_AFTER = 5.0
 CHECK_GIVE_UP = 60.0
 PLID = "<plId xsi:type='xsd:long'>"
+#: Seconds the idle stack's CPU use is measured before the load.
+IDLE_SECONDS = 10.0
+#: The name of the whole stack in the CPU series.
+STACK = "whole stack"
 
 
 def _say(text: str) -> None:
@@ -374,6 +389,8 @@ class Sample:
     events_per_s: float
     errors: int
     load_average: str
+    #: CPU milliseconds per event sent in the interval, by service and for the whole stack.
+    cpu_ms_per_event: dict[str, float] = field(default_factory=dict)
 
 
 def _latency(values: list[float]) -> dict[str, float]:
@@ -409,19 +426,35 @@ def _series(samples: list[Sample]) -> dict[str, tuple[list[float], list[float], 
         add("latency p50 ms", s.minute, s.latency_ms["p50"], 20.0, "median")
         add("latency p99 ms", s.minute, s.latency_ms["p99"], 100.0, "median")
         add("data directory MiB", s.minute, s.data_mib, 2.0, "max")
+        for service, ms in s.cpu_ms_per_event.items():
+            add(f"CPU ms/event {service}", s.minute, ms, 0.2, "median")
     return found
 
 
-def _report(samples: list[Sample], soak: Soak, rate: float, options: argparse.Namespace) -> None:
+def cpu_per_event(
+    before: dict[str, float], after: dict[str, float], events: int
+) -> dict[str, float]:
+    """Return the CPU milliseconds per event of each service (process tree) and of the whole
+    stack (supervisor included, the load generator not) between two :class:`CpuMeter` readings."""
+    names = [n for n in after if n not in {WALL, "echo", "load generator"}]
+    used = {n: max(0.0, after[n] - before.get(n, after[n])) for n in names}
+    per_event = {n: used[n] * 1000 / max(events, 1) for n in names}
+    per_event[STACK] = sum(used.values()) * 1000 / max(events, 1)
+    return per_event
+
+
+def _report(
+    samples: list[Sample], soak: Soak, rate: float, idle: float, options: argparse.Namespace
+) -> None:
     services = sorted({k.split("/")[0] for s in samples for k in s.processes})
     print(f"\nHeld {rate:,.0f} events/s for {options.minutes:g} min through the balancer\n")
     print(
         "| min | events/s | errors | stack PSS MiB | "
         + " | ".join(f"{name} PSS" for name in services)
         + " | open files | queues (pending events; mid unfinished) | latency p50 / p99 ms | "
-        "data MiB | load average |"
+        "data MiB | stack CPU ms/event | load average |"
     )
-    print("|---|---|---|---|" + "---|" * len(services) + "---|---|---|---|---|")
+    print("|---|---|---|---|" + "---|" * len(services) + "---|---|---|---|---|---|")
     for s in samples:
         by_service = {
             name: sum(p["pss"] for k, p in s.processes.items() if k.split("/")[0] == name) / 1024
@@ -434,8 +467,18 @@ def _report(samples: list[Sample], soak: Soak, rate: float, options: argparse.Na
             + " | ".join(f"{by_service[name]:,.0f}" for name in services)
             + f" | {sum(p['fds'] for p in s.processes.values())} | {queues} | "
             f"{s.latency_ms['p50']:.0f} / {s.latency_ms['p99']:.0f} | {s.data_mib:,.0f} | "
-            f"{s.load_average} |"
+            f"{s.cpu_ms_per_event.get(STACK, math.nan):.2f} | {s.load_average} |"
         )
+    cpu_names = sorted({n for s in samples for n in s.cpu_ms_per_event}, key=lambda n: n == STACK)
+    medians = {
+        n: statistics.median([s.cpu_ms_per_event[n] for s in samples if n in s.cpu_ms_per_event])
+        for n in cpu_names
+    }
+    print(
+        f"\nIdle stack before the load: {idle * 100:.1f} % of a core. CPU ms per event sent "
+        "(each service's process tree; medians of the samples): "
+        + ", ".join(f"{n} {medians[n]:.2f}" for n in cpu_names)
+    )
     print(
         "\nVerdicts, from the thirds of the samples: still growing when the last third's max "
         "(queues, latency: median) exceeds the middle third's by more than the tolerance "
@@ -468,7 +511,7 @@ def _report(samples: list[Sample], soak: Soak, rate: float, options: argparse.Na
 
 async def _soak(
     options: argparse.Namespace, stack: StackRunner
-) -> tuple[list[Sample], Soak, float]:
+) -> tuple[list[Sample], Soak, float, float]:
     store = CaptureStore(stack.mid_url)
     procs = StackProcesses(stack)
     http = httpx.AsyncClient(timeout=30, trust_env=False)
@@ -482,15 +525,20 @@ async def _soak(
             bench = Bench(capacity, stack, 0, CpuMeter(stack, 0), store)
             bench.captured0, bench.stored0 = await store.finished(), bench.stored()
             rate = await bench.delivered("capacity:", 1) / 2
+        meter = CpuMeter(stack, 0)
+        before = meter.now()
+        await asyncio.sleep(IDLE_SECONDS)
+        idle = meter.stack_total() - sum(before[n] for n in [*meter.services, "supervisor"])
+        idle /= IDLE_SECONDS
         _say(
-            f"holding {rate:,.0f} events/s for {options.minutes:g} min (load average "
-            f"{load_average()})"
+            f"idle stack: {idle * 100:.1f} % of a core; holding {rate:,.0f} events/s for "
+            f"{options.minutes:g} min (load average {load_average()})"
         )
         soak = Soak(stack, str(time.time_ns() % 10**9))
         seconds = options.minutes * 60
         loader = asyncio.create_task(soak.load(rate, seconds))
         samples: list[Sample] = []
-        last_sent, last_errors, last_at = 0, 0, time.monotonic()
+        last_sent, last_errors, last_at, last_cpu = 0, 0, time.monotonic(), meter.now()
         next_sample = time.monotonic() + options.every
         while not loader.done():
             await asyncio.sleep(min(CHECK_AFTER, max(0.0, next_sample - time.monotonic())))
@@ -501,7 +549,7 @@ async def _soak(
             processes = await asyncio.to_thread(read_processes, stack, procs)
             queues = await read_queues(http, stack, options.instances)
             data = await asyncio.to_thread(_folder_bytes, stack.data_dir)
-            now, tally = time.monotonic(), soak.tally
+            now, tally, cpu = time.monotonic(), soak.tally, meter.now()
             errors = sum(tally.errors.values())
             sample = Sample(
                 minute=(now - soak.started) / 60,
@@ -512,9 +560,10 @@ async def _soak(
                 events_per_s=(tally.sent - last_sent) / (now - last_at),
                 errors=errors - last_errors,
                 load_average=load_average(),
+                cpu_ms_per_event=cpu_per_event(last_cpu, cpu, tally.sent - last_sent),
             )
             tally.latencies_ms = []
-            last_sent, last_errors, last_at = tally.sent, errors, now
+            last_sent, last_errors, last_at, last_cpu = tally.sent, errors, now, cpu
             samples.append(sample)
             pss = sum(p["pss"] for p in processes.values()) / 1024
             _say(
@@ -522,6 +571,7 @@ async def _soak(
                 f"{sample.errors} errors {dict(tally.errors.most_common(3))}, "
                 f"stack PSS {pss:,.0f} MiB, "
                 f"{sum(p['fds'] for p in processes.values())} open files, queues {queues}, "
+                f"CPU {sample.cpu_ms_per_event[STACK]:.2f} ms/event, "
                 f"latency p50 {sample.latency_ms['p50']:.0f} ms p99 "
                 f"{sample.latency_ms['p99']:.0f} ms, data {sample.data_mib:,.0f} MiB; captured "
                 f"once {tally.captured_once:,} of {tally.acked:,} acknowledged, missing "
@@ -537,7 +587,7 @@ async def _soak(
             await asyncio.sleep(1)
         await asyncio.sleep(2)
         await soak.check(http, final=True)
-        return samples, soak, rate
+        return samples, soak, rate, idle
     finally:
         await http.aclose()
         await store.close()
@@ -572,7 +622,7 @@ def main() -> None:
         ) as stack:
             stack.wait_ready(timeout=120)
             _say(f"mcsim up --demo ready: {stack.pids()}; data dir {stack.data_dir}")
-            samples, soak, rate = asyncio.run(_soak(options, stack))
+            samples, soak, rate, idle = asyncio.run(_soak(options, stack))
     finally:
         if options.keep_data:
             _say(f"data kept in {folder}")
@@ -583,6 +633,7 @@ def main() -> None:
         json.dumps(
             {
                 "rate": rate,
+                "idleStackCpu": idle,
                 "options": {k: str(v) for k, v in vars(options).items()},
                 "samples": [asdict(s) for s in samples],
                 "tally": {
@@ -598,7 +649,7 @@ def main() -> None:
             indent=1,
         )
     )
-    _report(samples, soak, rate, options)
+    _report(samples, soak, rate, idle, options)
     print(
         f"\nevents sent {tally.sent:,}, acknowledged {tally.acked:,}, captured exactly once "
         f"{tally.captured_once:,}, missing {len(tally.missing):,}, duplicated "

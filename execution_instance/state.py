@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from sqlalchemy import select
 
 from execution_instance.identity import Identity
 from execution_instance.intake.documents import EventLimits
@@ -19,6 +20,7 @@ from execution_instance.security.control_plane import ControlPlaneAuth
 from execution_instance.security.ims import ImsVerifier
 from execution_instance.security.service import SecurityService
 from execution_instance.settings import ExecutionSettings
+from execution_instance.tables import config_version
 from execution_instance.templates.service import TemplateService
 from services.auth.zones import ZoneTable
 from services.clock import ClockChange, load_offset, move_clock, real_now
@@ -50,7 +52,25 @@ class ExecutionState:
     #: Wakes the processing workers: this process's own, or a processing process's.
     wake_processing: Callable[[], None]
 
+    #: The version of the configuration (table ``config_version``) the caches hold.
+    config_seen: int | None = None
+
     def refresh(self) -> None:
+        """Every second: re-count the queue, and re-read the configuration if it changed.
+
+        The database's triggers move ``config_version`` with every change of the configuration,
+        whoever makes it (this instance's other processes, a replica sharing the database).
+        The version is read before the configuration: a change committed in between is read
+        now and again next time, never missed.
+        """
+        with self.db.transaction() as session:
+            version = session.execute(select(config_version.c.version)).scalar()
+            self.intake.count_pending(session)
+        if version is None or version != self.config_seen:
+            self.reload()
+            self.config_seen = version
+
+    def reload(self) -> None:
         """Re-read from the database everything requests and workers serve from memory."""
         if load_offset(self.db, environment=self.settings.environment):
             self.security.forget_sessions()  # a session may have expired with the clock
@@ -68,7 +88,7 @@ class ExecutionState:
 
     def _reload(self) -> None:
         self.security.forget_sessions()
-        self.refresh()
+        self.reload()
         # A reset in another process renewed the message epoch: new messages must carry it.
         self.processor.epoch = read_epoch(self.db) or self.processor.epoch
 

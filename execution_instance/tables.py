@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.clock import utc_now
@@ -18,6 +18,7 @@ __all__ = [
     "SessionToken",
     "TechnicalToken",
     "Template",
+    "config_version",
     "service_meta",
 ]
 
@@ -37,6 +38,15 @@ class Base(DeclarativeBase):
 
 
 service_meta = service_meta_table(Base.metadata)
+
+#: One row (id 1) whose ``version`` the database's triggers move on every change of the
+#: configuration (migration e0006): processes re-read their caches when it moved.
+config_version = Table(
+    "config_version",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
 
 
 class EventType(Base):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from execution_instance.identity import Identity
 from execution_instance.intake.channels import EventStatus
@@ -60,12 +61,16 @@ class IntakeService:
 
     # -- what requests read from memory; refresh() re-reads it -------------------------------
     def refresh(self) -> None:
-        """Re-read the event types and re-count pending events (every second, in a thread)."""
+        """Re-read the event types and re-count pending events."""
         with self.db.transaction() as session:
             self._types = frozenset(session.execute(select(EventType.name)).scalars())
-            self._pending = session.execute(
-                select(func.count()).select_from(Event).where(Event.status == EventStatus.PENDING)
-            ).scalar_one()
+            self.count_pending(session)
+
+    def count_pending(self, session: Session) -> None:
+        """Re-count the pending events (every second, in a thread)."""
+        self._pending = session.execute(
+            select(func.count()).select_from(Event).where(Event.status == EventStatus.PENDING)
+        ).scalar_one()
 
     def known_types(self) -> frozenset[str]:
         """Return the event types published to this instance."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import statistics
 
-from benchmarks.soak import judge
+import pytest
+
+from benchmarks.soak import STACK, cpu_per_event, judge
+from benchmarks.stack import WALL
 
 MINUTES = [float(m) for m in range(30)]
 
@@ -51,3 +54,14 @@ def test_missing_samples_are_left_out_and_a_short_series_is_not_judged() -> None
     assert judge(MINUTES[:5], [1.0, 2.0, 3.0, 4.0, 5.0], floor=1.0).verdict == "too short"
     values = [nan] * 24 + [1.0] * 6
     assert judge(MINUTES, values, floor=1.0).verdict == "flat"
+
+
+def test_cpu_per_event_is_per_service_and_for_the_stack_without_the_load_generator() -> None:
+    before = {"control": 1.0, "midsourcing": 2.0, "supervisor": 0.5, "load generator": 9.0}
+    after = {"control": 1.2, "midsourcing": 2.5, "supervisor": 0.5, "load generator": 19.0}
+    per_event = cpu_per_event({**before, WALL: 0.0}, {**after, WALL: 10.0}, 100)
+    assert per_event == pytest.approx(
+        {"control": 2.0, "midsourcing": 5.0, "supervisor": 0.0, STACK: 7.0}
+    )
+    # a process that appeared meanwhile (a restart) counts from its first reading on
+    assert cpu_per_event({WALL: 0.0}, {"control": 3.0, WALL: 1.0}, 10)["control"] == 0.0
