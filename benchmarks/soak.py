@@ -469,7 +469,9 @@ def _report(
             f"{s.latency_ms['p50']:.0f} / {s.latency_ms['p99']:.0f} | {s.data_mib:,.0f} | "
             f"{s.cpu_ms_per_event.get(STACK, math.nan):.2f} | {s.load_average} |"
         )
-    cpu_names = sorted({n for s in samples for n in s.cpu_ms_per_event}, key=lambda n: n == STACK)
+    cpu_names = sorted(
+        {n for s in samples for n in s.cpu_ms_per_event}, key=lambda n: (n == STACK, n)
+    )
     medians = {
         n: statistics.median([s.cpu_ms_per_event[n] for s in samples if n in s.cpu_ms_per_event])
         for n in cpu_names

@@ -8,6 +8,7 @@ lease ran out (its worker died) can be claimed again. On SQLite the claim runs i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Table,
+    Update,
     bindparam,
     exists,
     or_,
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 from execution_instance.intake.channels import EventStatus
 from execution_instance.tables import Event, Template
 from services.clock import utc_now
-from services.db import BindConverter
+from services.db import BindConverter, UtcDateTime
 
 __all__ = [
     "ClaimedEvent",
@@ -106,6 +108,23 @@ def claim_due(
     id instead, SQLite sorted every pending event on each claim (10 ms a claim with 12,700
     pending, growing with the backlog, while holding the write lock).
     """
+    parameters = {
+        "claim_worker": worker,
+        "claim_now": now,
+        "claim_until": now + timedelta(seconds=lease),
+    }
+    rows = session.execute(_claim_statement(limit, postgres=postgres), parameters)
+    claimed = [ClaimedEvent(*row) for row in rows]
+    claimed.sort(key=lambda event: (event.queue, event.id))  # RETURNING keeps no order
+    return claimed
+
+
+@functools.cache
+def _claim_statement(limit: int, *, postgres: bool) -> Update:
+    """Build the claim once per batch size and database: a statement object reused with new
+    parameters keeps its cache key (building and keying it again cost ~8 % of a processing
+    process's CPU at a steady 100 events/s, where each claim takes one event)."""
+    now = bindparam("claim_now", type_=UtcDateTime)
     due = (
         select(_EVENTS.c.id)
         .where(
@@ -118,15 +137,15 @@ def claim_due(
     )
     if postgres:
         due = due.with_for_update(skip_locked=True)
-    statement = (
+    return (
         update(_EVENTS)
         .where(_EVENTS.c.id.in_(due.scalar_subquery()))
-        .values(claimed_by=worker, claimed_until=now + timedelta(seconds=lease))
+        .values(
+            claimed_by=bindparam("claim_worker"),
+            claimed_until=bindparam("claim_until", type_=UtcDateTime),
+        )
         .returning(*_CLAIMED_COLUMNS)
     )
-    claimed = [ClaimedEvent(*row) for row in session.execute(statement)]
-    claimed.sort(key=lambda event: (event.queue, event.id))  # RETURNING keeps no order
-    return claimed
 
 
 def shift_leases(session: Session, *, by: timedelta, held_after: datetime) -> int:
@@ -223,30 +242,44 @@ def mark_handed_over(
 ) -> None:
     """Move events handed to mid-sourcing to ``processing`` (Pending delivery).
 
-    One UPDATE … WHERE id IN (…) per template version of the part (usually one in all).
+    One UPDATE … WHERE id IN (…) per template version of the part (usually one in all), one
+    statement object for every call (see :func:`_claim_statement`).
     """
     by_template: dict[tuple[str, int], list[int]] = {}
     for event_id, name, version in handed:
         by_template.setdefault((name, version), []).append(event_id)
     for (name, version), ids in by_template.items():
         session.execute(
-            update(_EVENTS)
-            .where(
-                _EVENTS.c.id.in_(ids),
-                _EVENTS.c.claimed_by == worker,
-                _EVENTS.c.status == int(EventStatus.PENDING),
-            )
-            .values(
-                status=int(EventStatus.PROCESSING),
-                processing_at=now,
-                delivery_part=part_id,
-                template_name=name,
-                template_version=version,
-                error_text=None,
-                claimed_by=None,
-                claimed_until=None,
-            )
+            _HANDED_OVER,
+            {
+                "handed_ids": ids,
+                "handed_worker": worker,
+                "handed_at": now,
+                "handed_part": part_id,
+                "handed_template": name,
+                "handed_version": version,
+            },
         )
+
+
+_HANDED_OVER = (
+    update(_EVENTS)
+    .where(
+        _EVENTS.c.id.in_(bindparam("handed_ids", expanding=True)),
+        _EVENTS.c.claimed_by == bindparam("handed_worker"),
+        _EVENTS.c.status == int(EventStatus.PENDING),
+    )
+    .values(
+        status=int(EventStatus.PROCESSING),
+        processing_at=bindparam("handed_at", type_=UtcDateTime),
+        delivery_part=bindparam("handed_part"),
+        template_name=bindparam("handed_template"),
+        template_version=bindparam("handed_version"),
+        error_text=None,
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
 
 
 def reschedule(

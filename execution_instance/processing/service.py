@@ -185,7 +185,10 @@ class Processor:
 
     # -- the workers --------------------------------------------------------------------------
     async def _work(self, worker: str) -> None:
+        claim = True  # False: wait for a wake-up (or the idle poll) before claiming
         while True:
+            if not claim:
+                await self._wait_for_events()
             self._pending = False  # this claim sees every event committed before it starts
             failed = False
             try:
@@ -193,24 +196,31 @@ class Processor:
             except Exception:
                 log.exception("cannot claim or prepare events", extra={"worker": worker})
                 events, batch, failed = [], _Batch(), True
-            if not events:
-                if self._pending and not failed:  # events arrived during the claim: again
-                    continue
-                wakeup = asyncio.Event()
-                self._idle.append(wakeup)
+            if events:
                 try:
-                    # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.settings.idle_poll_seconds):
-                            await wakeup.wait()
-                finally:
-                    if wakeup in self._idle:
-                        self._idle.remove(wakeup)
-                continue
-            try:
-                await self.process(events, batch, worker=worker)
-            except Exception:  # the lease expires and another pass retakes the events
-                log.exception("processing failed", extra={"worker": worker, "events": len(events)})
+                    await self.process(events, batch, worker=worker)
+                except Exception:  # the lease expires and another pass retakes the events
+                    log.exception(
+                        "processing failed", extra={"worker": worker, "events": len(events)}
+                    )
+            # A claim short of a batch took every event due when it ran: claim again only if
+            # events arrived since (a steady trickle would otherwise pay an empty claim for
+            # each event). Events that become due with time wait at most the idle poll.
+            full = len(events) >= self.settings.batch_size
+            claim = (full or self._pending) and not failed
+
+    async def _wait_for_events(self) -> None:
+        """Wait for :meth:`notify`, at most ``idle_poll_seconds``."""
+        wakeup = asyncio.Event()
+        self._idle.append(wakeup)
+        try:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.idle_poll_seconds):
+                    await wakeup.wait()
+        finally:
+            if wakeup in self._idle:
+                self._idle.remove(wakeup)
 
     def _claim(self, worker: str) -> list[ClaimedEvent]:
         with self.db.write_connection(durable=False) as session:

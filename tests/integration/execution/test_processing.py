@@ -262,3 +262,25 @@ async def test_events_of_a_dead_worker_are_retaken_and_never_duplicated(make: An
         )
         assert len(mid.parts) == len(parts_before) + 1  # the part was sent again …
         assert list(mid.messages) == mid.ids_of(pk)  # … with the same message id: no duplicate
+
+
+async def test_a_trickle_of_events_costs_one_claim_each(make: Any) -> None:
+    """A claim short of a batch took every due event: the worker waits for the next wake-up
+    instead of claiming again for nothing (an empty claim per event at a steady trickle)."""
+    async with make(idle_poll_seconds=30) as instance:
+        await instance.publish()
+        processor = instance.app.state.execution.processor
+        claimed: list[int] = []
+        claim = processor._claim
+
+        def counted(worker: str) -> Any:
+            events = claim(worker)
+            claimed.append(len(events))
+            return events
+
+        processor._claim = counted
+        for _ in range(3):
+            pk = await instance.push()
+            await instance.wait_status(pk, EventStatus.PROCESSING)
+        await asyncio.sleep(0.3)
+        assert claimed == [1, 1, 1]
