@@ -119,9 +119,13 @@ def create_app(
     app.include_router(redir.router)
     app.include_router(wsdl.router)
     app.include_router(soap.router)
-    # The SOAP router also gets a fast path ahead of FastAPI's per-request machinery.
+    # The SOAP router and the REST POST also get a fast path ahead of FastAPI's per-request
+    # machinery.
     install_fast_path(app, method="POST", path=soap.ROUTER_PATH, endpoint=soap.soap_router)
     app.include_router(controlplane.router)
     app.include_router(stats.router)
     app.include_router(rest.router)
+    install_fast_path(
+        app, method="POST", pattern=rest.EVENT_PATH_PATTERN, endpoint=rest.post_event_fast
+    )
     return app

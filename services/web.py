@@ -22,6 +22,7 @@ __all__ = [
     "HealthReport",
     "HtmlErrors",
     "ProcessReport",
+    "answer_error",
     "error_response",
     "install_common",
     "install_docs",
@@ -68,11 +69,17 @@ def _html_answer(request: Request, exc: McsimError) -> Response | None:
     return None
 
 
-async def _on_mcsim_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, McsimError)
+def answer_error(request: Request, exc: McsimError) -> Response:
+    """Answer ``exc`` as every route does: the error page to a browser, else the JSON shape
+    (a fast path's endpoint calls this itself: FastAPI's handlers are not on its way)."""
     if exc.status_code >= 500:
         log.warning("request failed: %s", exc.message, extra={"error": exc.error})
     return _html_answer(request, exc) or error_response(exc)
+
+
+async def _on_mcsim_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, McsimError)
+    return answer_error(request, exc)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:

@@ -198,3 +198,15 @@ async def test_an_instance_above_127_answers_negative_ids_that_work_everywhere(
         assert reply.status_code == 200, reply.text
         (pl_id,) = outputs_of(reply.content, "plId")
         assert split_pl_id(int(pl_id)) == (200, 2)
+
+
+async def test_an_idempotency_key_over_255_characters_is_refused_with_its_header_named(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"email": "ann@example.com", "ctx": {}}
+    answer = await post(client, body, **{"Idempotency-Key": "k" * 256})
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "header.idempotency-key"
+    assert "at most 255 characters" in answer.json()["detail"]
+    assert stored_events(client) == []
+    assert (await post(client, body, **{"Idempotency-Key": "k" * 255})).status_code == 201

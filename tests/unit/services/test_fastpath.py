@@ -143,3 +143,39 @@ async def test_the_endpoint_reads_headers_in_any_case_first_value_first() -> Non
         "has_cookie": True,
         "cookie": "abc",
     }
+
+
+async def test_a_pattern_route_takes_only_what_it_matches_whole_with_its_path_parameters() -> None:
+    app = FastPathApp()
+    install_common(app)
+    seen: list[dict[str, str]] = []
+
+    async def hot(request: Request) -> Response:
+        seen.append(dict(request.path_params))
+        return Response(b"fast")
+
+    @app.post("/{org}/campaign/{api}/{event_id}/")
+    async def slow() -> dict[str, str]:
+        return {"served": "by FastAPI"}
+
+    install_fast_path(
+        app,
+        method="POST",
+        pattern=r"/(?P<org>[^/]+)/campaign/(?P<api>[^/]+)/(?P<eid>[^/]+)",
+        endpoint=hot,
+    )
+    async with _client(app) as client:
+        assert (await client.post("/acme/campaign/mcacme/EVTX")).text == "fast"
+        assert seen == [{"org": "acme", "api": "mcacme", "eid": "EVTX"}]
+        # not matched whole, or another method: FastAPI as before
+        assert (await client.post("/acme/campaign/mcacme/EVTX/")).json() == {"served": "by FastAPI"}
+        assert (await client.get("/acme/campaign/mcacme/EVTX")).text != "fast"
+        assert (await client.post("/acme/other/mcacme/EVTX")).status_code == 404
+    assert len(seen) == 1
+
+
+def test_a_fast_path_has_a_path_or_a_pattern() -> None:
+    with pytest.raises(TypeError, match="either a path or a pattern"):
+        install_fast_path(FastPathApp(), method="POST", endpoint=_endpoint)
+    with pytest.raises(TypeError, match="either a path or a pattern"):
+        install_fast_path(FastPathApp(), method="POST", path="/a", pattern="/b", endpoint=_endpoint)
