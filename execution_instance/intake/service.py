@@ -120,13 +120,16 @@ class IntakeService:
         *,
         source: str,
         idempotency: tuple[str, str] | None = None,
+        now: datetime | None = None,
     ) -> list[int]:
         """Store ``events`` durably in one transaction and return their plIds, in order.
 
-        ``idempotency`` is an (Idempotency-Key, request digest) pair kept on the first event.
+        ``idempotency`` is an (Idempotency-Key, request digest) pair kept on the first event;
+        ``now`` their creation date (default: now), for a caller that shows what was stored
+        without reading it back (:func:`event_row`).
         """
-        now = utc_now()
-        rows = [_row(event, now=now, source=source) for event in events]
+        now = now or utc_now()
+        rows = [event_row(event, now=now, source=source) for event in events]
         if idempotency is not None:
             rows[0]["idempotency_key"], rows[0]["request_digest"] = idempotency
         ids = await self.writer.write(rows)
@@ -136,7 +139,8 @@ class IntakeService:
         return [pl_id(self.instance_id, pk) for pk in ids]
 
 
-def _row(event: EventIn, *, now: datetime, source: str) -> dict[str, Any]:
+def event_row(event: EventIn, *, now: datetime, source: str) -> dict[str, Any]:
+    """Return the stored values of a new event (the ``events`` row, its id apart)."""
     return {
         "queue": int(event.queue),
         "event_type": event.event_type,

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from execution_instance.intake.channels import Channel, EventStatus, Queue
 from execution_instance.intake.dates import format_xtk
 from execution_instance.intake.documents import EventIn, read_event
-from execution_instance.intake.service import pl_id, split_pl_id
+from execution_instance.intake.service import event_row, pl_id, split_pl_id
 from execution_instance.rest.ctx_mapping import ctx_to_json, json_to_ctx
 from execution_instance.security.service import Credentials
 from execution_instance.state import ExecutionState
@@ -136,8 +136,7 @@ def _digest(event_id: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _prepare(state: ExecutionState, request: EventRequest, credentials: Credentials) -> EventIn:
-    state.security.authenticate(credentials)
+def _validate(state: ExecutionState, request: EventRequest) -> EventIn:
     event_type = _event_type(state, request.org, request.api, request.event_id)
     element = _element(event_type, request.body)
     state.intake.check_capacity(1)
@@ -182,8 +181,14 @@ def check_idempotency(state: ExecutionState, key: str, digest: str) -> StoredEve
 async def submit_event(
     state: ExecutionState, request: EventRequest, credentials: Credentials
 ) -> StoredEvent:
-    """Validate and store one REST event; a repeated Idempotency-Key returns the first one."""
-    event = await run_in_threadpool(_prepare, state, request, credentials)
+    """Validate and store one REST event; a repeated Idempotency-Key returns the first one.
+
+    Authenticated from memory when the caches can answer, validated on the event loop as SOAP
+    events are (tens of microseconds, bounded by the ctx's size limit), and answered from the
+    values stored, not read back: the only thread hop is the idempotency key's look-up.
+    """
+    await state.security.authenticate_async(credentials)
+    event = _validate(state, request)
     idempotency = None
     if request.idempotency_key is not None:
         digest = _digest(request.event_id, request.body)
@@ -191,24 +196,19 @@ async def submit_event(
         if earlier is not None:
             return earlier
         idempotency = (request.idempotency_key, digest)
+    now = utc_now()
     try:
-        (event_pl_id,) = await state.intake.push([event], source="rest", idempotency=idempotency)
+        (event_pl_id,) = await state.intake.push(
+            [event], source="rest", idempotency=idempotency, now=now
+        )
     except IntegrityError:
         assert idempotency is not None  # only the idempotency key is unique
         raced = await run_in_threadpool(_find_idempotent, state, idempotency[0])
         if raced is None:
             raise
         return _replay(raced, idempotency[1])
-    return StoredEvent(await run_in_threadpool(_load, state, event_pl_id))
-
-
-def _load(state: ExecutionState, event_pl_id: int) -> Event:
     _, pk = split_pl_id(event_pl_id)
-    with state.db.transaction() as session:
-        row = session.get(Event, pk)
-    if row is None:
-        raise NotFound(f"no event {event_pl_id}")
-    return row
+    return StoredEvent(Event(id=pk, **event_row(event, now=now, source="rest")))
 
 
 def get_event(

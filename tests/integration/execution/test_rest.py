@@ -210,3 +210,20 @@ async def test_an_idempotency_key_over_255_characters_is_refused_with_its_header
     assert "at most 255 characters" in answer.json()["detail"]
     assert stored_events(client) == []
     assert (await post(client, body, **{"Idempotency-Key": "k" * 255})).status_code == 201
+
+
+async def test_the_post_answers_what_a_get_reads_back(client: httpx.AsyncClient) -> None:
+    """The POST answers from the values it stored, without reading the event back: every
+    field must be what the database holds."""
+    body = {
+        "email": "ann@example.com",
+        "mobilePhone": "+447700900123",
+        "externalId": "order-7",
+        "scheduled": "2099-01-01 08:00:00.000Z",
+        "expiration": "2099-01-02 08:00:00.000Z",
+        "ctx": {"firstName": "Ann", "order": {"@id": "A-1", "total": 12.5}, "vip": True},
+    }
+    created = await post(client, body)
+    assert created.status_code == 201, created.text
+    again = await client.get(f"/acme/campaign/{created.json()['href']}", headers=AUTH)
+    assert again.json() == created.json()
