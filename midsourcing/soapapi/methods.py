@@ -140,14 +140,19 @@ async def append_part(call: SoapCall, context: CallContext) -> SoapReply:
         state.dispatcher.wake()
     if accepted.queued:
         state.feed.changed()
-    log.info(
+    retry = call.text(2).strip().lower() in {"true", "1"}
+    # One line per part is one line per event at a steady trickle: a first, whole hand-over
+    # is logged at DEBUG, as the SOAP calls of the fast paths are; a retry or a part holding
+    # messages seen before at INFO.
+    log.log(
+        logging.INFO if retry or accepted.duplicates else logging.DEBUG,
         "delivery part accepted",
         extra={
             "part": part.id,
             "delivery_part_id": accepted.delivery_part_id,
             "queued": accepted.queued,
             "duplicates": accepted.duplicates,
-            "retry": call.text(2).strip().lower() in {"true", "1"},
+            "retry": retry,
         },
     )
     return _reply(

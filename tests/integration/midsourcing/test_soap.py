@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 import httpx
@@ -293,3 +294,18 @@ async def test_soap_calls_keep_their_request_id_on_the_fast_path(mid: httpx.Asyn
     assert fault_of(made.content)["faultcode"] == "SOAP-ENV:Client"
     other = await mid.get("/api/v1/messages/counts")  # other routes: the whole stack as before
     assert other.headers["x-request-id"]
+
+
+async def test_a_first_whole_part_is_logged_at_debug_and_a_part_sent_again_at_info(
+    make_mid: MidFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mcsim.mid.soap")
+    async with make_mid() as mid:
+        first = part(email("ann@example.com"))
+        await append(mid, first)
+        await append(mid, first)  # the same part again: its message is a duplicate
+    lines = [r for r in caplog.records if r.getMessage() == "delivery part accepted"]
+    assert [(r.levelno, r.duplicates) for r in lines] == [  # type: ignore[attr-defined]
+        (logging.DEBUG, 0),
+        (logging.INFO, 1),
+    ]
