@@ -600,7 +600,13 @@ def test_the_field_picker_stays_after_a_save_and_a_rollback(page: Page, stack: S
 
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Roll back to v1").click()
-    expect(page.locator("#template-status .feedback")).to_contain_text("Rolled back to version 1")
+    # the outcome shows above the versions list, where the rollback was asked for, and stays
+    # there once the list is drawn again with the new version
+    rolled = page.locator("#template-versions #versions-feedback")
+    expect(rolled).to_contain_text("Rolled back to version 1: published as version 3")
+    expect(page.locator("#version-3")).to_be_visible()
+    expect(rolled).to_contain_text("Rolled back to version 1")
+    expect(page.locator("#template-status .feedback")).to_have_count(0)
     expect(page.locator("#field-text")).to_have_value("Hello, version 1")
     # the editor drawn again is a code editor again (line numbers of the rolled-back text)
     expect(page.locator(".code-editor").filter(has=page.locator("#field-text"))).to_have_count(1)
@@ -621,6 +627,11 @@ def test_the_field_picker_stays_after_a_save_and_a_rollback(page: Page, stack: S
     expect(page.locator("#field-picker")).to_have_count(1)
     expect(page.locator("#template-publish")).to_be_visible()
     expect(page.locator("#field-subject")).to_have_value("Order <%= rtEvent.ctx.order.@id %>")
+
+    # another change of state shows its outcome in the status panel and clears the rollback's
+    page.locator("#template-pause").click()
+    expect(page.locator("#template-status .feedback")).to_contain_text("Paused")
+    expect(rolled).to_be_empty()
 
 
 def test_the_template_bodies_are_edited_with_line_numbers_and_highlighting(

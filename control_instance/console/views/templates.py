@@ -217,8 +217,13 @@ def _status(
     editor: list[str] | None = None,
     headers: dict[str, str] | None = None,
     saved: bool = False,
+    rolled_back: bool = False,
 ) -> HTMLResponse:
-    """Return the status panel; with ``editor`` (the picker's fields), the editor too."""
+    """Return the status panel; with ``editor`` (the picker's fields), the editor too.
+
+    ``done`` is shown where its action was asked for: a save's beside the Save button, a
+    rollback's above the versions list, the others' in the status panel.
+    """
     answer = page(
         request,
         "_template_status.html",
@@ -230,6 +235,7 @@ def _status(
         fields=editor or [],
         # the outcome of a save is shown beside the Save button, not in the status panel
         saved_here=saved,
+        versions_done=rolled_back,
         **_common(),
     )
     answer.headers.update(headers or {})
@@ -423,6 +429,7 @@ async def rollback(
         outcome=outcome,
         editor=fields,
         headers=_PUBLISH_TRIGGER,
+        rolled_back=True,
     )
 
 
@@ -439,7 +446,7 @@ async def versions_section(
         }
 
     found = await run_in_threadpool(load)
-    return page(request, "_template_versions.html", user, **found, **_common())
+    return page(request, "_template_versions.html", user, **found, body_only=True, **_common())
 
 
 @router.get("/templates/{template_id}/diff", response_class=HTMLResponse)

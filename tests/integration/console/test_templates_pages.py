@@ -359,6 +359,8 @@ async def test_versions_diff_and_rollback(browser: Browser) -> None:
     rolled = await browser.hx("POST", f"/templates/{tid}/rollback", data={"version": "1"})
     assert rolled.status_code == 200, rolled.text
     assert "Rolled back to version 1: published as version 3" in rolled.text
+    # shown above the versions list, where the rollback was asked for
+    assert 'id="versions-feedback" hx-swap-oob="innerHTML"' in rolled.text
     assert 'id="template-editor" hx-swap-oob="innerHTML"' in rolled.text
     template = await _api(browser, f"/api/v1/templates/{tid}")
     assert template["published_version"] == 3 and template["content"] == EMAIL
