@@ -12,6 +12,7 @@ from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.tables import Event
 from services.plid import pk_of
 from tests.integration.archive.helpers import finish, hand_over, instance, push
+from tests.integration.console.conftest import open_browser
 from tests.integration.control.conftest import Cell, control_cell, exec_url
 from tests.integration.load_balancer.conftest import running_balancer
 from tests.support.live import free_port
@@ -70,6 +71,16 @@ async def test_queue_and_error_rate_thresholds_raise_warnings_and_alerts(tmp_pat
         assert checks((await monitoring(cell, viewer))["instances"][0])["pending_events"] == (
             "alert"
         )
+
+        # the dashboard's summary says why an instance is not ok, next to it
+        console = await open_browser(cell)
+        summary = (await console.hx("GET", "/monitoring/summary")).text
+        first, second = summary.split('id="health-2"')
+        assert 'data-indicator="pending_events"' in first
+        assert "Events pending in queue: 4 (alert at ≥ 4)" in first
+        assert "Outgoing throughput (msg/h): 0 (alert at ≤" in first
+        assert "Error rate (%): 50 (alert at ≥ 40)" in second
+        assert 'data-indicator="pending_events"' not in second
 
 
 async def test_an_unreachable_instance_is_an_alert(cell: Cell) -> None:
