@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from services.prefork import usable_cores
+
 __all__ = [
     "MAX_PROCESSES",
     "ProcessContext",
@@ -59,14 +61,6 @@ class Role(StrEnum):
     PROCESSING = "processing"
 
 
-def usable_cores() -> int:
-    """Return the cores this process may run on (``taskset`` and cgroup cpusets included)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 @dataclass(frozen=True)
 class ProcessLayout:
     """How many web and processing processes an instance runs."""
@@ -85,11 +79,16 @@ class ProcessLayout:
     ) -> ProcessLayout:
         """Return the layout for the settings.
 
-        ``None`` means one per two usable cores, at least one. Processing 0 keeps the workers
-        in the (single) web process. Without workers (intake only) nothing needs a processing
-        process.
+        ``cores`` is what the instance counts on (default: every usable core). ``None`` means
+        one per two of those cores, at least one; with a single core and neither count chosen,
+        one process does it all (two would only share that core, at the cost of another
+        Python process's memory). Processing 0 keeps the workers in the (single) web process.
+        Without workers (intake only) nothing needs a processing process.
         """
-        half = max(1, (usable_cores() if cores is None else cores) // 2)
+        usable = usable_cores() if cores is None else cores
+        if web is None and processing is None and usable < 2:
+            return cls(web=1, processing=0)
+        half = max(1, usable // 2)
         web = half if web is None else web
         processing = half if processing is None else processing
         if workers == 0:

@@ -143,6 +143,14 @@ class ExecutionSettings(ServiceSettings):
         "one per two usable cores, at least one. 0: the workers run inside the HTTP process "
         "(needs web_processes 1: one process in all).",
     )
+    cores: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="Cores the instance counts on when it chooses its processes. Empty: every "
+        "usable core (mcsim up shares them out between its instances). With one core and no "
+        "process count set, the instance is one process.",
+    )
     claim_batch_size: int = Field(
         100, ge=1, le=10_000, description="Events one worker claims and hands over at once."
     )
@@ -179,7 +187,10 @@ class ExecutionSettings(ServiceSettings):
     def layout(self) -> ProcessLayout:
         """Return the processes this instance runs as (from the settings and the cores)."""
         return ProcessLayout.choose(
-            web=self.web_processes, processing=self.processing_processes, workers=self.workers
+            web=self.web_processes,
+            processing=self.processing_processes,
+            workers=self.workers,
+            cores=self.cores,
         )
 
     @model_validator(mode="after")

@@ -29,7 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-__all__ = ["Child", "Prefork", "die_with_parent", "next_restart_delay", "reuseport_sockets"]
+__all__ = [
+    "Child",
+    "Prefork",
+    "die_with_parent",
+    "next_restart_delay",
+    "reuseport_sockets",
+    "usable_cores",
+]
 
 log = logging.getLogger("mcsim.master")
 
@@ -38,6 +45,14 @@ RESTART_DELAY = 1.0
 #: A child that dies again within this many seconds of its start waits twice as long before
 #: its next start, up to RESTART_DELAY_MAX: a cause that persists is no tight restart loop.
 STABLE_AFTER, RESTART_DELAY_MAX = 10.0, 10.0
+
+
+def usable_cores() -> int:
+    """Return the cores this process may run on (``taskset`` and cgroup cpusets included)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def next_restart_delay(previous: float | None, lived: float) -> float:

@@ -206,7 +206,8 @@ def up(
             max=32,
             rich_help_panel=_PROCESSES,
             help="HTTP processes of each execution instance (sharing its port). "
-            "Default: one per two usable cores.",
+            "Default: one per two of the instance's cores (the usable cores shared out between "
+            "the instances; an instance with one core is one process).",
         ),
     ] = None,
     processing_processes: Annotated[
@@ -217,7 +218,8 @@ def up(
             max=32,
             rich_help_panel=_PROCESSES,
             help="Processing processes of each execution instance (claim, render, hand over). "
-            "Default: one per two usable cores; 0 with --web-processes 1: one process in all.",
+            "Default: one per two of the instance's cores; 0 with --web-processes 1: one "
+            "process in all.",
         ),
     ] = None,
     dry_run: Annotated[

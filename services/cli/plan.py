@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.cli.errors import PlanError
+from services.prefork import usable_cores
 from services.settings import Environment, LogFormat
 
 if TYPE_CHECKING:
@@ -401,9 +402,15 @@ def _check_database_url(url: str) -> None:
 
 
 def _processes(options: StackOptions) -> dict[str, str]:
-    """Return the process settings of the execution instances that were chosen."""
+    """Return the process settings of the execution instances.
+
+    Unless a count was chosen, the usable cores are shared out between the instances: each
+    counts on its part when it chooses its processes (one core: one process).
+    """
     chosen = {
         "WEB_PROCESSES": options.web_processes,
         "PROCESSING_PROCESSES": options.processing_processes,
     }
+    if options.web_processes is None and options.processing_processes is None:
+        chosen["CORES"] = max(1, usable_cores() // options.instances)
     return {name: str(value) for name, value in chosen.items() if value is not None}

@@ -160,6 +160,10 @@ def _launch(
             "data_dir": str(data_dir.resolve()),
             "database_url": database_url,
             "demo": True,
+            # a web and a processing process in each instance, whatever the cores: the chaos
+            # kills each kind apart
+            "web_processes": 1,
+            "processing_processes": 1,
         },
         "changes": changes,
         "supervisor": SUPERVISOR,

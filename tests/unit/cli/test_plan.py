@@ -214,3 +214,38 @@ def test_urls_name_a_reachable_host(host: str, expected: str) -> None:
     plan = plan_stack(StackOptions(host=host))
     assert plan.lb_url == f"http://{expected}:8080"
     assert plan.get("load_balancer").env["MCSIM_LB_HOST"] == host
+
+
+@pytest.mark.parametrize(
+    ("cores", "instances", "expected"),
+    [
+        (2, 2, "1 process (web and processing)"),
+        (2, 1, "1 web + 1 processing"),
+        (16, 2, "4 web + 4 processing"),
+        (3, 4, "1 process (web and processing)"),
+    ],
+)
+def test_the_instances_share_the_cores_out_unless_the_processes_are_chosen(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cores: int,
+    instances: int,
+    expected: str,
+) -> None:
+    """Two instances on two cores are a process each, not three (master, web, processing)."""
+    monkeypatch.setattr("services.cli.plan.usable_cores", lambda: cores)
+    plan = plan_stack(StackOptions(data_dir=tmp_path, instances=instances))
+    for service in plan.executions:
+        settings = load_settings(service, monkeypatch)
+        assert isinstance(settings, ExecutionSettings)
+        assert settings.layout().describe() == expected
+
+    chosen = plan_stack(
+        StackOptions(
+            data_dir=tmp_path, instances=instances, web_processes=1, processing_processes=1
+        )
+    )
+    assert all("MCSIM_EXEC_CORES" not in s.env for s in chosen.executions)
+    settings = load_settings(chosen.executions[0], monkeypatch)
+    assert isinstance(settings, ExecutionSettings)
+    assert settings.layout().describe() == "1 web + 1 processing"
