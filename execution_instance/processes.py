@@ -80,15 +80,14 @@ class ProcessLayout:
         """Return the layout for the settings.
 
         ``cores`` is what the instance counts on (default: every usable core). ``None`` means
-        one per two of those cores, at least one; with a single core and neither count chosen,
-        one process does it all (two would only share that core, at the cost of another
-        Python process's memory). Processing 0 keeps the workers in the (single) web process.
-        Without workers (intake only) nothing needs a processing process.
+        one per two of those cores, at least one. Processing 0 keeps the workers in the
+        (single) web process. Without workers (intake only) nothing needs a processing process.
+
+        One process doing both is never the default, even with one core: it would save about
+        95 MiB, but measured with two instances on two cores it delivered 10-20 % fewer events
+        for more CPU per event (benchmarks/RESULTS.md, footprint).
         """
-        usable = usable_cores() if cores is None else cores
-        if web is None and processing is None and usable < 2:
-            return cls(web=1, processing=0)
-        half = max(1, usable // 2)
+        half = max(1, (usable_cores() if cores is None else cores) // 2)
         web = half if web is None else web
         processing = half if processing is None else processing
         if workers == 0:

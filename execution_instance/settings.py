@@ -148,8 +148,7 @@ class ExecutionSettings(ServiceSettings):
         ge=1,
         le=1024,
         description="Cores the instance counts on when it chooses its processes. Empty: every "
-        "usable core (mcsim up shares them out between its instances). With one core and no "
-        "process count set, the instance is one process.",
+        "usable core (mcsim up shares them out between its instances).",
     )
     claim_batch_size: int = Field(
         100, ge=1, le=10_000, description="Events one worker claims and hands over at once."

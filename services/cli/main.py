@@ -207,7 +207,7 @@ def up(
             rich_help_panel=_PROCESSES,
             help="HTTP processes of each execution instance (sharing its port). "
             "Default: one per two of the instance's cores (the usable cores shared out between "
-            "the instances; an instance with one core is one process).",
+            "the instances).",
         ),
     ] = None,
     processing_processes: Annotated[

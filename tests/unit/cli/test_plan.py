@@ -219,10 +219,10 @@ def test_urls_name_a_reachable_host(host: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("cores", "instances", "expected"),
     [
-        (2, 2, "1 process (web and processing)"),
+        (2, 2, "1 web + 1 processing"),
         (2, 1, "1 web + 1 processing"),
         (16, 2, "4 web + 4 processing"),
-        (3, 4, "1 process (web and processing)"),
+        (16, 1, "8 web + 8 processing"),
     ],
 )
 def test_the_instances_share_the_cores_out_unless_the_processes_are_chosen(
@@ -232,7 +232,7 @@ def test_the_instances_share_the_cores_out_unless_the_processes_are_chosen(
     instances: int,
     expected: str,
 ) -> None:
-    """Two instances on two cores are a process each, not three (master, web, processing)."""
+    """Two instances on 16 cores run 8 processes each, not 16 (as many as the machine)."""
     monkeypatch.setattr("services.cli.plan.usable_cores", lambda: cores)
     plan = plan_stack(StackOptions(data_dir=tmp_path, instances=instances))
     for service in plan.executions:
@@ -241,9 +241,7 @@ def test_the_instances_share_the_cores_out_unless_the_processes_are_chosen(
         assert settings.layout().describe() == expected
 
     chosen = plan_stack(
-        StackOptions(
-            data_dir=tmp_path, instances=instances, web_processes=1, processing_processes=1
-        )
+        StackOptions(data_dir=tmp_path, instances=instances, web_processes=1, processing_processes=1)
     )
     assert all("MCSIM_EXEC_CORES" not in s.env for s in chosen.executions)
     settings = load_settings(chosen.executions[0], monkeypatch)

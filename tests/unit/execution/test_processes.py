@@ -13,9 +13,7 @@ from execution_instance.processes import ProcessLayout, SharedMemory, Wakeup
 @pytest.mark.parametrize(
     ("cores", "web", "processing", "expected"),
     [
-        (1, None, None, (1, 0)),  # one core: one process does it all
-        (1, 1, None, (1, 1)),  # unless a count is chosen
-        (1, None, 1, (1, 1)),
+        (1, None, None, (1, 1)),  # not one process: it delivers less (RESULTS, footprint)
         (2, None, None, (1, 1)),
         (3, None, None, (1, 1)),
         (16, None, None, (8, 8)),
