@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services import dev_credentials
+from services.prefork import usable_cores
 from services.settings import Environment, ServiceSettings
 
 __all__ = ["DEV_ADMIN_TOKEN", "BalancerSettings", "backend_url"]
@@ -46,11 +47,12 @@ class BalancerSettings(ServiceSettings):
     connect_timeout: float = Field(2.0, gt=0, description="Seconds to connect to a backend.")
     read_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a backend's answer.")
     workers: int = Field(
-        2,
+        default_factory=lambda: max(1, usable_cores() // 2),
         ge=1,
         le=32,
         description="Worker processes sharing the port (SO_REUSEPORT); status, health and "
-        "metrics are shared between them.",
+        "metrics are shared between them, and one more process checks the backends. Default: "
+        "one per two usable cores; 1: one process in all.",
     )
     health_interval: float = Field(
         1.0, gt=0, description="Seconds between active health checks of each backend."

@@ -9,20 +9,19 @@ several services share one database.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Column,
     Connection,
@@ -43,6 +42,9 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from services.errors import McsimError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -320,12 +322,67 @@ class Database:
         finally:
             bare.dispose()
 
+    #: Set for a service's own process (:func:`services.runner.run_service`): :meth:`upgrade`
+    #: runs Alembic in a short-lived child process, so that the long-lived one never imports
+    #: Alembic and Mako (about 10 MiB in each process for code that runs once).
+    migrate_apart: ClassVar[bool] = False
+
     def upgrade(self, migrations: str) -> str:
         """Bring the database to the newest revision of ``migrations`` and return it.
 
         ``migrations`` is a package path such as ``"execution_instance:migrations"``. A
         database written by a newer mcsim (an unknown revision) is refused, untouched.
         """
+        if Database.migrate_apart:
+            return self._upgrade_apart(migrations)
+        return self.upgrade_here(migrations)
+
+    def _upgrade_apart(self, migrations: str) -> str:
+        # The server unreachable is found here, with its driver error, so that the caller
+        # waits for it as it would around an upgrade in this process.
+        self._reach()
+        request = {
+            "url": self.url.render_as_string(hide_password=False),
+            "schema": self.schema,
+            "migrations": migrations,
+        }
+        done = subprocess.run(  # noqa: S603 - this interpreter, our module, no shell
+            [sys.executable, "-m", "services.migrate"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = done.stdout.strip().splitlines()
+        try:
+            answer: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            answer = {}
+        if done.returncode == 0 and "revision" in answer:
+            return str(answer["revision"])
+        self._reach()  # the server went away meanwhile: waited for like any unreachable one
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DatabaseError(
+            answer.get("message") or f"cannot migrate the database {self.describe()}: {last}",
+            detail=answer.get("detail") or f"the migration process ended with {done.returncode}",
+        )
+
+    def _reach(self) -> None:
+        try:
+            self.ensure_schema()
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise DatabaseError(
+                f"cannot open the database {self.describe()}: {exc}",
+                detail=type(exc).__name__,
+            ) from exc
+
+    def upgrade_here(self, migrations: str) -> str:
+        """Run :meth:`upgrade` in this process (what ``python -m services.migrate`` does)."""
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
         try:
             self.ensure_schema()
             config = self._alembic_config(migrations)
@@ -361,11 +418,15 @@ class Database:
             return self._current_revision(connection)
 
     def _current_revision(self, connection: Connection) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         options = {"version_table_schema": self.schema} if self.schema else {}
         context = MigrationContext.configure(connection, opts=options)
         return context.get_current_revision()
 
     def _alembic_config(self, migrations: str) -> Config:
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", migrations)
         config.attributes["schema"] = self.schema

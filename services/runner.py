@@ -47,9 +47,14 @@ def run_service(
     """Read the settings from the environment, configure logging and serve the app.
 
     ``serve`` runs the service instead of one uvicorn process (several processes, say); it
-    returns the exit code.
+    returns the exit code. The service's migrations run in a short-lived child process
+    (:attr:`services.db.Database.migrate_apart`).
     """
     private_process()  # databases, logs and keys are for this user only
+    from services.db import Database
+
+    # Migrations run in a short-lived child: this long-lived process never imports Alembic.
+    Database.migrate_apart = True
     try:
         settings = settings_class()
     except ValidationError as exc:

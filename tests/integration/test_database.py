@@ -294,3 +294,58 @@ def test_a_newer_mcsim_upgrades_an_older_data_directory_keeping_its_data(
         assert tuple(row) == ("kept", "blue")
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def migrating_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upgrades run as a service's process runs them: in a short-lived child process."""
+    monkeypatch.setattr(Database, "migrate_apart", True)
+
+
+@pytest.mark.postgres
+def test_a_service_process_migrates_in_a_child_with_the_same_outcome(
+    database_target: DatabaseTarget, migrating_apart: None
+) -> None:
+    db = open_db(database_target)
+    try:
+        revision = db.upgrade("execution_instance:migrations")
+        assert revision and db.current_revision() == revision
+        assert "service_meta" in inspect(db.engine).get_table_names(schema=db.schema)
+        assert db.upgrade("execution_instance:migrations") == revision
+        # a refusal in the child reaches the caller with its words
+        with db.transaction(write=True) as session:
+            session.execute(text("UPDATE alembic_version SET version_num = 'zz999'"))
+        with pytest.raises(DatabaseError, match="written by a newer mcsim") as caught:
+            db.upgrade("execution_instance:migrations")
+        assert "zz999" in caught.value.message and caught.value.detail
+        assert db.current_revision() == "zz999"
+    finally:
+        db.dispose()
+
+
+def test_an_unreachable_server_is_found_before_the_child_runs(migrating_apart: None) -> None:
+    """The caller waits for PostgreSQL on the driver's error, as around an upgrade here."""
+    from sqlalchemy.exc import OperationalError
+
+    db = Database("postgresql://nobody@127.0.0.1:9/none")  # the discard port: refused
+    try:
+        with pytest.raises(DatabaseError, match="cannot open the database") as caught:
+            db.upgrade("execution_instance:migrations")
+        assert isinstance(caught.value.__cause__, OperationalError)
+    finally:
+        db.dispose()
+
+
+def test_the_service_processes_never_import_alembic() -> None:
+    """Alembic and Mako (about 10 MiB) are for the migration's child process only."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, control_instance.app, midsourcing.app, execution_instance.server, "
+        "services.runner; print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

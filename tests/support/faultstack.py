@@ -109,7 +109,9 @@ def start_fault_stack(
             database_url = database_url.replace(f":{database_port}/", f":{db_link.port}/")
         changes: dict[str, dict[str, str]] = {
             "load_balancer": {
-                "MCSIM_LB_BACKENDS": json.dumps([lb_links[k].url for k in sorted(lb_links)])
+                "MCSIM_LB_BACKENDS": json.dumps([lb_links[k].url for k in sorted(lb_links)]),
+                # two workers and a health checker whatever the cores: the chaos kills each
+                "MCSIM_LB_WORKERS": "2",
             },
             "midsourcing": {
                 "MCSIM_MID_SMTP_HOST": HOST,

@@ -55,3 +55,14 @@ def test_settings_come_from_mcsim_lb_variables(monkeypatch: pytest.MonkeyPatch) 
     )
     for name, field in BalancerSettings.model_fields.items():
         assert field.description, f"{name} needs a description (the README table uses it)"
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8)])
+def test_the_workers_follow_the_cores_unless_chosen(
+    monkeypatch: pytest.MonkeyPatch, cores: int, workers: int
+) -> None:
+    monkeypatch.delenv("MCSIM_LB_WORKERS", raising=False)
+    monkeypatch.setattr("load_balancer.settings.usable_cores", lambda: cores)
+    assert BalancerSettings().workers == workers
+    monkeypatch.setenv("MCSIM_LB_WORKERS", "2")
+    assert BalancerSettings().workers == 2
