@@ -346,7 +346,7 @@ class Database:
             "schema": self.schema,
             "migrations": migrations,
         }
-        done = subprocess.run(  # noqa: S603 - this interpreter, our module, no shell
+        done = subprocess.run(
             [sys.executable, "-m", "services.migrate"],
             input=json.dumps(request),
             capture_output=True,

@@ -345,7 +345,5 @@ def test_the_service_processes_never_import_alembic() -> None:
         "import sys, control_instance.app, midsourcing.app, execution_instance.server, "
         "services.runner; print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -241,7 +241,9 @@ def test_the_instances_share_the_cores_out_unless_the_processes_are_chosen(
         assert settings.layout().describe() == expected
 
     chosen = plan_stack(
-        StackOptions(data_dir=tmp_path, instances=instances, web_processes=1, processing_processes=1)
+        StackOptions(
+            data_dir=tmp_path, instances=instances, web_processes=1, processing_processes=1
+        )
     )
     assert all("MCSIM_EXEC_CORES" not in s.env for s in chosen.executions)
     settings = load_settings(chosen.executions[0], monkeypatch)
