@@ -6,6 +6,7 @@ import sys
 
 from pydantic import ValidationError
 
+import services.lean_imports  # noqa: F401 - first: before anything imports httpx
 from load_balancer.server import serve
 from load_balancer.settings import BalancerSettings
 from services.private_files import private_process

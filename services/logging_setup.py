@@ -9,9 +9,10 @@ import sys
 import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+if TYPE_CHECKING:  # the supervisor logs too, and needs no web framework
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "RequestLogMiddleware",

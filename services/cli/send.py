@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 import httpx
-from lxml import etree
 
 from services.plid import instance_of
 
@@ -81,6 +80,8 @@ def build_envelope(request: SendRequest) -> str:
 
 
 def _read_answer(body: bytes) -> int:
+    from lxml import etree  # here: mcsim up, which imports this module, parses no XML
+
     root = etree.fromstring(body)
     fault = root.find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
     if fault is not None:
