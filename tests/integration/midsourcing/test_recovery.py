@@ -75,7 +75,9 @@ async def test_the_claims_of_a_dead_worker_are_taken_over_after_its_lease(
 
 async def test_a_stop_lets_running_tries_finish(make_mid: MidFactory) -> None:
     async with make_mid(shutdown_grace_seconds=5) as mid:
-        await mid.put("/api/v1/chaos/email", json={"latencyMs": 600})
+        # a try of 2 s, well inside the grace: still running when the stop comes, even on a
+        # busy machine (with 0.6 s, a starved test process once read it already sent)
+        await mid.put("/api/v1/chaos/email", json={"latencyMs": 2000})
         message = email("ann@example.com")
         await append(mid, part(message))
         await asyncio.sleep(0.2)
