@@ -405,7 +405,7 @@ def _processes(options: StackOptions) -> dict[str, str]:
     """Return the process settings of the execution instances.
 
     Unless a count was chosen, the usable cores are shared out between the instances: each
-    counts on its part when it chooses its processes (one core: one process).
+    counts on its part when it chooses its processes (``MCSIM_EXEC_CORES``).
     """
     chosen = {
         "WEB_PROCESSES": options.web_processes,
