@@ -189,8 +189,13 @@ def test_killing_mid_sourcing_under_load_loses_and_duplicates_nothing(
         return all(s == "processed" for s in statuses)
 
     assert wait_until(all_final, timeout=120, interval=1.0)
-    statuses = {str(event(stack, "PASSWORD_RESET", p)["status"]) for p in pl_ids}
-    assert statuses == {"processed"}
+
+    # the sample finished; a hand-over refused while mid-sourcing restarted may still wait out
+    # its retry delay (seen in a full run: a few 'processing' once the sample was final)
+    def statuses() -> set[str]:
+        return {str(event(stack, "PASSWORD_RESET", p)["status"]) for p in pl_ids}
+
+    assert wait_until(lambda: statuses() == {"processed"}, timeout=60, interval=2.0), statuses()
     assert wait_until(lambda: all(relay.count(a) >= 1 for a in recipients), timeout=30)
     duplicates = [a for a in recipients if relay.count(a) != 1]
     assert duplicates == []
