@@ -48,6 +48,7 @@ from sqlalchemy import delete, insert, select, text
 from benchmarks.processes import load_average
 from benchmarks.wrk_tools import WrkResult, run_wrk
 from control_instance import tables as control_tables
+from execution_instance import minutes
 from execution_instance import tables as exec_tables
 from execution_instance.intake.channels import EventStatus
 from execution_instance.intake.service import pl_id
@@ -200,6 +201,10 @@ def load(
             _say(f"  loaded {loaded.count:,} of {count:,} ({last - started:.0f} s)")
     assert loaded.last_updated_at is not None
     cursor = format_cursor(loaded.last_updated_at, loaded.last_id)
+    with exec_db.write_connection() as connection:
+        # Events written with past times, in minutes already counted for the statistics:
+        # count again (execution_instance.minutes).
+        minutes.forget(connection)
     with control_db.write_connection() as connection:
         # The first archiving pass creates the row: the stack has not run one yet.
         cursors = control_tables.ArchiveCursor

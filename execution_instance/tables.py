@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.clock import utc_now
@@ -19,6 +29,8 @@ __all__ = [
     "TechnicalToken",
     "Template",
     "config_version",
+    "event_minutes",
+    "event_minutes_cursor",
     "service_meta",
 ]
 
@@ -38,6 +50,36 @@ class Base(DeclarativeBase):
 
 
 service_meta = service_meta_table(Base.metadata)
+
+#: Finished events counted by the minutes of their times (``execution_instance.minutes``): one
+#: row per status and combination of minutes, for the events last changed in ``minute``.
+event_minutes = Table(
+    "event_minutes",
+    Base.metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("minute", UtcDateTime, nullable=False, index=True),  # of updated_at
+    Column("status", SmallInteger, nullable=False),
+    Column("created_minute", UtcDateTime, nullable=False),
+    Column("claimed_minute", UtcDateTime),  # of processing_at
+    Column("finished_minute", UtcDateTime, nullable=False),  # of processed_at, else updated_at
+    Column("left_minute", UtcDateTime, nullable=False),  # when the event left the queue
+    Column("events", Integer, nullable=False),
+    Column("claimed", Integer, nullable=False),  # events with a processing_at
+    Column("queuing_seconds", Float),  # their processing_at - created_at
+    Column("delivered", Integer, nullable=False),  # sent events with a processed_at
+    Column("sending_seconds", Float),  # their processed_at - processing_at
+    Column("processing_seconds", Float),  # their processed_at - created_at
+)
+
+#: One row (id 1): the minutes counted into ``event_minutes`` are ``[first_minute, until)``;
+#: both empty until the first count.
+event_minutes_cursor = Table(
+    "event_minutes_cursor",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("first_minute", UtcDateTime),
+    Column("until", UtcDateTime),
+)
 
 #: One row (id 1) whose ``version`` the database's triggers move on every change of the
 #: configuration (migration e0006): processes re-read their caches when it moved.

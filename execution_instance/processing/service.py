@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
+from execution_instance import minutes
 from execution_instance.identity import Identity
 from execution_instance.intake.channels import Channel, EventStatus, Queue
 from execution_instance.intake.service import pl_id
@@ -151,6 +152,7 @@ class Processor:
             self._tasks.append(asyncio.create_task(self._work(name), name=name))
         if self.settings.workers and sync:
             self._tasks.append(asyncio.create_task(self._sync(), name="status-sync"))
+            self._tasks.append(asyncio.create_task(self._count_minutes(), name="event-minutes"))
 
     async def stop(self) -> None:
         """Stop the workers; events they held are retaken when their lease ends.
@@ -481,6 +483,15 @@ class Processor:
             except Exception:
                 log.exception("status sync failed")
             await asyncio.sleep(self.settings.sync_seconds)
+
+    async def _count_minutes(self) -> None:
+        """Count finished events by minute for the statistics (:mod:`..minutes`)."""
+        while True:
+            try:
+                await self._blocking(minutes.roll_up, self.db, utc_now())
+            except Exception:  # the statistics read the events meanwhile
+                log.warning("cannot count finished events by minute", exc_info=True)
+            await asyncio.sleep(minutes.EVERY)
 
     def _load_cursor(self) -> str:
         with self.db.transaction() as session:

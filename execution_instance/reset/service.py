@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import CursorResult, delete, func, or_, select, update
 
+from execution_instance import minutes
 from execution_instance.tables import Event, service_meta
 from services.clock import utc_now
 from services.db import Database
@@ -80,6 +81,7 @@ def reset_events(
     epoch = uuid.uuid4().hex[:8]
     with db.transaction(write=True) as session:
         taken = _rowcount(session.execute(delete(Event)))
+        minutes.forget(session)
         changed = session.execute(
             update(service_meta).where(service_meta.c.key == EPOCH_KEY).values(value=epoch)
         )

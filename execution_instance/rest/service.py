@@ -153,7 +153,10 @@ def _find_idempotent(state: ExecutionState, key: str) -> Event | None:
 def _release_stale_key(state: ExecutionState, key: str) -> None:
     with state.db.transaction(write=True) as session:
         session.execute(
-            update(Event).where(Event.idempotency_key == key).values(idempotency_key=None)
+            update(Event)
+            .where(Event.idempotency_key == key)
+            # Not a change of the event (the statistics count a finished one once).
+            .values(idempotency_key=None, updated_at=Event.updated_at)
         )
 
 

@@ -7,6 +7,7 @@ archiving catches new events and every later status change (DESIGN §3.7).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Row,
     and_,
     case,
     cast,
@@ -31,8 +33,10 @@ from starlette.concurrency import run_in_threadpool
 from execution_instance.deps import StateDep
 from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.intake.service import pl_id
+from execution_instance.minutes import MINUTE, counted, minute_of, seconds_between
+from execution_instance.minutes import purge as purge_minutes
 from execution_instance.routes.controlplane import provide_control_caller
-from execution_instance.tables import Event
+from execution_instance.tables import Event, event_minutes
 from services.clock import utc_now
 from services.db import Database, UtcDateTime
 from services.errors import InvalidRequest
@@ -128,14 +132,10 @@ class EventPage(BaseModel):
     more: bool
 
 
-def _seconds(db: Database, later: Any, earlier: Any) -> ColumnElement[Any]:
-    if db.is_postgres:
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-
-
-def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
-    now = utc_now()
+def _stats(
+    db: Database, instance_id: int, window: int, now: datetime | None = None
+) -> InstanceStats:
+    now = now or utc_now()
     since = now - timedelta(seconds=window)
     with db.transaction() as session:
         depth = dict(
@@ -181,10 +181,13 @@ def _stats(db: Database, instance_id: int, window: int) -> InstanceStats:
 
 #: How many equal steps the window is cut into to sample the queue (one a minute over an hour).
 QUEUE_SAMPLES = 60
+#: Statuses an event can still leave (not counted by minute: read from the events).
+UNFINISHED = (EventStatus.PENDING, EventStatus.PROCESSING, EventStatus.PAUSED)
+_HALF_MINUTE = timedelta(seconds=30)
 
 
 def _bucket(db: Database, column: Any, since: datetime, step: float) -> ColumnElement[Any]:
-    offset = _seconds(db, column, literal(since, UtcDateTime())) / step
+    offset = seconds_between(db, column, literal(since, UtcDateTime())) / step
     return func.floor(offset) if db.is_postgres else cast(offset, Integer)
 
 
@@ -208,6 +211,8 @@ class _Mean:
 class _Window:
     """What the window's rows say: arrivals, outcomes, times and the queue's movements."""
 
+    since: datetime
+    step: float  # seconds between two queue samples
     events_in: int = 0
     finished: dict[int, int] = field(default_factory=lambda: {int(s): 0 for s in FINAL_STATUSES})
     queuing: _Mean = field(default_factory=_Mean)
@@ -216,23 +221,58 @@ class _Window:
     #: after[k]: events that entered the queue after instant k less those that left it.
     after: list[int] = field(default_factory=lambda: [0] * (QUEUE_SAMPLES + 1))
 
+    def arrived(self, step: int, count: int) -> None:
+        self.events_in += count
+        self.after[min(max(step, 0), QUEUE_SAMPLES - 1)] += count
+
+    def departed(self, step: int, count: int) -> None:
+        self.after[min(max(step, 0), QUEUE_SAMPLES - 1)] -= count
+
 
 def _read_window(session: Session, db: Database, since: datetime, window: int) -> _Window:
-    """Read every figure of the window in one pass over its rows.
+    """Read every figure of the window: from the minutes counted, and the events elsewhere.
 
-    The rows are those changed within the window: every time the statistics read (created,
-    claimed, processed) is set by an insert or update, so it is never after ``updated_at``
-    (``CLOCK_SKEW`` aside), and the index on ``updated_at`` narrows the scan to the window
-    whatever the table holds. Nothing filters or groups by status: SQLite would then walk the
-    claim index (status first) over every event ever stored. The rows are grouped by the
-    queue-sampling steps of their arrival and departure, each group carrying its own counts
-    and sums.
+    The rows that count are those changed within the window: every time the statistics read
+    (created, claimed, processed) is set by an insert or update, so it is never after
+    ``updated_at`` (``CLOCK_SKEW`` aside). Where :mod:`execution_instance.minutes` counted the
+    finished events, from the minute after the window's first whole minute on, the counts are
+    read; the events are read for the rest, by ranges of ``updated_at`` and by status.
+    """
+    seen = _Window(since, window / QUEUE_SAMPLES)
+    lower = since - CLOCK_SKEW
+    done = counted(session)
+    start = None if done is None else max(done.first, minute_of(since) + 2 * MINUTE)
+    if done is None or start is None or start >= done.until:
+        _read_events(session, db, seen, Event.updated_at >= lower)
+        return seen
+    _read_events(session, db, seen, and_(Event.updated_at >= lower, Event.updated_at < start))
+    _read_events(session, db, seen, Event.updated_at >= done.until)
+    _read_events(
+        session,
+        db,
+        seen,
+        and_(
+            Event.status.in_([int(s) for s in UNFINISHED]),
+            Event.updated_at >= start,
+            Event.updated_at < done.until,
+        ),
+    )
+    _read_minutes(session, db, seen, start, done.until)
+    return seen
+
+
+def _read_events(session: Session, db: Database, seen: _Window, where: ColumnElement[bool]) -> None:
+    """Add the events ``where`` selects to ``seen``, in one pass over them.
+
+    Nothing filters or groups by status: SQLite would then walk the claim index (status first)
+    over every event ever stored. The rows are grouped by the queue-sampling steps of their
+    arrival and departure, each group carrying its own counts and sums.
 
     An event is queued from ``created_at`` until it leaves the pending status: when claimed
     (``processing_at``), else when finished or paused (``processed_at``, then ``updated_at``);
     a pending event has not left.
     """
-    step = window / QUEUE_SAMPLES
+    since, step = seen.since, seen.step
     sent = Event.status == int(EventStatus.PROCESSED)
     left_at = case(
         (Event.status == int(EventStatus.PENDING), None),
@@ -254,30 +294,73 @@ def _read_window(session: Session, db: Database, since: datetime, window: int) -
             *keys,
             func.count(),
             *(func.count().filter(Event.status == int(s), finished) for s in FINAL_STATUSES),
-            func.sum(case((claimed, _seconds(db, Event.processing_at, Event.created_at)))),
+            func.sum(case((claimed, seconds_between(db, Event.processing_at, Event.created_at)))),
             func.count().filter(claimed),
-            func.sum(case((delivered, _seconds(db, Event.processed_at, Event.processing_at)))),
-            func.sum(case((delivered, _seconds(db, Event.processed_at, Event.created_at)))),
+            func.sum(
+                case((delivered, seconds_between(db, Event.processed_at, Event.processing_at)))
+            ),
+            func.sum(case((delivered, seconds_between(db, Event.processed_at, Event.created_at)))),
             func.count().filter(delivered),
         )
-        .where(Event.updated_at >= since - CLOCK_SKEW)
+        .where(where)
         .group_by(*keys)
     ).all()
-    seen = _Window()
+    _accumulate(seen, rows)
+
+
+def _read_minutes(
+    session: Session, db: Database, seen: _Window, start: datetime, end: datetime
+) -> None:
+    """Add the finished events counted in the minutes ``[start, end)`` to ``seen``.
+
+    The same figures as :func:`_read_events`, from ``event_minutes``: each time is taken at the
+    middle of its minute, so a minute counts as within the window when its middle is.
+    """
+    m = event_minutes.c
+    edge = seen.since - _HALF_MINUTE
+    finished = m.finished_minute >= edge
+    claimed = m.claimed_minute >= edge
+    delivered = and_(m.status == int(EventStatus.PROCESSED), finished)
+    keys = (
+        m.created_minute >= edge,
+        _bucket(db, m.created_minute, edge, seen.step),
+        m.left_minute >= edge,
+        _bucket(db, m.left_minute, edge, seen.step),
+    )
+    rows = session.execute(
+        select(
+            *keys,
+            func.sum(m.events),
+            *(
+                func.coalesce(func.sum(m.events).filter(m.status == int(s), finished), 0)
+                for s in FINAL_STATUSES
+            ),
+            func.sum(m.queuing_seconds).filter(claimed),
+            func.coalesce(func.sum(m.claimed).filter(claimed), 0),
+            func.sum(m.sending_seconds).filter(delivered),
+            func.sum(m.processing_seconds).filter(delivered),
+            func.coalesce(func.sum(m.delivered).filter(delivered), 0),
+        )
+        .where(m.minute >= start, m.minute < end)
+        .group_by(*keys)
+    ).all()
+    _accumulate(seen, rows)
+
+
+def _accumulate(seen: _Window, rows: Sequence[Row[Any]]) -> None:
+    """Add grouped rows: the four keys, the count, a count per final status, then the sums."""
     for row in rows:
-        came, came_step, went, went_step, count, *rest = row
+        came, came_step, went, went_step, count, *rest = tuple(row)
         by_status, (queuing, claims, sending, processing, deliveries) = rest[:-5], rest[-5:]
         if came:
-            seen.events_in += count
-            seen.after[min(max(int(came_step), 0), QUEUE_SAMPLES - 1)] += count
+            seen.arrived(int(came_step), int(count))
         if went:
-            seen.after[min(max(int(went_step), 0), QUEUE_SAMPLES - 1)] -= count
+            seen.departed(int(went_step), int(count))
         for status, number in zip(FINAL_STATUSES, by_status, strict=True):
             seen.finished[int(status)] += int(number)
         seen.queuing.add(queuing, claims)
         seen.sending.add(sending, deliveries)
         seen.processing.add(processing, deliveries)
-    return seen
 
 
 def _queued(after: list[int], pending_now: int) -> QueuedEvents:
@@ -436,6 +519,7 @@ def _purge(db: Database, before: datetime) -> int:
                 Event.status.in_([int(s) for s in FINAL_STATUSES]), Event.updated_at < before
             )
         )
+        purge_minutes(session, before)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 

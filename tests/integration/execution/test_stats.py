@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, func, insert, select
 
+from execution_instance import minutes
 from execution_instance.intake.channels import EventStatus, Queue
-from execution_instance.routes.stats import _stats
-from execution_instance.tables import Event
+from execution_instance.reset.service import reset_events
+from execution_instance.routes.stats import _purge, _stats
+from execution_instance.tables import Event, event_minutes
 from services.db import Database
+from services.settings import Environment
 
 
 def _event(
@@ -108,3 +112,123 @@ def test_an_empty_window_has_no_averages(db: Database) -> None:
     assert stats.avg_queuing_seconds is None
     assert stats.avg_sending_seconds is None
     assert (stats.queued_events.max, stats.queued_events.min) == (0, 0)
+
+
+# -- the counts by minute (execution_instance.minutes) -------------------------------------------
+
+
+def _week_of_events(now: datetime) -> list[dict[str, Any]]:
+    """Events of every kind over the last two days, some finished long after they came.
+
+    Times fall anywhere within their minute; the windows read below start on a minute.
+    """
+    rng = random.Random(15)
+    finished = [s for s in minutes.FINISHED]
+    rows = []
+    for _ in range(600):
+        created = timedelta(seconds=rng.uniform(0, 2 * 86400))
+        kind = rng.random()
+        if kind < 0.1:  # still queued, or paused
+            status = rng.choice([EventStatus.PENDING, EventStatus.PAUSED])
+            done = None if status is EventStatus.PENDING else created * rng.uniform(0, 1)
+            rows.append(_event(now, status, created, None, done))
+            continue
+        claimed = created * rng.uniform(0.5, 1) if kind > 0.3 else created - timedelta(seconds=1)
+        if kind < 0.15:  # claimed and handed over, not finished yet
+            rows.append(_event(now, EventStatus.PROCESSING, created, claimed))
+            continue
+        status = rng.choice(finished)
+        done = claimed * rng.uniform(0, 1)
+        if status is EventStatus.ROUTING_FAILED:
+            claimed = None
+        rows.append(_event(now, status, created, claimed, done))
+    return rows
+
+
+#: Windows whose queue-sampling steps are whole minutes (an hour and more): exact.
+WINDOWS = (3600, 4 * 3600, 86400, 2 * 86400)
+
+
+def test_the_counted_minutes_give_the_figures_of_the_events(db: Database) -> None:
+    now = minutes.minute_of(datetime.now(UTC))  # windows that start on a minute
+    with db.write_connection() as connection:
+        connection.execute(insert(Event), _week_of_events(now))
+    from_events = {window: _stats(db, 1, window, now) for window in (*WINDOWS, 600)}
+
+    counted = minutes.roll_up(db, now)
+
+    with db.transaction() as session:
+        finished = session.execute(
+            select(func.count()).where(
+                Event.status.in_([int(s) for s in minutes.FINISHED]),
+                Event.updated_at < now - minutes.SETTLE,
+            )
+        ).scalar_one()
+    assert counted == finished > 400
+    for window in WINDOWS:
+        assert _stats(db, 1, window, now) == from_events[window], window
+    # Ten minutes sampled every ten seconds: a counted event is sampled at the middle of its
+    # minute; everything else is exact.
+    short, expected = _stats(db, 1, 600, now), from_events[600]
+    assert short.model_copy(update={"queued_events": None}) == expected.model_copy(
+        update={"queued_events": None}
+    )
+    assert short.queued_events.avg == pytest.approx(expected.queued_events.avg, rel=0.01)
+    # The day is read from the counts, but for its first minutes and its last ones: the
+    # counted events themselves are no longer needed.
+    with db.write_connection() as connection:
+        gone = connection.execute(
+            delete(Event).where(
+                Event.status.in_([int(s) for s in minutes.FINISHED]),
+                Event.updated_at >= now - timedelta(days=1) + 3 * minutes.MINUTE,
+                Event.updated_at < now - timedelta(hours=1),
+            )
+        )
+    assert gone.rowcount > 200
+    assert _stats(db, 1, 86400, now) == from_events[86400]
+
+
+def test_each_finished_event_is_counted_once(db: Database) -> None:
+    now = datetime.now(UTC)
+    m = timedelta(minutes=1)
+    with db.write_connection() as connection:
+        connection.execute(
+            insert(Event),
+            [
+                _event(now, EventStatus.PROCESSED, 10 * m, 9 * m, 8 * m),
+                _event(now, EventStatus.DELIVERY_FAILED, 10 * m, 9 * m, 5 * m),
+                _event(now, EventStatus.PROCESSING, 10 * m, 9 * m),  # not finished
+                _event(now, EventStatus.IGNORED, 2 * m, m, m),  # not settled
+            ],
+        )
+    assert minutes.roll_up(db, now) == 2
+    assert minutes.roll_up(db, now) == 0  # nothing counted twice
+    assert minutes.roll_up(db, now + 5 * m) == 1  # the ignored one, settled
+    with db.transaction() as session:
+        total = session.execute(select(func.sum(event_minutes.c.events))).scalar_one()
+        done = minutes.counted(session)
+    assert total == 3
+    assert done is not None and done.until == now + 3 * m
+
+
+def test_a_reset_and_a_purge_forget_what_they_delete(db: Database) -> None:
+    now = datetime.now(UTC)
+    h = timedelta(hours=1)
+    with db.write_connection() as connection:
+        connection.execute(
+            insert(Event),
+            [
+                _event(now, EventStatus.PROCESSED, 30 * h, 30 * h, 29 * h),
+                _event(now, EventStatus.PROCESSED, 3 * h, 3 * h, 2 * h),
+            ],
+        )
+    minutes.roll_up(db, now)
+    assert _stats(db, 1, 2 * 86400, now).messages_out == 2
+
+    assert _purge(db, now - 24 * h) == 1
+    assert _stats(db, 1, 2 * 86400, now).messages_out == 1
+
+    reset_events(db=db, environment=Environment.DEVELOPMENT, fence_seconds=0)
+    assert _stats(db, 1, 2 * 86400, now).messages_out == 0
+    with db.transaction() as session:
+        assert minutes.counted(session) is None
