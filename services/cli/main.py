@@ -575,6 +575,7 @@ class Benchmark(enum.StrEnum):
     FOOTPRINT = "footprint"
     CHAOS = "chaos"
     SOAK = "soak"
+    DRAIN = "drain"
 
 
 #: The source checkout this command runs from, where ``benchmarks/`` lives (not installed).
