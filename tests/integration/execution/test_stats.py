@@ -42,6 +42,11 @@ def _event(
     }
 
 
+def _store(db: Database, rows: list[dict[str, Any]]) -> None:
+    with db.write_connection() as connection:
+        connection.execute(insert(Event), rows)
+
+
 def _queue_at(rows: list[dict[str, Any]], instant: datetime) -> int:
     """How many events were queued at an instant: arrived before it and not yet left."""
     queued = 0
@@ -76,8 +81,7 @@ def test_the_window_counts_only_its_own_events_and_times(db: Database) -> None:
         _event(now, EventStatus.PENDING, 5 * m + half, queue=Queue.BATCH),
         _event(now, EventStatus.PAUSED, 10 * m + half, None, 9 * m + half),
     ]
-    with db.write_connection() as connection:
-        connection.execute(insert(Event), rows)
+    _store(db, rows)
 
     stats = _stats(db, 1, 3600)
 
@@ -151,8 +155,7 @@ WINDOWS = (3600, 4 * 3600, 86400, 2 * 86400)
 
 def test_the_counted_minutes_give_the_figures_of_the_events(db: Database) -> None:
     now = minutes.minute_of(datetime.now(UTC))  # windows that start on a minute
-    with db.write_connection() as connection:
-        connection.execute(insert(Event), _week_of_events(now))
+    _store(db, _week_of_events(now))
     from_events = {window: _stats(db, 1, window, now) for window in (*WINDOWS, 600)}
 
     counted = minutes.roll_up(db, now)
@@ -191,16 +194,15 @@ def test_the_counted_minutes_give_the_figures_of_the_events(db: Database) -> Non
 def test_each_finished_event_is_counted_once(db: Database) -> None:
     now = datetime.now(UTC)
     m = timedelta(minutes=1)
-    with db.write_connection() as connection:
-        connection.execute(
-            insert(Event),
-            [
-                _event(now, EventStatus.PROCESSED, 10 * m, 9 * m, 8 * m),
-                _event(now, EventStatus.DELIVERY_FAILED, 10 * m, 9 * m, 5 * m),
-                _event(now, EventStatus.PROCESSING, 10 * m, 9 * m),  # not finished
-                _event(now, EventStatus.IGNORED, 2 * m, m, m),  # not settled
-            ],
-        )
+    _store(
+        db,
+        [
+            _event(now, EventStatus.PROCESSED, 10 * m, 9 * m, 8 * m),
+            _event(now, EventStatus.DELIVERY_FAILED, 10 * m, 9 * m, 5 * m),
+            _event(now, EventStatus.PROCESSING, 10 * m, 9 * m),  # not finished
+            _event(now, EventStatus.IGNORED, 2 * m, m, m),  # not settled
+        ],
+    )
     assert minutes.roll_up(db, now) == 2
     assert minutes.roll_up(db, now) == 0  # nothing counted twice
     assert minutes.roll_up(db, now + 5 * m) == 1  # the ignored one, settled
@@ -214,14 +216,13 @@ def test_each_finished_event_is_counted_once(db: Database) -> None:
 def test_a_reset_and_a_purge_forget_what_they_delete(db: Database) -> None:
     now = datetime.now(UTC)
     h = timedelta(hours=1)
-    with db.write_connection() as connection:
-        connection.execute(
-            insert(Event),
-            [
-                _event(now, EventStatus.PROCESSED, 30 * h, 30 * h, 29 * h),
-                _event(now, EventStatus.PROCESSED, 3 * h, 3 * h, 2 * h),
-            ],
-        )
+    _store(
+        db,
+        [
+            _event(now, EventStatus.PROCESSED, 30 * h, 30 * h, 29 * h),
+            _event(now, EventStatus.PROCESSED, 3 * h, 3 * h, 2 * h),
+        ],
+    )
     minutes.roll_up(db, now)
     assert _stats(db, 1, 2 * 86400, now).messages_out == 2
 
