@@ -186,8 +186,8 @@ class Processor:
         process, and of the status sync: the workers overlap their hand-overs (network waits)
         with each other's claiming and rendering, but never render in two threads at once,
         where the two would only take turns on the GIL at a cost (``benchmarks.render``: twice
-        the CPU per message on four threads). Measured in the stack, draining ~50,000 events:
-        10 % less CPU per event in the processing process (benchmarks/RESULTS.md).
+        the CPU per message on four threads). Measured in the stack (``benchmarks.drain``):
+        6 % less CPU per event in the processing process, the median of three pairs.
         """
         future: asyncio.Future[_T]
         if self._thread is None:

@@ -264,9 +264,11 @@ def _read_window(session: Session, db: Database, since: datetime, window: int) -
 def _read_events(session: Session, db: Database, seen: _Window, where: ColumnElement[bool]) -> None:
     """Add the events ``where`` selects to ``seen``, in one pass over them.
 
-    Nothing filters or groups by status: SQLite would then walk the claim index (status first)
-    over every event ever stored. The rows are grouped by the queue-sampling steps of their
-    arrival and departure, each group carrying its own counts and sums.
+    Nothing groups by status, and only the unfinished events are selected by it: SQLite walks
+    the claim index (status first) for a status, which suits the few events of the queue but
+    not the finished ones, of which it holds every one ever stored. The rows are grouped by
+    the queue-sampling steps of their arrival and departure, each group carrying its own
+    counts and sums.
 
     An event is queued from ``created_at`` until it leaves the pending status: when claimed
     (``processing_at``), else when finished or paused (``processed_at``, then ``updated_at``);
