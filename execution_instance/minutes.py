@@ -180,11 +180,11 @@ def _count(connection: Connection, db: Database, start: datetime, end: datetime)
         "sending_seconds",
         "processing_seconds",
     ]
+    # The rows this count adds are those past the largest id (the write lock is held).
+    last = connection.execute(select(func.coalesce(func.max(event_minutes.c.id), 0))).scalar_one()
     connection.execute(insert(event_minutes).from_select(columns, rows))
     added = connection.execute(
-        select(func.coalesce(func.sum(event_minutes.c.events), 0)).where(
-            event_minutes.c.minute >= start, event_minutes.c.minute < end
-        )
+        select(func.coalesce(func.sum(event_minutes.c.events), 0)).where(event_minutes.c.id > last)
     )
     return int(added.scalar_one())
 

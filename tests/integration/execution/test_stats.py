@@ -192,15 +192,16 @@ def test_the_counted_minutes_give_the_figures_of_the_events(db: Database) -> Non
 
 
 def test_each_finished_event_is_counted_once(db: Database) -> None:
-    now = datetime.now(UTC)
-    m = timedelta(minutes=1)
+    # 50 s into a minute: the second count starts within the minute of the event it counts.
+    now = minutes.minute_of(datetime.now(UTC)) + timedelta(seconds=50)
+    m, s = timedelta(minutes=1), timedelta(seconds=1)
     _store(
         db,
         [
             _event(now, EventStatus.PROCESSED, 10 * m, 9 * m, 8 * m),
             _event(now, EventStatus.DELIVERY_FAILED, 10 * m, 9 * m, 5 * m),
             _event(now, EventStatus.PROCESSING, 10 * m, 9 * m),  # not finished
-            _event(now, EventStatus.IGNORED, 2 * m, m, m),  # not settled
+            _event(now, EventStatus.IGNORED, 2 * m, 116 * s, 115 * s),  # not settled
         ],
     )
     assert minutes.roll_up(db, now) == 2
