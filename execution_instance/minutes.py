@@ -38,8 +38,9 @@ from execution_instance.tables import Event, event_minutes, event_minutes_cursor
 from services.db import Database
 
 __all__ = [
+    "ERROR_STATUSES",
     "EVERY",
-    "FINISHED",
+    "FINAL_STATUSES",
     "HORIZON",
     "SETTLE",
     "Counted",
@@ -51,13 +52,15 @@ __all__ = [
     "seconds_between",
 ]
 
-FINISHED = (
-    EventStatus.PROCESSED,
+#: Statuses counted as errors by Campaign's service level (routing, expired, delivery, ignored).
+ERROR_STATUSES = (
     EventStatus.ROUTING_FAILED,
     EventStatus.TOO_OLD,
     EventStatus.DELIVERY_FAILED,
     EventStatus.IGNORED,
 )
+#: The statuses an event never leaves.
+FINAL_STATUSES = (EventStatus.PROCESSED, *ERROR_STATUSES)
 MINUTE = timedelta(minutes=1)
 #: How long after its last change a finished event is counted (no transaction still writing).
 SETTLE = timedelta(minutes=2)
@@ -162,7 +165,7 @@ def _count(connection: Connection, db: Database, start: datetime, end: datetime)
             Event.updated_at < end,
             # status + 0, not status: SQLite would walk the claim index (status first) over
             # every event of each status, where the range of updated_at holds a few minutes'.
-            (Event.status + 0).in_([int(s) for s in FINISHED]),
+            (Event.status + 0).in_([int(s) for s in FINAL_STATUSES]),
         )
         .group_by(*keys)
     )

@@ -33,7 +33,14 @@ from starlette.concurrency import run_in_threadpool
 from execution_instance.deps import StateDep
 from execution_instance.intake.channels import EventStatus, Queue
 from execution_instance.intake.service import pl_id
-from execution_instance.minutes import MINUTE, counted, minute_of, seconds_between
+from execution_instance.minutes import (
+    ERROR_STATUSES,
+    FINAL_STATUSES,
+    MINUTE,
+    counted,
+    minute_of,
+    seconds_between,
+)
 from execution_instance.minutes import purge as purge_minutes
 from execution_instance.routes.controlplane import provide_control_caller
 from execution_instance.tables import Event, event_minutes
@@ -47,14 +54,6 @@ router = APIRouter(
     prefix="/_mc", tags=["control plane"], dependencies=[Depends(provide_control_caller)]
 )
 
-#: Statuses counted as errors by Campaign's service level (routing, expired, delivery, ignored).
-ERROR_STATUSES = (
-    EventStatus.ROUTING_FAILED,
-    EventStatus.TOO_OLD,
-    EventStatus.DELIVERY_FAILED,
-    EventStatus.IGNORED,
-)
-FINAL_STATUSES = (EventStatus.PROCESSED, *ERROR_STATUSES)
 #: processed_at may come from mid-sourcing's clock, updated_at is always this instance's: the
 #: window's scan by updated_at starts this much earlier so that skew between hosts loses nothing.
 CLOCK_SKEW = timedelta(minutes=1)
@@ -241,8 +240,10 @@ def _read_window(session: Session, db: Database, since: datetime, window: int) -
     seen = _Window(since, window / QUEUE_SAMPLES)
     lower = since - CLOCK_SKEW
     done = counted(session)
-    start = None if done is None else max(done.first, minute_of(since) + 2 * MINUTE)
-    if done is None or start is None or start >= done.until:
+    start = minute_of(since) + 2 * MINUTE
+    if done is not None:
+        start = max(start, done.first)
+    if done is None or start >= done.until:
         _read_events(session, db, seen, Event.updated_at >= lower)
         return seen
     _read_events(session, db, seen, and_(Event.updated_at >= lower, Event.updated_at < start))

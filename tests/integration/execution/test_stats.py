@@ -127,7 +127,7 @@ def _week_of_events(now: datetime) -> list[dict[str, Any]]:
     Times fall anywhere within their minute; the windows read below start on a minute.
     """
     rng = random.Random(15)
-    finished = [s for s in minutes.FINISHED]
+    finished = list(minutes.FINAL_STATUSES)
     rows = []
     for _ in range(600):
         created = timedelta(seconds=rng.uniform(0, 2 * 86400))
@@ -163,7 +163,7 @@ def test_the_counted_minutes_give_the_figures_of_the_events(db: Database) -> Non
     with db.transaction() as session:
         finished = session.execute(
             select(func.count()).where(
-                Event.status.in_([int(s) for s in minutes.FINISHED]),
+                Event.status.in_([int(s) for s in minutes.FINAL_STATUSES]),
                 Event.updated_at < now - minutes.SETTLE,
             )
         ).scalar_one()
@@ -182,7 +182,7 @@ def test_the_counted_minutes_give_the_figures_of_the_events(db: Database) -> Non
     with db.write_connection() as connection:
         gone = connection.execute(
             delete(Event).where(
-                Event.status.in_([int(s) for s in minutes.FINISHED]),
+                Event.status.in_([int(s) for s in minutes.FINAL_STATUSES]),
                 Event.updated_at >= now - timedelta(days=1) + 3 * minutes.MINUTE,
                 Event.updated_at < now - timedelta(hours=1),
             )
